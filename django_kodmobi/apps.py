@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class KodMobiConfig(AppConfig):
+    name = "django_kodmobi"
+    label = "kodmobi"
+    verbose_name = _("kod.mobi login")
+    default_auto_field = "django.db.models.BigAutoField"

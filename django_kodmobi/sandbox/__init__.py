@@ -1,0 +1,31 @@
+"""A faithful local kod.mobi, for development, demos and tests.
+
+Django-free. Run it as a loopback server (``python -m django_kodmobi.sandbox``)
+or mount it in-process with :func:`sandbox_client` / :class:`SandboxAdapter`.
+"""
+
+from __future__ import annotations
+
+from .adapter import SANDBOX_URL, SandboxAdapter, sandbox_client
+from .config import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY, SandboxConfig
+from .engine import SandboxEngine, SandboxRequest, SandboxResponse
+from .faults import Fault, FaultKind
+from .inbox import Inbox, Message
+from .server import SandboxServer
+
+__all__ = [
+    "DEFAULT_PUBLIC_KEY",
+    "DEFAULT_SECRET_KEY",
+    "SANDBOX_URL",
+    "Fault",
+    "FaultKind",
+    "Inbox",
+    "Message",
+    "SandboxAdapter",
+    "SandboxConfig",
+    "SandboxEngine",
+    "SandboxRequest",
+    "SandboxResponse",
+    "SandboxServer",
+    "sandbox_client",
+]

@@ -1,0 +1,203 @@
+"""``python -m django_kodmobi.sandbox``: run the sandbox on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .config import CHANNEL_NAMES, DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY, SandboxConfig
+from .engine import SandboxEngine
+from .server import SandboxServer
+
+__all__ = ["add_arguments", "config_from_options", "main"]
+
+
+def _user(value: str) -> tuple[str, frozenset[str]]:
+    to, sep, channels = value.partition("=")
+    names = frozenset(c.strip() for c in channels.split(",") if c.strip())
+    if not sep or not to or not names <= set(CHANNEL_NAMES):
+        raise argparse.ArgumentTypeError(
+            f"expected DESTINATION=channel[,channel...], got {value!r}"
+        )
+    return to, names
+
+
+def _channels(value: str) -> tuple[str, ...]:
+    names = tuple(c.strip() for c in value.split(",") if c.strip())
+    if not names or not set(names) <= set(CHANNEL_NAMES):
+        raise argparse.ArgumentTypeError(f"channels are {', '.join(CHANNEL_NAMES)}")
+    return names
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the sandbox's options to ``parser`` (shared with the management command)."""
+    env = os.environ
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port (default: %(default)s; 0 picks one)",
+    )
+    parser.add_argument(
+        "--public-key",
+        default=env.get("KODMOBI_PUBLIC_KEY") or DEFAULT_PUBLIC_KEY,
+        help="public API key (default: $KODMOBI_PUBLIC_KEY, else the sandbox's well-known key)",
+    )
+    parser.add_argument(
+        "--secret-key",
+        default=env.get("KODMOBI_SECRET_KEY") or DEFAULT_SECRET_KEY,
+        help="secret API key (default: $KODMOBI_SECRET_KEY, else the sandbox's well-known key)",
+    )
+    parser.add_argument(
+        "--project-name",
+        default="kod.mobi sandbox",
+        help="project name in the settings reply",
+    )
+    parser.add_argument(
+        "--channels",
+        type=_channels,
+        default=("telegram", "whatsapp", "sms", "email"),
+        help="the project's channels in preference order (default: telegram,whatsapp,sms,email)",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        type=_user,
+        default=[],
+        metavar="DEST=CHANNELS",
+        help="channels one destination is reachable on, e.g. +79990000001=sms (repeatable); others: phones on telegram,whatsapp,sms and emails on email",
+    )
+    parser.add_argument(
+        "--sms-blocked-prefix",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="E.164 prefix where SMS is not allowed, e.g. +44 (repeatable)",
+    )
+    parser.add_argument(
+        "--telegram-bot-link",
+        default="",
+        help="link shown for Telegram instead of the sandbox's connect page",
+    )
+    parser.add_argument(
+        "--code-length",
+        type=int,
+        default=6,
+        help="code length, 4 to 8 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--letters", action="store_true", help="codes contain letters as well as digits"
+    )
+    parser.add_argument(
+        "--fixed-code",
+        default="",
+        help="give every session this code (demos, browser tests)",
+    )
+    parser.add_argument(
+        "--session-ttl",
+        type=int,
+        default=180,
+        help="session lifetime in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--channel-timeout",
+        type=int,
+        default=60,
+        help="seconds before a channel may send again (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-wrong-codes",
+        type=int,
+        default=5,
+        help="wrong codes that block a session (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--challenge",
+        action="store_true",
+        help="require the CAPTCHA token on create, send and check",
+    )
+    parser.add_argument(
+        "--challenge-header",
+        default="X-CF-TURNSTILE-TOKEN",
+        help="header carrying the CAPTCHA token (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--challenge-token",
+        default="sandbox-challenge-pass",
+        help="the token the fake CAPTCHA accepts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="do not print delivered codes to the console",
+    )
+    parser.add_argument(
+        "--access-log", action="store_true", help="log every HTTP request"
+    )
+
+
+def config_from_options(options: argparse.Namespace) -> SandboxConfig:
+    return SandboxConfig(
+        public_key=options.public_key,
+        secret_key=options.secret_key,
+        project_name=options.project_name,
+        channels=tuple(options.channels),
+        users=dict(options.user),
+        sms_blocked_prefixes=tuple(options.sms_blocked_prefix),
+        telegram_bot_link=options.telegram_bot_link,
+        code_length=options.code_length,
+        code_letters=options.letters,
+        fixed_code=options.fixed_code,
+        session_ttl=options.session_ttl,
+        channel_timeout=options.channel_timeout,
+        max_wrong_codes=options.max_wrong_codes,
+        challenge_enabled=options.challenge,
+        challenge_header=options.challenge_header,
+        challenge_token=options.challenge_token,
+        echo=not options.quiet,
+    )
+
+
+def serve(options: argparse.Namespace) -> None:
+    """Build the sandbox from ``options`` and serve until interrupted."""
+    config = config_from_options(options)
+    server = SandboxServer(
+        SandboxEngine(config),
+        host=options.host,
+        port=options.port,
+        access_log=options.access_log,
+    )
+    print(
+        f"kod.mobi sandbox on {server.url}  (inbox: {server.url}/sandbox/)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m django_kodmobi.sandbox",
+        description="A local kod.mobi: the session and manual APIs under "
+        "/session/*, /v2/* and /manual/*, an inbox at /sandbox/, faults at "
+        "/sandbox/faults. No account, no network.",
+    )
+    add_arguments(parser)
+    options = parser.parse_args(argv)
+    try:
+        serve(options)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return 0

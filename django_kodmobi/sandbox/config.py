@@ -1,0 +1,93 @@
+"""The sandbox project's configuration: keys, channels, code format, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CHANNEL_NAMES",
+    "DEFAULT_PUBLIC_KEY",
+    "DEFAULT_SECRET_KEY",
+    "SandboxConfig",
+]
+
+#: Well-known sandbox keys, UUID-shaped like real ones. Anyone can read them
+#: here: the sandbox guards nothing, the keys only exercise the key handling.
+DEFAULT_PUBLIC_KEY = "11111111-1111-4111-8111-111111111111"
+DEFAULT_SECRET_KEY = "22222222-2222-4222-8222-222222222222"  # noqa: S105
+
+CHANNEL_NAMES: Mapping[str, str] = {
+    "telegram": "Telegram",
+    "whatsapp": "Whatsapp",
+    "sms": "SMS",
+    "email": "Email",
+}
+
+_DESCRIPTIONS: Mapping[str, str] = {
+    "telegram": "Code in a message from the sandbox Telegram bot",
+    "whatsapp": "Code in a WhatsApp message",
+    "sms": "Code in a text message",
+    "email": "Code in an email",
+}
+
+
+@dataclass
+class SandboxConfig:
+    """Everything that makes one sandbox project differ from another.
+
+    ``users`` maps a destination (E.164 phone or email) to the channels it is
+    reachable on; destinations not listed get ``phone_channels`` or
+    ``email_channels``. ``sms_blocked_prefixes`` lists E.164 prefixes
+    (``"+44"``) where SMS is not allowed.
+    """
+
+    public_key: str = DEFAULT_PUBLIC_KEY
+    secret_key: str = DEFAULT_SECRET_KEY
+    project_name: str = "kod.mobi sandbox"
+    #: The project's channels, in the order kod.mobi prefers them.
+    channels: tuple[str, ...] = ("telegram", "whatsapp", "sms", "email")
+    phone_channels: frozenset[str] = frozenset({"telegram", "whatsapp", "sms"})
+    email_channels: frozenset[str] = frozenset({"email"})
+    users: dict[str, frozenset[str]] = field(default_factory=dict)
+    sms_blocked_prefixes: tuple[str, ...] = ()
+    #: A bot link to show instead of the sandbox's own "connect" page.
+    telegram_bot_link: str = ""
+    code_length: int = 6
+    code_letters: bool = False
+    #: Every session gets this code (for demos and browser tests), if set.
+    fixed_code: str = ""
+    session_ttl: int = 180
+    channel_timeout: int = 60
+    max_wrong_codes: int = 5
+    challenge_enabled: bool = False
+    challenge_header: str = "X-CF-TURNSTILE-TOKEN"
+    challenge_provider: str = "turnstile"
+    challenge_site_key: str = "sandbox-challenge-site-key"
+    #: The only token the sandbox's fake CAPTCHA accepts.
+    challenge_token: str = "sandbox-challenge-pass"  # noqa: S105
+    #: Print each delivered message to the console.
+    echo: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.channels) - set(CHANNEL_NAMES)
+        if unknown:
+            raise ValueError(f"unknown channel types: {', '.join(sorted(unknown))}")
+        if not 4 <= self.code_length <= 8:
+            raise ValueError("code_length must be between 4 and 8")
+        if self.fixed_code and len(self.fixed_code) != self.code_length:
+            raise ValueError("fixed_code must be code_length characters long")
+        if min(self.session_ttl, self.channel_timeout, self.max_wrong_codes) < 1:
+            raise ValueError("session_ttl, channel_timeout and max_wrong_codes >= 1")
+        if not self.public_key or not self.secret_key:
+            raise ValueError("the sandbox needs a public and a secret key")
+        if self.public_key == self.secret_key:
+            raise ValueError("the public and secret keys must differ")
+
+    @staticmethod
+    def channel_name(channel: str) -> str:
+        return CHANNEL_NAMES.get(channel, channel)
+
+    @staticmethod
+    def channel_description(channel: str) -> str:
+        return _DESCRIPTIONS.get(channel, "")

@@ -1,0 +1,297 @@
+"""The sandbox's request handling: routes, keys, bodies, errors, CORS, faults.
+
+:class:`SandboxEngine` turns a :class:`SandboxRequest` into a
+:class:`SandboxResponse`. The loopback HTTP server and the in-process
+``requests`` adapter both call :meth:`SandboxEngine.handle`, so tests and
+the demo exercise one implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from django_kodmobi.client.endpoints import KeyKind
+
+from . import pages
+from .config import SandboxConfig
+from .faults import Fault, FaultKind, FaultSet
+from .inbox import Inbox
+from .project import Refusal, SandboxProject
+from .texts import error_text, language_from_header
+
+__all__ = ["SandboxEngine", "SandboxRequest", "SandboxResponse"]
+
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Accept-Language, Content-Type, "
+    "x-api-key, {challenge}",
+    "Access-Control-Max-Age": "600",
+}
+_JSON = "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    method: str
+    #: The path without the query string.
+    path: str
+    query: str = ""
+    #: Header names in lower case.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    #: ``scheme://host:port`` the client used, for links in replies.
+    base_url: str = "http://127.0.0.1"
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def param(self, name: str) -> str:
+        values = parse_qs(self.query).get(name)
+        return values[0] if values else ""
+
+
+@dataclass
+class SandboxResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    #: Seconds the transport waits before answering.
+    delay: float = 0.0
+    #: Close the connection instead of answering.
+    drop: bool = False
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class _Route:
+    operation: str
+    key: KeyKind
+    handler: Callable[[SandboxProject, SandboxRequest, Any], Any]
+    method: str
+
+
+def _body(request: SandboxRequest) -> dict[str, Any]:
+    # kod.mobi reads JSON whatever the Content-Type says: its own curl
+    # examples send JSON as form data.
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError:
+        raise Refusal("ERROR_BAD_REQUEST") from None
+    if not isinstance(data, dict):
+        raise Refusal("ERROR_BAD_REQUEST")
+    return data
+
+
+_API_ROUTES: dict[str, _Route] = {}
+
+
+def _route(
+    operation: str, method: str, key: KeyKind, *paths: str
+) -> Callable[
+    [Callable[[SandboxProject, SandboxRequest, Any], Any]],
+    Callable[[SandboxProject, SandboxRequest, Any], Any],
+]:
+    def register(
+        handler: Callable[[SandboxProject, SandboxRequest, Any], Any],
+    ) -> Callable[[SandboxProject, SandboxRequest, Any], Any]:
+        for path in paths:
+            _API_ROUTES[path] = _Route(operation, key, handler, method)
+        return handler
+
+    return register
+
+
+@_route("create", "POST", KeyKind.PUBLIC, "/session/create", "/v2/create")
+def _create(project: SandboxProject, request: SandboxRequest, lang: str) -> Any:
+    return project.create(_body(request), request.base_url)
+
+
+@_route("send", "POST", KeyKind.PUBLIC, "/session/send", "/v2/send")
+def _send(project: SandboxProject, request: SandboxRequest, lang: str) -> Any:
+    return project.send(_body(request), request.base_url)
+
+
+@_route("channels", "GET", KeyKind.PUBLIC, "/session/channels", "/v2/channels")
+def _channels(project: SandboxProject, request: SandboxRequest, lang: str) -> Any:
+    return project.channels(request.param("session_id"), request.base_url)
+
+
+@_route("check", "POST", KeyKind.PUBLIC, "/session/check", "/v2/check")
+def _check(project: SandboxProject, request: SandboxRequest, lang: str) -> Any:
+    return project.check(_body(request))
+
+
+@_route("settings", "GET", KeyKind.PUBLIC, "/session/settings", "/v2/settings")
+def _settings(project: SandboxProject, request: SandboxRequest, lang: str) -> Any:
+    return project.settings(lang)
+
+
+@_route("verify", "POST", KeyKind.SECRET, "/session/verify", "/v2/verify")
+def _verify(project: SandboxProject, request: SandboxRequest, lang: str) -> Any:
+    return project.verify(_body(request))
+
+
+@_route("manual_send", "POST", KeyKind.SECRET, "/manual/send")
+def _manual_send(project: SandboxProject, request: SandboxRequest, lang: str) -> Any:
+    return project.manual_send(_body(request))
+
+
+@_route("manual_channels", "GET", KeyKind.SECRET, "/manual/channels")
+def _manual_channels(
+    project: SandboxProject, request: SandboxRequest, lang: str
+) -> Any:
+    return project.manual_channels()
+
+
+_MANUAL_MESSAGE = re.compile(r"/manual/message/([0-9]{1,18})")
+_MANUAL_MESSAGE_ROUTE = _Route(
+    "manual_message",
+    KeyKind.SECRET,
+    lambda project, request, lang: project.manual_message(
+        int(request.path.rsplit("/", 1)[1])
+    ),
+    "GET",
+)
+#: Operations whose routes a browser may call directly.
+_CHALLENGED = frozenset({"create", "send", "check"})
+
+
+class SandboxEngine:
+    """A complete local kod.mobi: the API, an inbox, faults and a clock.
+
+    ``clock`` returns epoch seconds (default :func:`time.time`);
+    :meth:`advance` moves the sandbox's time forward without sleeping.
+    """
+
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        inbox: Inbox | None = None,
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self._base_clock = clock
+        self._offset = 0.0
+        self.inbox = inbox or Inbox(echo=self.config.echo)
+        self.faults = FaultSet()
+        self.project = SandboxProject(self.config, self.inbox, self.now)
+
+    def now(self) -> float:
+        return self._base_clock() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox clock ``seconds`` forward (expiry, timeouts)."""
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        self._offset += seconds
+
+    def last_code(self, to: str | None = None) -> str | None:
+        """The code of the last message delivered (to ``to``, if given)."""
+        message = self.inbox.last(to)
+        return message.code if message else None
+
+    # -- dispatch ------------------------------------------------------------
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        """Answer one request, as kod.mobi would."""
+        if request.path == "/sandbox" or request.path.startswith("/sandbox/"):
+            return pages.handle_control(self, request)
+        route = _API_ROUTES.get(request.path)
+        if route is None and _MANUAL_MESSAGE.fullmatch(request.path):
+            route = _MANUAL_MESSAGE_ROUTE
+        language = language_from_header(request.header("Accept-Language"))
+        if route is None:
+            return self.error_response("ERROR_NOT_FOUND", 404, language, {})
+        cors = route.key is KeyKind.PUBLIC
+        if request.method == "OPTIONS" and cors:
+            return self._with_cors(SandboxResponse(204, {}, b""))
+        response = self._dispatch(route, request, language)
+        return self._with_cors(response) if cors else response
+
+    def _dispatch(
+        self, route: _Route, request: SandboxRequest, language: str
+    ) -> SandboxResponse:
+        fault: Fault | None = None
+        try:
+            if request.method != route.method:
+                raise Refusal("ERROR_BAD_REQUEST", 405)
+            self._authenticate(route, request)
+            fault = self.faults.take(route.operation)
+            if fault is not None and fault.kind is FaultKind.ERROR:
+                raise Refusal("ERROR_INTERNAL", fault.status)
+            if route.operation in _CHALLENGED:
+                self._check_challenge(request)
+            payload = route.handler(self.project, request, language)
+        except Refusal as refusal:
+            return self.error_response(
+                refusal.sys_message, refusal.status, language, refusal.params
+            )
+        response = json_response(200, payload)
+        if fault is not None:
+            _apply_fault(fault, response)
+        return response
+
+    def _authenticate(self, route: _Route, request: SandboxRequest) -> None:
+        expected = (
+            self.config.public_key
+            if route.key is KeyKind.PUBLIC
+            else self.config.secret_key
+        )
+        given = request.header("x-api-key") or ""
+        if given != expected:
+            raise Refusal("ERROR_ACCESS_DENIED", 401)
+
+    def _check_challenge(self, request: SandboxRequest) -> None:
+        if not self.config.challenge_enabled:
+            return
+        token = request.header(self.config.challenge_header)
+        if token != self.config.challenge_token:
+            raise Refusal("ERROR_CHALLENGE", 403)
+
+    def _with_cors(self, response: SandboxResponse) -> SandboxResponse:
+        for name, value in _CORS_HEADERS.items():
+            response.headers[name] = value.format(
+                challenge=self.config.challenge_header
+            )
+        return response
+
+    @staticmethod
+    def error_response(
+        sys_message: str, status: int, language: str, params: Mapping[str, Any]
+    ) -> SandboxResponse:
+        return json_response(
+            status,
+            {
+                "success": False,
+                "error": error_text(sys_message, language),
+                "error_params": dict(params),
+                "status": status,
+                "sys_message": "" if sys_message == "ERROR_INTERNAL" else sys_message,
+            },
+        )
+
+
+def json_response(status: int, payload: Any) -> SandboxResponse:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return SandboxResponse(status, {"Content-Type": _JSON}, body)
+
+
+def _apply_fault(fault: Fault, response: SandboxResponse) -> None:
+    # These faults strike after the work is done, the harmful way round: the
+    # message went out, but the caller cannot know.
+    if fault.kind is FaultKind.LATENCY:
+        response.delay = fault.latency
+    elif fault.kind is FaultKind.MALFORMED:
+        response.body = response.body[: max(1, len(response.body) // 2)]
+    elif fault.kind is FaultKind.DROP:
+        response.drop = True

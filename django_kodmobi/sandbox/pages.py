@@ -1,0 +1,174 @@
+"""The sandbox's own routes under ``/sandbox/``: inbox, faults, clock, users.
+
+These are a developer's controls, not part of kod.mobi, and take no key: the
+sandbox listens on loopback and guards nothing real.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .faults import Fault
+from .project import Refusal
+
+if TYPE_CHECKING:
+    from .engine import SandboxEngine, SandboxRequest, SandboxResponse
+
+__all__ = ["handle_control"]
+
+_ICON_COLOURS = {
+    "telegram": ("#229ED9", "T"),
+    "whatsapp": ("#25D366", "W"),
+    "sms": ("#6C5CE7", "S"),
+    "email": ("#E17055", "@"),
+}
+
+
+def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxResponse:
+    from .engine import SandboxResponse, json_response
+
+    path = request.path.rstrip("/") or "/sandbox"
+    method = request.method
+    try:
+        if path == "/sandbox" and method == "GET":
+            return _html(_inbox_page(engine))
+        if path == "/sandbox/inbox":
+            if method == "DELETE":
+                engine.inbox.clear()
+                return json_response(200, {"messages": []})
+            to = request.param("to") or None
+            messages = [m.as_json() for m in engine.inbox.messages(to)]
+            return json_response(200, {"messages": messages})
+        if path == "/sandbox/faults":
+            if method == "POST":
+                fault = engine.faults.add(Fault.from_json(_json(request)))
+                return json_response(201, fault.as_json())
+            if method == "DELETE":
+                engine.faults.clear()
+            return json_response(
+                200, {"faults": [f.as_json() for f in engine.faults.active()]}
+            )
+        if path == "/sandbox/clock" and method == "POST":
+            engine.advance(float(_json(request).get("advance", 0)))
+            return json_response(200, {"now": engine.now()})
+        if path == "/sandbox/users" and method == "POST":
+            data = _json(request)
+            channels = data.get("channels")
+            if not isinstance(channels, list):
+                raise ValueError("channels must be a list")
+            engine.project.set_reachable(data.get("to"), channels)  # type: ignore[arg-type]
+            return json_response(200, {"to": data["to"], "channels": channels})
+        if path.startswith("/sandbox/connect/") and method == "GET":
+            channel = path.rsplit("/", 1)[1]
+            return _html(_connect_page(engine, channel, request.param("to")))
+        if path.startswith("/sandbox/icons/") and path.endswith(".svg"):
+            channel = path.rsplit("/", 1)[1].removesuffix(".svg")
+            if channel in _ICON_COLOURS:
+                return SandboxResponse(
+                    200,
+                    {
+                        "Content-Type": "image/svg+xml",
+                        "Access-Control-Allow-Origin": "*",
+                        "Cache-Control": "max-age=86400",
+                    },
+                    _icon(channel).encode(),
+                )
+    except (ValueError, KeyError, Refusal) as exc:
+        return json_response(400, {"error": _reason(exc)})
+    return json_response(404, {"error": "no such sandbox control"})
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, Refusal):
+        return exc.sys_message
+    return str(exc) or type(exc).__name__
+
+
+def _json(request: SandboxRequest) -> dict[str, Any]:
+    data = json.loads(request.body or b"{}")
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+def _html(text: str) -> SandboxResponse:
+    from .engine import SandboxResponse
+
+    return SandboxResponse(
+        200, {"Content-Type": "text/html; charset=utf-8"}, text.encode()
+    )
+
+
+def _icon(channel: str) -> str:
+    colour, letter = _ICON_COLOURS[channel]
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48" '
+        f'role="img" aria-label="{channel}">'
+        f'<circle cx="24" cy="24" r="24" fill="{colour}"/>'
+        '<text x="24" y="32" font-family="sans-serif" font-size="24" '
+        f'font-weight="bold" text-anchor="middle" fill="#fff">{letter}</text></svg>'
+    )
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>{refresh}
+<style>
+body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:56rem;padding:0 1rem;color:#222}}
+table{{border-collapse:collapse;width:100%}}
+th,td{{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #ddd}}
+code.otp{{font-size:1.3rem;letter-spacing:.15em;font-weight:bold}}
+.muted{{color:#777}}
+</style></head><body>{content}</body></html>"""
+
+
+def _inbox_page(engine: SandboxEngine) -> str:
+    rows = "".join(
+        "<tr>"
+        f"<td>{m['id']}</td><td>{escape(m['sent_at'])}</td>"
+        f"<td>{escape(m['channel'])}</td><td>{escape(m['to'])}</td>"
+        f'<td><code class="otp">{escape(m["code"])}</code></td>'
+        "</tr>"
+        for m in reversed([message.as_json() for message in engine.inbox.messages()])
+    )
+    if not rows:
+        rows = '<tr><td colspan="5" class="muted">No messages yet.</td></tr>'
+    content = (
+        "<h1>kod.mobi sandbox inbox</h1>"
+        '<p class="muted">Every code the sandbox "sent", newest first. '
+        "This page refreshes itself every 3 seconds. "
+        'JSON: <a href="/sandbox/inbox">/sandbox/inbox</a>.</p>'
+        "<table><thead><tr><th>#</th><th>Sent (UTC)</th><th>Channel</th>"
+        "<th>To</th><th>Code</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return _PAGE.format(
+        title="kod.mobi sandbox inbox",
+        refresh='<meta http-equiv="refresh" content="3">',
+        content=content,
+    )
+
+
+def _connect_page(engine: SandboxEngine, channel: str, to: str) -> str:
+    name = engine.config.channel_name(channel)
+    if to:
+        engine.project.connect(to, channel)
+        content = (
+            f"<h1>Connected to {escape(name)}</h1>"
+            f"<p>{escape(to)} now receives codes through {escape(name)} in this "
+            "sandbox. Go back and send the code again.</p>"
+        )
+    else:
+        content = (
+            f"<h1>Connect {escape(name)}</h1>"
+            "<p>In real life this is the bot or chat a user opens once. "
+            "Here, type the phone number or email to connect.</p>"
+            f'<form method="get" action="/sandbox/connect/{quote(channel)}">'
+            '<label>Phone or email <input name="to" required></label> '
+            "<button>Connect</button></form>"
+        )
+    return _PAGE.format(title=f"Connect {escape(name)}", refresh="", content=content)

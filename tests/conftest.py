@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from django_kodmobi.client import KodMobiClient
+from django_kodmobi.sandbox import (
+    SandboxConfig,
+    SandboxEngine,
+    SandboxServer,
+    sandbox_client,
+)
+
+
+class FakeClock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, start: float = 1_790_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def engine() -> SandboxEngine:
+    return SandboxEngine(SandboxConfig(echo=False), clock=FakeClock())
+
+
+@pytest.fixture
+def kodmobi(engine: SandboxEngine) -> Iterator[KodMobiClient]:
+    """The real client, talking to the sandbox in-process."""
+    with sandbox_client(engine, sleep=lambda seconds: None) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    engine = SandboxEngine(SandboxConfig(echo=False))
+    with SandboxServer(engine) as server:
+        yield server
+
+
+@pytest.fixture
+def loopback(sandbox_server: SandboxServer) -> Iterator[KodMobiClient]:
+    """The real client, talking to the sandbox over loopback HTTP."""
+    sandbox_server.engine.faults.clear()
+    config = sandbox_server.engine.config
+    with KodMobiClient(
+        config.public_key,
+        config.secret_key,
+        base_url=sandbox_server.url,
+        timeout=(2, 5),
+        sleep=lambda seconds: None,
+    ) as client:
+        yield client
+
+
+class Api:
+    """A client and the sandbox behind it, whichever transport joins them."""
+
+    def __init__(self, client: KodMobiClient, engine: SandboxEngine) -> None:
+        self.client = client
+        self.engine = engine
+
+    def code(self, to: str) -> str:
+        code = self.engine.last_code(to)
+        assert code is not None, f"nothing delivered to {to}"
+        return code
+
+
+@pytest.fixture(params=["in-process", "loopback"])
+def api(request: pytest.FixtureRequest, engine: SandboxEngine) -> Api:
+    if request.param == "in-process":
+        return Api(request.getfixturevalue("kodmobi"), engine)
+    server: SandboxServer = request.getfixturevalue("sandbox_server")
+    return Api(request.getfixturevalue("loopback"), server.engine)
+
+
+_numbers = iter(range(1_000_000, 9_999_999))
+
+
+@pytest.fixture
+def phone() -> str:
+    """A phone number no other test uses (the loopback sandbox is shared)."""
+    return f"+7999{next(_numbers)}"
+
+
+@pytest.fixture
+def email(phone: str) -> str:
+    return f"user{phone[1:]}@example.com"

@@ -1,0 +1,355 @@
+"""Raw HTTP faults, with ``responses``: what the client raises and retries."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import requests
+import responses
+from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
+
+from django_kodmobi.client import (
+    KodMobiAPIError,
+    KodMobiClient,
+    KodMobiConnectionError,
+    KodMobiError,
+    KodMobiRateLimitError,
+    KodMobiResponseError,
+    KodMobiServerError,
+    KodMobiTimeoutError,
+)
+
+BASE = "https://kodmobi.test"
+SESSION = {
+    "session_id": "01JABCDEFGHJKMNPQRSTVWXYZ0",
+    "session_expired_at": "2025-10-28T09:22:48.950Z",
+    "sent_to": "telegram",
+    "channels": [],
+}
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(sleeps: list[float]):
+    with KodMobiClient(
+        "public", "secret", base_url=BASE, max_retries=2, sleep=sleeps.append
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def _refused() -> requests.ConnectionError:
+    reason = NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    return requests.ConnectionError(reason)
+
+
+def _reset() -> requests.ConnectionError:
+    return requests.ConnectionError(
+        ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    )
+
+
+class TestRequestShape:
+    def test_headers_body_and_timeout(self, client, mocked) -> None:
+        mocked.post(f"{BASE}/session/create", json=SESSION)
+        client.create_session(
+            "+79991234567", channel="sms", language="ru", challenge_token="captcha"
+        )
+        request = mocked.calls[0].request
+        assert request.headers["x-api-key"] == "public"
+        assert request.headers["Accept-Language"] == "ru"
+        assert request.headers["X-CF-TURNSTILE-TOKEN"] == "captcha"
+        assert request.headers["Content-Type"] == "application/json"
+        assert request.headers["User-Agent"].startswith("django-kodmobi/")
+        assert json.loads(request.body) == {
+            "to": "+79991234567",
+            "send": True,
+            "type": "sms",
+        }
+        assert request.req_kwargs["timeout"] == (3.05, 10.0)
+
+    def test_secret_routes_use_the_secret_key(self, client, mocked) -> None:
+        mocked.post(f"{BASE}/session/verify", json={"to": "+79991234567"})
+        client.verify_token("token")
+        assert mocked.calls[0].request.headers["x-api-key"] == "secret"
+
+    def test_paths_can_be_overridden(self, mocked) -> None:
+        mocked.post(f"{BASE}/v2/check", json={"verify_token": "t", "is_test": False})
+        with KodMobiClient("k", base_url=BASE + "/", paths={"check": "/v2/check"}) as c:
+            assert c.check_code("s", "1").verify_token == "t"
+
+    def test_query_parameters(self, client, mocked) -> None:
+        mocked.get(f"{BASE}/session/channels", json=[])
+        client.get_channels()
+        assert mocked.calls[0].request.url == f"{BASE}/session/channels?session_id="
+
+    def test_custom_challenge_header(self, mocked) -> None:
+        mocked.post(f"{BASE}/session/check", json={"verify_token": "t"})
+        with KodMobiClient("k", base_url=BASE, challenge_header="X-Captcha") as c:
+            c.check_code("s", "1", challenge_token="tok")
+        assert mocked.calls[0].request.headers["X-Captcha"] == "tok"
+
+
+class TestConstructor:
+    @pytest.mark.parametrize(
+        ("args", "kwargs", "message"),
+        [
+            (("",), {}, "public key is required"),
+            (("k",), {"base_url": "ftp://x"}, r"http\(s\) URL"),
+            (("k",), {"timeout": 0}, "positive"),
+            (("k",), {"timeout": (1.0, -1.0)}, "positive"),
+            (("k",), {"max_retries": -1}, "negative"),
+            (("k",), {"paths": {"nope": "/x"}}, "unknown kod.mobi operation"),
+            (("k",), {"paths": {"check": "v2/check"}}, "must start with '/'"),
+        ],
+    )
+    def test_refuses_bad_options(self, args, kwargs, message) -> None:
+        with pytest.raises(ValueError, match=message):
+            KodMobiClient(*args, **kwargs)
+
+    def test_repr_hides_the_keys(self) -> None:
+        with KodMobiClient("pub-key-value", "sec-key-value") as client:
+            assert "key-value" not in repr(client)
+
+    def test_does_not_close_a_session_it_was_given(self) -> None:
+        session = requests.Session()
+        KodMobiClient("k", session=session).close()
+        assert session.adapters  # still usable
+        session.close()
+
+
+class TestTransportFaults:
+    def test_read_timeout_on_post_is_not_retried(self, client, mocked, sleeps) -> None:
+        mocked.post(f"{BASE}/session/create", body=requests.ReadTimeout("slow"))
+        with pytest.raises(KodMobiTimeoutError) as info:
+            client.create_session("+79991234567")
+        assert isinstance(info.value, TimeoutError)
+        assert isinstance(info.value, KodMobiConnectionError)
+        assert len(mocked.calls) == 1
+        assert sleeps == []
+
+    def test_reset_after_sending_a_post_is_not_retried(self, client, mocked) -> None:
+        mocked.post(f"{BASE}/session/check", body=_reset())
+        with pytest.raises(KodMobiConnectionError) as info:
+            client.check_code("s", "123456")
+        assert not isinstance(info.value, KodMobiTimeoutError)
+        assert len(mocked.calls) == 1
+
+    def test_post_is_retried_when_never_connected(self, client, mocked, sleeps) -> None:
+        mocked.post(f"{BASE}/session/create", body=_refused())
+        mocked.post(f"{BASE}/session/create", body=requests.ConnectTimeout("syn"))
+        mocked.post(f"{BASE}/session/create", json=SESSION)
+        session = client.create_session("+79991234567")
+        assert session.session_id == SESSION["session_id"]
+        assert len(mocked.calls) == 3
+        assert len(sleeps) == 2
+        assert 0.25 <= sleeps[0] <= 0.5 and 0.5 <= sleeps[1] <= 1.0
+
+    def test_retries_are_bounded(self, client, mocked, sleeps) -> None:
+        mocked.post(f"{BASE}/session/create", body=_refused())
+        with pytest.raises(KodMobiConnectionError):
+            client.create_session("+79991234567")
+        assert len(mocked.calls) == 3
+
+    def test_tls_errors_are_not_retried(self, client, mocked) -> None:
+        mocked.get(
+            f"{BASE}/session/channels", body=requests.exceptions.SSLError("bad cert")
+        )
+        with pytest.raises(KodMobiConnectionError):
+            client.get_channels()
+        assert len(mocked.calls) == 1
+
+    def test_get_is_retried_after_reset_timeout_and_5xx(self, client, mocked) -> None:
+        mocked.get(f"{BASE}/session/channels", body=_reset())
+        mocked.get(f"{BASE}/session/channels", status=503, body="busy")
+        mocked.get(f"{BASE}/session/channels", json=[])
+        assert client.get_channels() == ()
+        assert len(mocked.calls) == 3
+
+    def test_get_gives_up_after_the_retries(self, client, mocked) -> None:
+        mocked.get(f"{BASE}/session/settings", body=requests.ReadTimeout("slow"))
+        with pytest.raises(KodMobiTimeoutError):
+            client.get_settings()
+        assert len(mocked.calls) == 3
+
+    def test_post_5xx_is_not_retried(self, client, mocked) -> None:
+        mocked.post(f"{BASE}/session/send", status=502, body="<html>Bad gateway</html>")
+        with pytest.raises(KodMobiServerError) as info:
+            client.send_code("s", "sms")
+        assert info.value.status == 502
+        assert info.value.sys_message == ""
+        assert len(mocked.calls) == 1
+
+    def test_timeout_while_reading_the_body(self, client, mocked) -> None:
+        mocked.post(
+            f"{BASE}/session/create",
+            body=requests.ConnectionError(
+                ReadTimeoutError(None, "/", "read timed out")  # type: ignore[arg-type]
+            ),
+        )
+        with pytest.raises(KodMobiTimeoutError):
+            client.create_session("+79991234567")
+
+    def test_no_retries_when_disabled(self, mocked) -> None:
+        mocked.get(f"{BASE}/session/channels", body=_refused())
+        with (
+            KodMobiClient("k", base_url=BASE, max_retries=0) as c,
+            pytest.raises(KodMobiConnectionError),
+        ):
+            c.get_channels()
+        assert len(mocked.calls) == 1
+
+
+class TestMalformedReplies:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "not json",
+            "",
+            "[]",
+            '{"session_id": 5}',
+            '{"session_id": "x", "session_expired_at": "yesterday"}',
+            '{"session_id": "x", "session_expired_at": "2025-10-28T09:22:48"}',
+            '{"session_id": "x", "session_expired_at": 1761643368}',
+            '{"session_id": "x", "session_expired_at": "2025-10-28T09:22:48Z", "sent_to": 1}',
+            '{"session_id": "x", "session_expired_at": "2025-10-28T09:22:48Z", "channels": {}}',
+            '{"session_id": "x", "session_expired_at": "2025-10-28T09:22:48Z", "channels": [1]}',
+            '{"session_id": "x", "session_expired_at": "2025-10-28T09:22:48Z", "channels": [{"type": "sms", "is_active": "yes"}]}',
+            '{"session_id": "x", "session_expired_at": "2025-10-28T09:22:48Z", "channels": [{"type": "sms", "is_active": true, "timeout": true}]}',
+        ],
+    )
+    def test_create(self, client, mocked, body: str) -> None:
+        mocked.post(f"{BASE}/session/create", body=body, status=200)
+        with pytest.raises(KodMobiResponseError):
+            client.create_session("+79991234567")
+
+    @pytest.mark.parametrize(
+        "payload",
+        [
+            {},
+            {"success": True, "data": {}},
+            {"to": ""},
+            {"to": 79991234567},
+            {"phone": None},
+        ],
+    )
+    def test_verify_without_destination_fails_closed(
+        self, client, mocked, payload
+    ) -> None:
+        mocked.post(f"{BASE}/session/verify", json=payload)
+        with pytest.raises(KodMobiResponseError, match="no destination"):
+            client.verify_token("token")
+
+    @pytest.mark.parametrize("payload", [{}, {"verify_token": ""}, {"verify_token": 1}])
+    def test_check_without_token(self, client, mocked, payload) -> None:
+        mocked.post(f"{BASE}/session/check", json=payload)
+        with pytest.raises(KodMobiResponseError):
+            client.check_code("s", "1")
+
+    def test_oversized_reply(self, client, mocked) -> None:
+        mocked.get(f"{BASE}/session/channels", body="[" + " " * 70_000 + "]")
+        with pytest.raises(KodMobiResponseError, match="larger than"):
+            client.get_channels()
+
+    def test_redirect_is_not_followed(self, client, mocked) -> None:
+        mocked.get(
+            f"{BASE}/session/channels",
+            status=302,
+            headers={"Location": "http://evil.test/"},
+            body="",
+        )
+        with pytest.raises(KodMobiResponseError, match="unexpected HTTP 302"):
+            client.get_channels()
+
+    def test_manual_message_wrong_shape(self, client, mocked) -> None:
+        mocked.get(f"{BASE}/manual/message/1", json={"id": "1", "status": "x"})
+        with pytest.raises(KodMobiResponseError):
+            client.manual_message(1)
+
+    def test_every_failure_is_a_kodmobi_error(self, client, mocked) -> None:
+        mocked.post(f"{BASE}/session/create", body="garbage")
+        with pytest.raises(KodMobiError):
+            client.create_session("+79991234567")
+
+
+class TestErrorMapping:
+    @pytest.mark.parametrize(
+        ("status", "body", "cls"),
+        [
+            (418, {"sys_message": "ERROR_SOMETHING_NEW"}, KodMobiAPIError),
+            (429, {}, KodMobiRateLimitError),
+            (500, {"sys_message": "ERROR_UNKNOWN"}, KodMobiServerError),
+            (400, ["not", "an", "object"], KodMobiAPIError),
+        ],
+    )
+    def test_fallbacks(self, client, mocked, status, body, cls) -> None:
+        mocked.post(f"{BASE}/session/send", status=status, json=body)
+        with pytest.raises(cls) as info:
+            client.send_code("s", "sms")
+        assert info.value.status == status
+
+    def test_sys_message_beats_the_status(self, client, mocked) -> None:
+        mocked.post(
+            f"{BASE}/session/check",
+            status=418,
+            json={
+                "sys_message": "ERROR_MESSAGE_ATTEMPT",
+                "error": "wait",
+                "error_params": {"timeout": 12},
+            },
+        )
+        with pytest.raises(KodMobiRateLimitError) as info:
+            client.check_code("s", "1")
+        assert info.value.retry_after == 12
+        assert str(info.value) == "HTTP 418 ERROR_MESSAGE_ATTEMPT: wait"
+        assert "retry" not in repr(
+            info.value
+        ) and "KodMobiRateLimitError(status=418" in repr(info.value)
+
+    def test_odd_error_params(self, client, mocked) -> None:
+        mocked.post(
+            f"{BASE}/session/send",
+            status=429,
+            json={
+                "sys_message": "ERROR_MESSAGE_ATTEMPT",
+                "error_params": {"timeout": True},
+            },
+        )
+        with pytest.raises(KodMobiRateLimitError) as info:
+            client.send_code("s", "sms")
+        assert info.value.retry_after is None
+        assert str(info.value).startswith(
+            "HTTP 429 ERROR_MESSAGE_ATTEMPT: kod.mobi answered HTTP 429"
+        )
+
+    def test_missing_sys_message_in_str(self, client, mocked) -> None:
+        mocked.post(f"{BASE}/session/send", status=400, json={"error_params": []})
+        with pytest.raises(KodMobiAPIError) as info:
+            client.send_code("s", "sms")
+        assert "no sys_message" in str(info.value)
+        assert info.value.error_params == {}
+
+
+class TestLogging:
+    def test_failures_are_logged_masked(self, client, mocked, caplog) -> None:
+        mocked.post(f"{BASE}/session/create", status=503, body="down")
+        with (
+            caplog.at_level(logging.DEBUG, "django_kodmobi"),
+            pytest.raises(KodMobiServerError),
+        ):
+            client.create_session("+79991234567")
+        text = caplog.text
+        assert "+7******4567" in text
+        assert "79991234567" not in text
+        assert "public" not in text and "secret" not in text

@@ -1,0 +1,651 @@
+"""The sandbox's own surface: routes, CORS, controls, faults, server, CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from contextlib import redirect_stderr
+from typing import Any
+
+import pytest
+import requests
+
+from django_kodmobi.client import (
+    KodMobiClient,
+    KodMobiConnectionError,
+    KodMobiResponseError,
+    KodMobiServerError,
+    KodMobiTimeoutError,
+)
+from django_kodmobi.sandbox import (
+    Fault,
+    FaultKind,
+    Inbox,
+    SandboxConfig,
+    SandboxEngine,
+    SandboxRequest,
+    SandboxServer,
+    sandbox_client,
+)
+from django_kodmobi.sandbox.cli import add_arguments, config_from_options, main
+
+from .conftest import FakeClock
+
+PUBLIC = SandboxConfig().public_key
+
+
+def call(
+    engine: SandboxEngine,
+    method: str,
+    path: str,
+    body: object = None,
+    query: str = "",
+    **headers: str,
+):
+    raw = (
+        b""
+        if body is None
+        else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
+    hdrs = {
+        "x-api-key": PUBLIC,
+        **{k.replace("_", "-").lower(): v for k, v in headers.items()},
+    }
+    return engine.handle(
+        SandboxRequest(method, path, query, hdrs, raw, "http://sb.test")
+    )
+
+
+class TestApiSurface:
+    def test_v2_family_behaves_the_same(self, engine: SandboxEngine) -> None:
+        created = call(
+            engine, "POST", "/v2/create", {"to": "+79990000001", "type": "sms"}
+        )
+        assert created.status == 200
+        session_id = created.json()["session_id"]
+        code = engine.last_code("+79990000001")
+        channels = call(engine, "GET", "/v2/channels", query=f"session_id={session_id}")
+        assert channels.json()[2]["timeout"] == 60
+        checked = call(
+            engine, "POST", "/v2/check", {"session_id": session_id, "code": code}
+        )
+        token = checked.json()["verify_token"]
+        verified = call(
+            engine,
+            "POST",
+            "/v2/verify",
+            {"verify_token": token},
+            x_api_key=engine.config.secret_key,
+        )
+        assert verified.json()["to"] == "+79990000001"
+        assert call(engine, "GET", "/v2/settings").json()["code"]["length"] == 6
+
+    def test_form_content_type_is_read_as_json(self, engine: SandboxEngine) -> None:
+        reply = call(
+            engine,
+            "POST",
+            "/session/create",
+            b'{"to": "+79991234567", "type": "telegram", "send": true}',
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert reply.status == 200
+        assert reply.json()["sent_to"] == "telegram"
+
+    @pytest.mark.parametrize("body", [b"", b"[1]", b"to=+7999", b'"x"', b"{bad"])
+    def test_body_must_be_a_json_object(
+        self, engine: SandboxEngine, body: bytes
+    ) -> None:
+        reply = call(engine, "POST", "/session/create", body)
+        assert reply.status == 400
+        assert reply.json() == {
+            "success": False,
+            "error": "Invalid request.",
+            "error_params": {},
+            "status": 400,
+            "sys_message": "ERROR_BAD_REQUEST",
+        }
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"to": "+79991234567", "send": "yes"},
+            {"to": 79991234567},
+            {"session_id": 1, "type": "sms"},
+        ],
+    )
+    def test_field_types_are_checked(
+        self, engine: SandboxEngine, body: dict[str, Any]
+    ) -> None:
+        path = "/session/send" if "session_id" in body else "/session/create"
+        assert call(engine, "POST", path, body).status == 400
+
+    def test_unknown_path_and_wrong_method(self, engine: SandboxEngine) -> None:
+        missing = call(engine, "GET", "/session/nothing", Accept_Language="ru")
+        assert missing.status == 404
+        assert missing.json()["error"] == "Неизвестный метод."
+        assert call(engine, "GET", "/session/create").status == 405
+
+    def test_cors_on_public_routes_only(self, engine: SandboxEngine) -> None:
+        preflight = call(engine, "OPTIONS", "/session/create")
+        assert preflight.status == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+        assert (
+            "X-CF-TURNSTILE-TOKEN" in preflight.headers["Access-Control-Allow-Headers"]
+        )
+        assert "x-api-key" in preflight.headers["Access-Control-Allow-Headers"]
+        public = call(engine, "GET", "/session/settings")
+        assert public.headers["Access-Control-Allow-Origin"] == "*"
+        secret = call(
+            engine, "GET", "/manual/channels", x_api_key=engine.config.secret_key
+        )
+        assert secret.status == 200
+        assert "Access-Control-Allow-Origin" not in secret.headers
+
+    def test_missing_key(self, engine: SandboxEngine) -> None:
+        reply = engine.handle(SandboxRequest("GET", "/session/settings"))
+        assert (reply.status, reply.json()["sys_message"]) == (
+            401,
+            "ERROR_ACCESS_DENIED",
+        )
+
+    def test_accept_language_variants(self, engine: SandboxEngine) -> None:
+        for header, text in [
+            ("ru-RU,ru;q=0.9", "Неверный API-ключ."),
+            ("en-US", "Your API key is wrong."),
+            ("de, ru", "Your API key is wrong."),
+        ]:
+            reply = call(
+                engine,
+                "GET",
+                "/session/settings",
+                x_api_key="x",
+                accept_language=header,
+            )
+            assert reply.json()["error"] == text
+
+
+class TestCodes:
+    def test_letters_and_length(self) -> None:
+        engine = SandboxEngine(
+            SandboxConfig(echo=False, code_length=8, code_letters=True)
+        )
+        with sandbox_client(engine) as client:
+            session = client.create_session("a@example.com")
+            code = engine.last_code("a@example.com")
+            assert (
+                code is not None
+                and len(code) == 8
+                and code.isalnum()
+                and code.upper() == code
+            )
+            assert client.get_settings().code.letters is True
+            # Letters are compared case-insensitively, as a person types them.
+            assert client.check_code(session.session_id, code.lower()).verify_token
+
+    def test_fixed_code(self) -> None:
+        engine = SandboxEngine(SandboxConfig(echo=False, fixed_code="424242"))
+        with sandbox_client(engine) as client:
+            client.create_session("+79990000002")
+            assert engine.project.code_for("+79990000002") == "424242"
+            assert engine.project.code_for("+79990000003") is None
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"channels": ("telegram", "viber")},
+            {"code_length": 3},
+            {"code_length": 9},
+            {"fixed_code": "123"},
+            {"session_ttl": 0},
+            {"public_key": ""},
+            {"public_key": "same", "secret_key": "same"},
+        ],
+    )
+    def test_config_is_validated(self, kwargs: dict[str, Any]) -> None:
+        with pytest.raises(ValueError):
+            SandboxConfig(**kwargs)
+
+
+class TestUsersAndConnect:
+    def test_configured_users(self) -> None:
+        engine = SandboxEngine(
+            SandboxConfig(echo=False, users={"+79990000004": frozenset({"sms"})})
+        )
+        with sandbox_client(engine) as client:
+            session = client.create_session("+79990000004")
+            assert session.sent_to == "sms"
+            assert [c.type for c in session.channels if c.is_active] == ["sms"]
+
+    def test_nobody_reachable(self) -> None:
+        engine = SandboxEngine(
+            SandboxConfig(echo=False, users={"+79990000005": frozenset()})
+        )
+        reply = call(engine, "POST", "/session/create", {"to": "+79990000005"})
+        assert reply.json()["sys_message"] == "ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL"
+
+    def test_users_control_route(self, engine: SandboxEngine) -> None:
+        reply = call(
+            engine,
+            "POST",
+            "/sandbox/users",
+            {"to": "+79990000006", "channels": ["whatsapp"]},
+        )
+        assert reply.status == 200
+        created = call(engine, "POST", "/session/create", {"to": "+79990000006"})
+        assert created.json()["sent_to"] == "whatsapp"
+        assert (
+            call(
+                engine,
+                "POST",
+                "/sandbox/users",
+                {"to": "+79990000006", "channels": "sms"},
+            ).status
+            == 400
+        )
+        assert (
+            call(
+                engine,
+                "POST",
+                "/sandbox/users",
+                {"to": "+79990000006", "channels": ["fax"]},
+            ).status
+            == 400
+        )
+        assert (
+            call(engine, "POST", "/sandbox/users", {"to": "bad", "channels": []}).status
+            == 400
+        )
+
+    def test_connect_page(self, engine: SandboxEngine) -> None:
+        form = call(engine, "GET", "/sandbox/connect/telegram")
+        assert b"<form" in form.body and b"Connect Telegram" in form.body
+        done = call(
+            engine, "GET", "/sandbox/connect/telegram", query="to=a%40example.com"
+        )
+        assert b"Connected to Telegram" in done.body
+        created = call(
+            engine,
+            "POST",
+            "/session/create",
+            {"to": "a@example.com", "type": "telegram"},
+        )
+        assert created.json()["sent_to"] == "telegram"
+
+    def test_telegram_bot_link_setting(self) -> None:
+        engine = SandboxEngine(
+            SandboxConfig(echo=False, telegram_bot_link="https://t.me/my-tg-bot")
+        )
+        links = {
+            c["type"]: c["link"]
+            for c in call(engine, "GET", "/session/channels").json()
+        }
+        assert links["telegram"] == "https://t.me/my-tg-bot"
+        assert links["sms"] == "http://sb.test/sandbox/connect/sms"
+
+
+class TestInbox:
+    def test_json_html_filter_and_clear(self, engine: SandboxEngine) -> None:
+        assert b"No messages yet" in call(engine, "GET", "/sandbox/").body
+        call(engine, "POST", "/session/create", {"to": "+79990000007"})
+        call(engine, "POST", "/session/create", {"to": "x<y>@example.com"})
+        everything = call(engine, "GET", "/sandbox/inbox").json()["messages"]
+        assert [m["to"] for m in everything] == ["+79990000007", "x<y>@example.com"]
+        first = everything[0]
+        assert set(first) == {
+            "id",
+            "to",
+            "channel",
+            "code",
+            "text",
+            "session_id",
+            "sent_at",
+        }
+        assert first["sent_at"].endswith("Z") and first["code"] in first["text"]
+        only = call(engine, "GET", "/sandbox/inbox", query="to=%2B79990000007").json()
+        assert len(only["messages"]) == 1
+        page = call(engine, "GET", "/sandbox")
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert first["code"].encode() in page.body
+        assert b"x&lt;y&gt;@example.com" in page.body
+        assert call(engine, "DELETE", "/sandbox/inbox").json() == {"messages": []}
+        assert engine.inbox.messages() == []
+
+    def test_console_echo_masks_the_destination(self) -> None:
+        stream = io.StringIO()
+        inbox = Inbox(stream=stream)
+        inbox.deliver("+79991234567", "sms", "123456", 0.0, None)
+        assert (
+            stream.getvalue() == "[kod.mobi sandbox] sms -> +7******4567: code 123456\n"
+        )
+
+    def test_echo_defaults_to_stderr(self) -> None:
+        err = io.StringIO()
+        with redirect_stderr(err):
+            Inbox().deliver("a@example.com", "email", "1234", 0.0, None)
+        assert "a***@example.com" in err.getvalue()
+
+    def test_bounded(self) -> None:
+        inbox = Inbox(echo=False, limit=2)
+        for n in range(3):
+            inbox.deliver("a@example.com", "email", str(n), 0.0, None)
+        assert [m.code for m in inbox.messages()] == ["1", "2"]
+        assert inbox.get(1) is None
+
+
+class TestControls:
+    def test_icons(self, engine: SandboxEngine) -> None:
+        icon = call(engine, "GET", "/sandbox/icons/telegram.svg")
+        assert icon.headers["Content-Type"] == "image/svg+xml"
+        assert icon.body.startswith(b"<svg")
+        assert call(engine, "GET", "/sandbox/icons/viber.svg").status == 404
+
+    def test_clock(self, engine: SandboxEngine) -> None:
+        before = engine.now()
+        reply = call(engine, "POST", "/sandbox/clock", {"advance": 30})
+        assert reply.json()["now"] == before + 30
+        assert call(engine, "POST", "/sandbox/clock", {"advance": -1}).status == 400
+        with pytest.raises(ValueError):
+            engine.advance(-5)
+
+    def test_unknown_control(self, engine: SandboxEngine) -> None:
+        assert call(engine, "GET", "/sandbox/nothing").status == 404
+        assert call(engine, "POST", "/sandbox/clock", b"[]").status == 400
+
+    def test_fault_controls(self, engine: SandboxEngine) -> None:
+        added = call(
+            engine,
+            "POST",
+            "/sandbox/faults",
+            {"kind": "error", "operations": ["create"], "status": 502, "times": 1},
+        )
+        assert added.status == 201
+        assert added.json()["kind"] == "error"
+        assert len(call(engine, "GET", "/sandbox/faults").json()["faults"]) == 1
+        assert (
+            call(engine, "POST", "/session/create", {"to": "+79990000008"}).status
+            == 502
+        )
+        assert call(engine, "GET", "/sandbox/faults").json()["faults"] == []
+        call(engine, "POST", "/sandbox/faults", {"kind": "drop"})
+        assert call(engine, "DELETE", "/sandbox/faults").json() == {"faults": []}
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"kind": "explode"},
+            {"kind": "error", "status": 404},
+            {"kind": "error", "times": 0},
+            {"kind": "latency", "latency": 301},
+            {"kind": "drop", "operations": "create"},
+        ],
+    )
+    def test_bad_faults(self, engine: SandboxEngine, body: dict[str, Any]) -> None:
+        assert call(engine, "POST", "/sandbox/faults", body).status == 400
+
+
+class TestFaultsInProcess:
+    def test_error_fault_does_no_work(self, engine: SandboxEngine, kodmobi) -> None:
+        engine.faults.add(Fault(FaultKind.ERROR, frozenset({"create"}), status=500))
+        with pytest.raises(KodMobiServerError):
+            kodmobi.create_session("+79990000009")
+        assert engine.inbox.messages() == []
+
+    def test_malformed_reply_after_the_work(
+        self, engine: SandboxEngine, kodmobi
+    ) -> None:
+        engine.faults.add(Fault(FaultKind.MALFORMED, times=1))
+        with pytest.raises(KodMobiResponseError):
+            kodmobi.create_session("+79990000010")
+        assert len(engine.inbox.messages("+79990000010")) == 1
+
+    def test_drop_after_the_work_and_no_retry(
+        self, engine: SandboxEngine, kodmobi
+    ) -> None:
+        engine.faults.add(Fault(FaultKind.DROP, frozenset({"create"})))
+        with pytest.raises(KodMobiConnectionError):
+            kodmobi.create_session("+79990000011")
+        assert len(engine.inbox.messages("+79990000011")) == 1
+
+    def test_latency_beyond_the_timeout(self, engine: SandboxEngine) -> None:
+        waited: list[float] = []
+        engine.faults.add(Fault(FaultKind.LATENCY, latency=30))
+        from django_kodmobi.sandbox import SandboxAdapter
+
+        with sandbox_client(engine, timeout=(1, 2), max_retries=0) as client:
+            client.session.mount(
+                client.base_url, SandboxAdapter(engine, sleep=waited.append)
+            )
+            with pytest.raises(KodMobiTimeoutError):
+                client.get_settings()
+        assert waited == [2]
+
+    def test_latency_within_the_timeout(self, engine: SandboxEngine) -> None:
+        waited: list[float] = []
+        engine.faults.add(Fault(FaultKind.LATENCY, latency=0.5, times=1))
+        from django_kodmobi.sandbox import SandboxAdapter
+
+        with sandbox_client(engine) as client:
+            client.session.mount(
+                client.base_url, SandboxAdapter(engine, sleep=waited.append)
+            )
+            assert client.get_settings().code.length == 6
+        assert waited == [0.5]
+
+    def test_fault_only_for_named_operations(
+        self, engine: SandboxEngine, kodmobi
+    ) -> None:
+        engine.faults.add(Fault(FaultKind.ERROR, frozenset({"check"})))
+        assert kodmobi.create_session("+79990000012").sent_to == "telegram"
+
+
+class TestLoopbackServer:
+    """Faults over a real socket, where retries are urllib3's business too."""
+
+    def test_dropped_post_is_not_retried(
+        self, sandbox_server: SandboxServer, loopback: KodMobiClient, phone: str
+    ) -> None:
+        sandbox_server.engine.faults.add(
+            Fault(FaultKind.DROP, frozenset({"create"}), times=1)
+        )
+        with pytest.raises(KodMobiConnectionError):
+            loopback.create_session(phone)
+        # The request was handled once; a retry would have made it twice
+        # (or, with the live session, answered without error).
+        assert len(sandbox_server.engine.inbox.messages(phone)) == 1
+
+    def test_dropped_get_is_retried(
+        self, sandbox_server: SandboxServer, loopback: KodMobiClient
+    ) -> None:
+        sandbox_server.engine.faults.add(
+            Fault(FaultKind.DROP, frozenset({"settings"}), times=1)
+        )
+        assert loopback.get_settings().code.length == 6
+
+    def test_post_slower_than_timeout(
+        self, sandbox_server: SandboxServer, phone: str
+    ) -> None:
+        engine = sandbox_server.engine
+        engine.faults.add(
+            Fault(FaultKind.LATENCY, frozenset({"create"}), latency=1.0, times=1)
+        )
+        with (
+            KodMobiClient(
+                engine.config.public_key, base_url=sandbox_server.url, timeout=(1, 0.2)
+            ) as client,
+            pytest.raises(KodMobiTimeoutError),
+        ):
+            client.create_session(phone)
+        assert len(engine.inbox.messages(phone)) == 1
+
+    def test_nothing_listening(self) -> None:
+        server = SandboxServer()
+        url = server.url
+        server.close()
+        with (
+            KodMobiClient(
+                "k", base_url=url, max_retries=1, sleep=lambda s: None
+            ) as client,
+            pytest.raises(KodMobiConnectionError),
+        ):
+            client.create_session("+79991234567")
+
+    def test_oversized_body_is_refused(self, sandbox_server: SandboxServer) -> None:
+        reply = requests.post(
+            sandbox_server.url + "/session/create",
+            data=b"x" * (1024 * 1024 + 1),
+            timeout=5,
+        )
+        assert reply.status_code == 413
+
+    def test_inbox_page_over_http(self, sandbox_server: SandboxServer) -> None:
+        reply = requests.get(sandbox_server.url + "/sandbox/", timeout=5)
+        assert reply.status_code == 200
+        assert "kod.mobi sandbox inbox" in reply.text
+
+    def test_access_log(self, capsys) -> None:
+        with SandboxServer(
+            SandboxEngine(SandboxConfig(echo=False)), access_log=True
+        ) as server:
+            requests.get(server.url + "/sandbox/inbox", timeout=5)
+        assert "GET /sandbox/inbox" in capsys.readouterr().err
+
+
+class TestCommandLine:
+    def _options(self, *argv: str):
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        return parser.parse_args(argv)
+
+    def test_defaults(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("KODMOBI_PUBLIC_KEY", raising=False)
+        monkeypatch.delenv("KODMOBI_SECRET_KEY", raising=False)
+        config = config_from_options(self._options())
+        assert config == SandboxConfig()
+
+    def test_keys_from_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("KODMOBI_PUBLIC_KEY", "env-public")
+        monkeypatch.setenv("KODMOBI_SECRET_KEY", "env-secret")
+        config = config_from_options(self._options())
+        assert (config.public_key, config.secret_key) == ("env-public", "env-secret")
+        flags = config_from_options(
+            self._options("--public-key", "p", "--secret-key", "s")
+        )
+        assert (flags.public_key, flags.secret_key) == ("p", "s")
+
+    def test_every_option(self) -> None:
+        config = config_from_options(
+            self._options(
+                "--channels",
+                "sms,email",
+                "--user",
+                "+79990000000=sms,whatsapp",
+                "--sms-blocked-prefix",
+                "+44",
+                "--telegram-bot-link",
+                "https://t.me/bot",
+                "--code-length",
+                "4",
+                "--letters",
+                "--fixed-code",
+                "AB12",
+                "--session-ttl",
+                "300",
+                "--channel-timeout",
+                "30",
+                "--max-wrong-codes",
+                "3",
+                "--challenge",
+                "--challenge-header",
+                "X-Captcha",
+                "--challenge-token",
+                "ok",
+                "--quiet",
+                "--project-name",
+                "Demo",
+            )
+        )
+        assert config.channels == ("sms", "email")
+        assert config.users == {"+79990000000": frozenset({"sms", "whatsapp"})}
+        assert config.sms_blocked_prefixes == ("+44",)
+        assert (config.code_length, config.code_letters, config.fixed_code) == (
+            4,
+            True,
+            "AB12",
+        )
+        assert (config.session_ttl, config.channel_timeout, config.max_wrong_codes) == (
+            300,
+            30,
+            3,
+        )
+        assert (
+            config.challenge_enabled,
+            config.challenge_header,
+            config.challenge_token,
+        ) == (True, "X-Captcha", "ok")
+        assert config.echo is False and config.project_name == "Demo"
+
+    @pytest.mark.parametrize(
+        "argv", [["--user", "nochannels"], ["--user", "+7=fax"], ["--channels", "fax"]]
+    )
+    def test_bad_options(self, argv: list[str], capsys) -> None:
+        with pytest.raises(SystemExit):
+            self._options(*argv)
+
+    def test_main_reports_bad_config(self, capsys) -> None:
+        with pytest.raises(SystemExit) as info:
+            main(["--code-length", "2", "--port", "0"])
+        assert info.value.code == 2
+        assert "code_length" in capsys.readouterr().err
+
+    def test_main_serves_until_interrupted(
+        self, monkeypatch: pytest.MonkeyPatch, capsys
+    ) -> None:
+        def interrupt(self: SandboxServer) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(SandboxServer, "serve_forever", interrupt)
+        assert main(["--port", "0", "--quiet"]) == 0
+        assert "kod.mobi sandbox on http://127.0.0.1:" in capsys.readouterr().err
+
+    def test_help_lists_every_option(self) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "django_kodmobi.sandbox", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        for option in (
+            "--port",
+            "--public-key",
+            "--secret-key",
+            "--user",
+            "--fixed-code",
+            "--challenge",
+            "--sms-blocked-prefix",
+            "--code-length",
+        ):
+            assert option in result.stdout
+
+
+class TestClock:
+    def test_sessions_are_swept(self) -> None:
+        clock = FakeClock()
+        engine = SandboxEngine(SandboxConfig(echo=False), clock=clock)
+        with sandbox_client(engine) as client:
+            first = client.create_session("+79990000100", send=False)
+            token_session = client.create_session("+79990000101")
+            client.check_code(
+                token_session.session_id, engine.last_code("+79990000101") or ""
+            )
+            clock.now += 1000
+            for n in range(256):
+                client.create_session(f"+7999100{n:04d}", send=False)
+        sessions = engine.project._sessions
+        assert first.session_id not in sessions
+        assert token_session.session_id not in sessions
+        assert len(sessions) == 256
