@@ -9,3 +9,7 @@ class KodMobiConfig(AppConfig):
     label = "kodmobi"
     verbose_name = _("kod.mobi login")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the system checks and the settings-change receiver.
+        from . import checks, provider  # noqa: F401

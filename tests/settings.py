@@ -59,3 +59,19 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_URL = "/static/"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Russian")]
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "django_kodmobi.backends.KodMobiBackend",
+]
+
+KODMOBI = {
+    # kod.mobi answers from the in-process sandbox: no socket, no network.
+    "SANDBOX": {"echo": False},
+    "PUBLIC_KEY": "test-public-key",
+    "SECRET_KEY": "test-secret-key",
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The suite runs the sandbox with DEBUG off on purpose.
+SILENCED_SYSTEM_CHECKS = ["kodmobi.W001"]

@@ -18,6 +18,7 @@ from django_kodmobi.masking import mask_identifier
 
 from .endpoints import Endpoint, KeyKind, Operation, build_endpoints
 from .exceptions import (
+    KodMobiAPIError,
     KodMobiConfigurationError,
     KodMobiConnectionError,
     KodMobiError,
@@ -310,7 +311,12 @@ class KodMobiClient:
                 raise KodMobiResponseError(f"unexpected HTTP {status}", status=status)
             result = parse(payload)
         except KodMobiError as exc:
-            logger.warning(
+            # A refusal is an ordinary outcome (a wrong code); a failure to get
+            # any proper answer is worth a warning.
+            logger.log(
+                logging.INFO
+                if isinstance(exc, KodMobiAPIError) and exc.status < 500
+                else logging.WARNING,
                 "kod.mobi %s%s failed after %.0f ms: %s",
                 operation.value,
                 where,

@@ -1,0 +1,227 @@
+"""System checks for the ``KODMOBI`` setting. IDs are stable; never reuse one.
+
+kodmobi.E001  PUBLIC_KEY missing
+kodmobi.E002  SECRET_KEY missing
+kodmobi.E003  a value has the wrong type or range
+kodmobi.E004  a dotted path does not import
+kodmobi.E005  KodMobiBackend missing from AUTHENTICATION_BACKENDS
+kodmobi.E006  PATHS names an unknown operation or a bad path
+kodmobi.E007  DEFAULT_REGION is not a region libphonenumber knows
+kodmobi.W001  the sandbox is in use with DEBUG = False
+kodmobi.W002  unknown keys in KODMOBI (a typo guard)
+kodmobi.W003  a code shorter than 6 characters with DEBUG = False
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from django.apps import AppConfig
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .client.endpoints import build_endpoints
+from .conf import DEFAULTS, settings
+from .sandbox import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY
+
+BACKEND = "django_kodmobi.backends.KodMobiBackend"
+_POSITIVE_INTS = ("MAX_ATTEMPTS", "MAX_RESENDS", "RESEND_COOLDOWN", "RETENTION_DAYS")
+
+
+@register(Tags.security)
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    raw = getattr(django_settings, "KODMOBI", {})
+    if not isinstance(raw, dict):
+        return [Error("KODMOBI must be a dict.", id="kodmobi.E003")]
+    messages: list[CheckMessage] = []
+    messages += _keys()
+    messages += _values(raw)
+    messages += _dotted_paths()
+    messages += _backend()
+    messages += _paths()
+    messages += _region()
+    messages += _production()
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        messages.append(
+            Warning(
+                f"Unknown KODMOBI keys: {', '.join(unknown)}.",
+                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+                id="kodmobi.W002",
+            )
+        )
+    return messages
+
+
+def _keys() -> list[CheckMessage]:
+    if settings.SANDBOX:
+        return []
+    messages: list[CheckMessage] = []
+    if not settings.PUBLIC_KEY:
+        messages.append(
+            Error(
+                "KODMOBI['PUBLIC_KEY'] is not set.",
+                hint="Copy the public key from https://user.kod.mobi/settings/api-key "
+                "into the KODMOBI_PUBLIC_KEY environment variable.",
+                id="kodmobi.E001",
+            )
+        )
+    if not settings.SECRET_KEY:
+        messages.append(
+            Error(
+                "KODMOBI['SECRET_KEY'] is not set; codes cannot be verified server side.",
+                hint="Put the secret key in the KODMOBI_SECRET_KEY environment variable.",
+                id="kodmobi.E002",
+            )
+        )
+    return messages
+
+
+def _values(raw: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+
+    def bad(name: str, expected: str) -> None:
+        messages.append(
+            Error(
+                f"KODMOBI['{name}'] must be {expected}, not {raw[name]!r}.",
+                id="kodmobi.E003",
+            )
+        )
+
+    for name in _POSITIVE_INTS + ("MAX_RETRIES", "TRUSTED_PROXY_COUNT", "CODE_LENGTH"):
+        if name in raw:
+            value = raw[name]
+            minimum = 0 if name in ("MAX_RETRIES", "TRUSTED_PROXY_COUNT") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                bad(name, f"an integer >= {minimum}")
+    if (
+        "CODE_LENGTH" in raw
+        and isinstance(raw["CODE_LENGTH"], int)
+        and not 4 <= raw["CODE_LENGTH"] <= 8
+    ):
+        bad("CODE_LENGTH", "between 4 and 8")
+    if "TIMEOUT" in raw and not _valid_timeout(raw["TIMEOUT"]):
+        bad("TIMEOUT", "a positive number or a (connect, read) pair")
+    if "IDENTIFIERS" in raw:
+        value = raw["IDENTIFIERS"]
+        if isinstance(value, str) or not value or not set(value) <= {"phone", "email"}:
+            bad("IDENTIFIERS", "a non-empty list of 'phone' and 'email'")
+    if "API_URL" in raw and not str(raw["API_URL"]).startswith(("https://", "http://")):
+        bad("API_URL", "an http(s) URL")
+    if "SANDBOX" in raw and not isinstance(raw["SANDBOX"], (bool, dict)):
+        bad("SANDBOX", "a bool or a dict of sandbox options")
+    return messages
+
+
+def _valid_timeout(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value > 0
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+            for v in value
+        )
+    )
+
+
+def _dotted_paths() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for name in ("USER_RESOLVER", "USER_FACTORY", "SIGNUP"):
+        value = settings.get(name)
+        if isinstance(value, str) and value:
+            try:
+                import_string(value)
+            except ImportError as exc:
+                messages.append(
+                    Error(
+                        f"KODMOBI['{name}'] = {value!r} cannot be imported: {exc}",
+                        id="kodmobi.E004",
+                    )
+                )
+    return messages
+
+
+def _backend() -> list[CheckMessage]:
+    if BACKEND in django_settings.AUTHENTICATION_BACKENDS:
+        return []
+    return [
+        Error(
+            "KodMobiBackend is not in AUTHENTICATION_BACKENDS; nobody can log in "
+            "with a code.",
+            hint=f"Add '{BACKEND}' to AUTHENTICATION_BACKENDS.",
+            id="kodmobi.E005",
+        )
+    ]
+
+
+def _paths() -> list[CheckMessage]:
+    try:
+        build_endpoints(settings.get("PATHS") or {})
+    except (ValueError, AttributeError) as exc:
+        return [Error(f"KODMOBI['PATHS'] is invalid: {exc}", id="kodmobi.E006")]
+    return []
+
+
+def _region() -> list[CheckMessage]:
+    region = settings.DEFAULT_REGION
+    if region and region not in phonenumbers.SUPPORTED_REGIONS:
+        return [
+            Error(
+                f"KODMOBI['DEFAULT_REGION'] = {region!r} is not a known region.",
+                hint="Use an ISO 3166-1 alpha-2 code such as 'RU', or None.",
+                id="kodmobi.E007",
+            )
+        ]
+    return []
+
+
+def _uses_sandbox() -> bool:
+    if settings.SANDBOX:
+        return True
+    if settings.PUBLIC_KEY in (DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY):
+        return True
+    host = urlsplit(settings.API_URL).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _production() -> list[CheckMessage]:
+    if django_settings.DEBUG:
+        return []
+    messages: list[CheckMessage] = []
+    if _uses_sandbox():
+        messages.append(
+            Warning(
+                "The kod.mobi sandbox is in use while DEBUG is False: nobody gets "
+                "a real code.",
+                hint="Point KODMOBI['API_URL'] and the keys at the real service.",
+                id="kodmobi.W001",
+            )
+        )
+    if settings.CODE_LENGTH < 6:
+        messages.append(
+            Warning(
+                f"Codes of {settings.CODE_LENGTH} characters are guessable: with "
+                f"{settings.MAX_ATTEMPTS} tries a session falls about once in "
+                f"{10**settings.CODE_LENGTH // max(1, settings.MAX_ATTEMPTS)}.",
+                hint="Set the kod.mobi project to 6 or more digits and "
+                "KODMOBI['CODE_LENGTH'] to match.",
+                id="kodmobi.W003",
+            )
+        )
+    return messages

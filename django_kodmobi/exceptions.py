@@ -1,0 +1,85 @@
+"""User outcomes of the login flow.
+
+:class:`VerificationError` is deliberately *not* a
+:class:`~django_kodmobi.client.KodMobiError`: a wrong code is something a
+person did, not a provider failure, and ``except KodMobiError`` must never
+swallow it. Services raise it; views, serializers and the auth backend turn
+its :attr:`~VerificationError.reason` into a message, an error code or
+``None``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["MESSAGES", "Failure", "VerificationError"]
+
+
+class Failure(models.TextChoices):
+    INVALID_IDENTIFIER = "invalid_identifier", _("invalid identifier")
+    CHANNEL_UNAVAILABLE = "channel_unavailable", _("channel unavailable")
+    RESEND_TOO_SOON = "resend_too_soon", _("resend too soon")
+    TOO_MANY_RESENDS = "too_many_resends", _("too many resends")
+    CHALLENGE_FAILED = "challenge_failed", _("challenge failed")
+    INVALID_CODE = "invalid_code", _("invalid code")
+    EXPIRED = "expired", _("expired")
+    LOCKED = "locked", _("locked")
+    ALREADY_USED = "already_used", _("already used")
+    NOT_FOUND = "not_found", _("not found")
+    DESTINATION_MISMATCH = "destination_mismatch", _("destination mismatch")
+    LOGIN_NOT_ALLOWED = "login_not_allowed", _("login not allowed")
+    UNAVAILABLE = "kodmobi_unavailable", _("kod.mobi unavailable")
+
+
+#: What a person is told, per reason. Projects may override entries.
+MESSAGES: dict[str, Promise] = {
+    Failure.INVALID_IDENTIFIER: _("Enter a valid phone number or email address."),
+    Failure.CHANNEL_UNAVAILABLE: _(
+        "We can't send a code through this channel. Try another one."
+    ),
+    Failure.RESEND_TOO_SOON: _("Please wait before asking for another code."),
+    Failure.TOO_MANY_RESENDS: _(
+        "You have asked for too many codes. Start again in a few minutes."
+    ),
+    Failure.CHALLENGE_FAILED: _("Please confirm you are not a robot and try again."),
+    Failure.INVALID_CODE: _("That code is not right. Check it and try again."),
+    Failure.EXPIRED: _("This code has expired. Ask for a new one."),
+    Failure.LOCKED: _("Too many wrong codes. Ask for a new code."),
+    Failure.ALREADY_USED: _("This code has already been used. Ask for a new one."),
+    Failure.NOT_FOUND: _("This login attempt was not found. Start again."),
+    Failure.DESTINATION_MISMATCH: _("The code could not be confirmed. Start again."),
+    Failure.LOGIN_NOT_ALLOWED: _("This account can't sign in with a one-time code."),
+    Failure.UNAVAILABLE: _(
+        "The code service is not answering right now. Try again in a minute."
+    ),
+}
+
+
+class VerificationError(Exception):
+    """The flow cannot go on, for a reason a person can be told."""
+
+    def __init__(
+        self,
+        reason: Failure,
+        *,
+        retry_after: int | None = None,
+        attempts_left: int | None = None,
+    ) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        #: Seconds to wait, for ``resend_too_soon``.
+        self.retry_after = retry_after
+        #: Codes that may still be tried, for ``invalid_code``.
+        self.attempts_left = attempts_left
+
+    @property
+    def message(self) -> str:
+        return str(MESSAGES[self.reason])
+
+    def __repr__(self) -> str:
+        return (
+            f"VerificationError({self.reason.value!r}, retry_after={self.retry_after!r}, "
+            f"attempts_left={self.attempts_left!r})"
+        )

@@ -1,0 +1,27 @@
+"""Signals sent by the services, and only by them."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+#: A login flow began. Arguments: ``session`` (OTPSession).
+session_created = Signal()
+
+#: kod.mobi sent a code. Arguments: ``session``, ``channel`` (str),
+#: ``resend`` (bool).
+code_sent = Signal()
+
+#: A wrong code was entered. Arguments: ``session``, ``attempts_left`` (int),
+#: ``last_attempt`` (bool: no attempts are left).
+code_rejected = Signal()
+
+#: Too many wrong codes locked the session. Arguments: ``session``.
+session_locked = Signal()
+
+#: The code was right and kod.mobi confirmed the destination. Arguments:
+#: ``session``.
+session_verified = Signal()
+
+#: A user was created on first login. Arguments: ``user``, ``session``,
+#: ``request`` (may be None).
+user_signed_up = Signal()

@@ -1,0 +1,86 @@
+"""The read-only audit in the Django admin."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.contrib.auth import get_user_model
+from django.test import TestCase
+from django.urls import reverse
+
+from django_kodmobi.services import log_in, start_login, verify_code
+from django_kodmobi.testing import KodMobiTestMixin
+
+from .helpers import session_request
+
+User = get_user_model()
+
+
+class AdminTests(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.anna = User.objects.create_user("anna", "anna@example.com")
+        flow = start_login("anna@example.com")
+        verify_code(flow.session.pk, flow.token, self.kodmobi_code("anna@example.com"))
+        log_in(session_request(), flow.session.pk, flow.token)
+        self.session = flow.session
+        self.other = start_login("+79991234567").session
+        admin = User.objects.create_superuser("admin", "admin@example.com", "pw")
+        self.client.force_login(admin)
+
+    def test_change_list_masks_identifiers(self) -> None:
+        response = self.client.get(reverse("admin:kodmobi_otpsession_changelist"))
+        assert response.status_code == HTTPStatus.OK
+        content = response.content.decode()
+        assert "a***@example.com" in content
+        assert "+7******4567" in content
+        assert "+79991234567" not in content
+        assert "anna@example.com" not in content
+
+    def test_filters(self) -> None:
+        url = reverse("admin:kodmobi_otpsession_changelist")
+        response = self.client.get(url, {"status__exact": "consumed"})
+        assert response.context["cl"].result_count == 1
+        response = self.client.get(
+            url, {"channel__exact": "telegram", "purpose__exact": "login"}
+        )
+        assert list(response.context["cl"].result_list) == [self.other]
+
+    def test_search_by_ulid_and_by_identifier_as_typed(self) -> None:
+        url = reverse("admin:kodmobi_otpsession_changelist")
+        for term in [
+            self.session.pk,
+            "ANNA@example.com",
+            self.session.kodmobi_session_id,
+        ]:
+            response = self.client.get(url, {"q": term})
+            assert list(response.context["cl"].result_list) == [self.session], term
+        response = self.client.get(url, {"q": "+7 (999) 123-45-67"})
+        assert list(response.context["cl"].result_list) == [self.other]
+        response = self.client.get(url, {"q": "nobody"})
+        assert response.context["cl"].result_count == 0
+
+    def test_detail_shows_the_timeline_and_user_link(self) -> None:
+        url = reverse("admin:kodmobi_otpsession_change", args=[self.session.pk])
+        response = self.client.get(url)
+        assert response.status_code == HTTPStatus.OK
+        content = response.content.decode()
+        for kind in ["created", "code sent", "verified", "logged in"]:
+            assert kind in content
+        assert reverse("admin:auth_user_change", args=[self.anna.pk]) in content
+        assert 'name="_save"' not in content
+
+    def test_read_only(self) -> None:
+        assert (
+            self.client.get(reverse("admin:kodmobi_otpsession_add")).status_code
+            == HTTPStatus.FORBIDDEN
+        )
+        delete = reverse("admin:kodmobi_otpsession_delete", args=[self.session.pk])
+        assert (
+            self.client.post(delete, {"post": "yes"}).status_code
+            == HTTPStatus.FORBIDDEN
+        )
+        change = reverse("admin:kodmobi_otpsession_change", args=[self.other.pk])
+        self.client.post(change, {"status": "verified"})
+        self.other.refresh_from_db()
+        assert self.other.status == "sent"

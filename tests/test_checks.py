@@ -1,0 +1,122 @@
+"""System checks: exact IDs for each broken setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import SimpleTestCase, override_settings
+
+from django_kodmobi.checks import check_settings
+
+BACKENDS = ["django_kodmobi.backends.KodMobiBackend"]
+GOOD = {"PUBLIC_KEY": "pk", "SECRET_KEY": "sk"}
+
+
+def ids(**kodmobi: Any) -> list[str]:
+    with override_settings(KODMOBI=kodmobi, AUTHENTICATION_BACKENDS=BACKENDS):
+        return [message.id for message in check_settings()]  # type: ignore[misc]
+
+
+class CheckTests(SimpleTestCase):
+    def test_good_settings_pass(self) -> None:
+        assert ids(**GOOD) == []
+
+    def test_missing_keys(self) -> None:
+        assert ids() == ["kodmobi.E001", "kodmobi.E002"]
+        assert ids(SANDBOX=True) == ["kodmobi.W001"]
+
+    def test_bad_values(self) -> None:
+        cases: list[dict[str, Any]] = [
+            {"MAX_ATTEMPTS": 0},
+            {"MAX_RESENDS": "3"},
+            {"RESEND_COOLDOWN": True},
+            {"MAX_RETRIES": -1},
+            {"CODE_LENGTH": 10},
+            {"TIMEOUT": 0},
+            {"TIMEOUT": (1, 0)},
+            {"TIMEOUT": "10"},
+            {"TIMEOUT": True},
+            {"IDENTIFIERS": "phone"},
+            {"IDENTIFIERS": ["fax"]},
+            {"API_URL": "api.kod.mobi"},
+        ]
+        for bad in cases:
+            assert ids(**GOOD, **bad) == ["kodmobi.E003"], bad
+        assert ids(**GOOD, SANDBOX="yes") == ["kodmobi.E003", "kodmobi.W001"]
+
+    def test_good_values(self) -> None:
+        assert (
+            ids(**GOOD, TIMEOUT=5, MAX_RETRIES=0, IDENTIFIERS=["email"], CODE_LENGTH=8)
+            == []
+        )
+        assert ids(**GOOD, TIMEOUT=[2, 5.5]) == []
+
+    def test_settings_not_a_dict(self) -> None:
+        with override_settings(KODMOBI=["nope"]):
+            assert [m.id for m in check_settings()] == ["kodmobi.E003"]
+
+    def test_dotted_paths(self) -> None:
+        assert ids(**GOOD, USER_RESOLVER="nowhere.resolve") == ["kodmobi.E004"]
+        assert ids(**GOOD, SIGNUP="tests.test_services.allow_example_org") == []
+
+    def test_backend_missing(self) -> None:
+        with override_settings(
+            KODMOBI=GOOD,
+            AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"],
+        ):
+            assert [m.id for m in check_settings()] == ["kodmobi.E005"]
+
+    def test_paths(self) -> None:
+        assert ids(**GOOD, PATHS={"check": "/v2/check"}) == []
+        assert ids(**GOOD, PATHS={"nope": "/x"}) == ["kodmobi.E006"]
+        assert ids(**GOOD, PATHS=["x"]) == ["kodmobi.E006"]
+
+    def test_region(self) -> None:
+        assert ids(**GOOD, DEFAULT_REGION="ru") == []
+        assert ids(**GOOD, DEFAULT_REGION="XX") == ["kodmobi.E007"]
+
+    def test_sandbox_in_production(self) -> None:
+        assert ids(
+            PUBLIC_KEY="11111111-1111-4111-8111-111111111111", SECRET_KEY="s"
+        ) == ["kodmobi.W001"]
+        assert ids(**GOOD, API_URL="http://127.0.0.1:8765") == ["kodmobi.W001"]
+        assert ids(**GOOD, API_URL="http://localhost:8765") == ["kodmobi.W001"]
+        with override_settings(DEBUG=True):
+            assert ids(**GOOD, API_URL="http://127.0.0.1:8765") == []
+
+    def test_short_codes_in_production(self) -> None:
+        assert ids(**GOOD, CODE_LENGTH=4) == ["kodmobi.W003"]
+        with override_settings(DEBUG=True):
+            assert ids(**GOOD, CODE_LENGTH=4) == []
+
+    def test_unknown_keys(self) -> None:
+        assert ids(**GOOD, MAX_ATEMPTS=3) == ["kodmobi.W002"]
+
+    def test_registered(self) -> None:
+        with (
+            override_settings(KODMOBI={}),
+            pytest.raises(Exception, match="kodmobi.E001"),
+        ):
+            call_command("check")
+
+
+class SettingsTests(SimpleTestCase):
+    def test_defaults_and_overrides(self) -> None:
+        from django_kodmobi.conf import settings
+
+        with override_settings(
+            KODMOBI={"TIMEOUT": 4, "DEFAULT_REGION": "ru", "SIGNUP": True}
+        ):
+            assert settings.TIMEOUT == (4.0, 4.0)
+            assert settings.DEFAULT_REGION == "RU"
+            assert settings.SIGNUP is True
+            assert settings.API_URL == "https://api.kod.mobi"
+            assert settings.MAX_ATTEMPTS == 5
+            assert settings.USER_RESOLVER is None
+        with override_settings(KODMOBI={"SIGNUP": None, "USER_RESOLVER": len}):
+            assert settings.SIGNUP is False
+            assert settings.USER_RESOLVER is len
+        with override_settings(KODMOBI="broken"):
+            assert settings.MAX_RESENDS == 3

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import TestCase
+from django.utils import timezone
+
+from django_kodmobi.models import OTPSession, Status
+from django_kodmobi.services import start_login
+from django_kodmobi.testing import KodMobiTestMixin
+
+
+class MigrationTests(TestCase):
+    def test_no_missing_migrations(self) -> None:
+        out = io.StringIO()
+        call_command("makemigrations", "kodmobi", "--check", "--dry-run", stdout=out)
+        assert "No changes detected" in out.getvalue()
+
+
+class CleanupTests(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.old = start_login("+79991234567").session
+        OTPSession.objects.filter(pk=self.old.pk).update(
+            created_at=timezone.now() - timedelta(days=91)
+        )
+        self.stale = start_login("+79991234568").session
+        OTPSession.objects.filter(pk=self.stale.pk).update(
+            expires_at=timezone.now() - timedelta(minutes=1)
+        )
+        self.fresh = start_login("+79991234569").session
+
+    def run_cleanup(self, *args: str) -> str:
+        out = io.StringIO()
+        call_command("kodmobi_cleanup", *args, stdout=out)
+        return out.getvalue()
+
+    def test_dry_run_changes_nothing(self) -> None:
+        output = self.run_cleanup("--dry-run")
+        assert (
+            "Would expire 1 open session(s) and delete 1 session(s) with 2 event(s)"
+            in output
+        )
+        assert OTPSession.objects.count() == 3
+        assert OTPSession.objects.filter(status=Status.EXPIRED).count() == 0
+
+    def test_cleanup(self) -> None:
+        output = self.run_cleanup()
+        assert (
+            "Expired 1 open session(s); deleted 1 session(s) with 2 event(s)" in output
+        )
+        assert set(OTPSession.objects.values_list("pk", flat=True)) == {
+            self.stale.pk,
+            self.fresh.pk,
+        }
+        self.stale.refresh_from_db()
+        self.fresh.refresh_from_db()
+        assert (self.stale.status, self.fresh.status) == (Status.EXPIRED, Status.SENT)
+
+    def test_days_option(self) -> None:
+        assert "deleted 0 session(s)" in self.run_cleanup("--days", "365")
+        with pytest.raises(CommandError):
+            self.run_cleanup("--days", "0")
+
+
+class SandboxCommandTests(TestCase):
+    def test_runs_the_sandbox(self) -> None:
+        from unittest import mock
+
+        with mock.patch(
+            "django_kodmobi.management.commands.kodmobi_sandbox.serve"
+        ) as serve:
+            call_command("kodmobi_sandbox", "--port", "0", "--fixed-code", "123456")
+        options = serve.call_args.args[0]
+        assert (options.port, options.fixed_code) == (0, "123456")
+
+    def test_bad_options_are_command_errors(self) -> None:
+        with pytest.raises(CommandError, match="code_length"):
+            call_command("kodmobi_sandbox", "--port", "0", "--code-length", "2")

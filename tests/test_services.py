@@ -1,0 +1,810 @@
+"""The login core, end to end against the in-process sandbox."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.test import TestCase, override_settings
+from django.utils import timezone
+
+from django_kodmobi import signals
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Status
+from django_kodmobi.sandbox import Fault, FaultKind
+from django_kodmobi.services import (
+    ClientInfo,
+    Flow,
+    complete_with_token,
+    get_channels,
+    get_flow_session,
+    log_in,
+    resend_code,
+    start_login,
+    verify_code,
+)
+from django_kodmobi.testing import KodMobiTestMixin
+
+from .helpers import session_request
+
+User = get_user_model()
+PHONE = "+79991234567"
+EMAIL = "anna@example.com"
+
+
+def kodmobi_settings(**extra: Any) -> dict[str, Any]:
+    from django.conf import settings
+
+    return {**settings.KODMOBI, **extra}
+
+
+class Recorder:
+    """Collects the calls a signal receives."""
+
+    def __init__(self, signal: Any) -> None:
+        self.calls: list[dict[str, Any]] = []
+        signal.connect(self, weak=False)
+        self.signal = signal
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+    def close(self) -> None:
+        self.signal.disconnect(self)
+
+
+class FlowTestCase(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.user = User.objects.create_user("anna", EMAIL)
+
+    def events(self, flow: Flow) -> list[str]:
+        return list(
+            OTPEvent.objects.filter(session=flow.session).values_list("kind", flat=True)
+        )
+
+    def verify(self, flow: Flow, code: str | None = None) -> OTPSession:
+        code = code or self.kodmobi_code(flow.session.identifier)
+        return verify_code(flow.session.pk, flow.token, code)
+
+
+class TestSendingFirst(FlowTestCase):
+    def test_code_goes_to_the_best_channel_then_logs_in(self) -> None:
+        flow = start_login(EMAIL.upper(), client=ClientInfo("203.0.113.9", "Firefox"))
+        session = flow.session
+        assert session.identifier == EMAIL
+        assert (session.status, session.channel) == (Status.SENT, "email")
+        assert session.kodmobi_session_id
+        assert (session.client_ip, session.user_agent) == ("203.0.113.9", "Firefox")
+        assert [c["type"] for c in session.channels_offered] == [
+            "telegram",
+            "whatsapp",
+            "sms",
+            "email",
+        ]
+        assert len(flow.token) >= 43
+
+        verified = self.verify(flow)
+        assert verified.status == Status.VERIFIED
+
+        request = session_request()
+        key_before = request.session.session_key
+        user = log_in(request, session.pk, flow.token)
+        assert user == self.user
+        assert request.session.session_key != key_before
+        assert request.user == self.user
+        session.refresh_from_db()
+        assert (session.status, session.user) == (Status.CONSUMED, self.user)
+        assert self.events(flow) == ["created", "sent", "verified", "logged_in"]
+
+    def test_phone_typed_loosely_is_normalised(self) -> None:
+        with override_settings(KODMOBI=kodmobi_settings(DEFAULT_REGION="RU")):
+            flow = start_login("8 (999) 123-45-67")
+        assert flow.session.identifier == PHONE
+        assert flow.session.channel == "telegram"
+
+
+class TestChannelFirst(FlowTestCase):
+    def test_chosen_channel_and_resend_on_another(self) -> None:
+        sent = Recorder(signals.code_sent)
+        self.addCleanup(sent.close)
+        flow = start_login(PHONE, channel="whatsapp")
+        assert flow.session.channel == "whatsapp"
+        assert {c.type for c in flow.channels if c.is_active} == {
+            "telegram",
+            "whatsapp",
+            "sms",
+        }
+
+        session = resend_code(flow.session.pk, flow.token, "sms")
+        assert (session.channel, session.resends, session.status) == (
+            "sms",
+            1,
+            Status.SENT,
+        )
+        codes = [m.code for m in self.kodmobi.inbox.messages(PHONE)]
+        assert [m.channel for m in self.kodmobi.inbox.messages(PHONE)] == [
+            "whatsapp",
+            "sms",
+        ]
+        assert codes[0] == codes[1]
+        assert [(c["channel"], c["resend"]) for c in sent.calls] == [
+            ("whatsapp", False),
+            ("sms", True),
+        ]
+        assert self.verify(flow).status == Status.VERIFIED
+        assert self.events(flow) == ["created", "sent", "resent", "verified"]
+
+    def test_same_channel_waits_for_the_cooldown(self) -> None:
+        flow = start_login(PHONE, channel="sms")
+        with pytest.raises(VerificationError) as info:
+            resend_code(flow.session.pk, flow.token, "sms")
+        assert info.value.reason is Failure.RESEND_TOO_SOON
+        assert 55 <= (info.value.retry_after or 0) <= 61
+        # Refused locally: kod.mobi was not asked.
+        assert len(self.kodmobi.inbox.messages(PHONE)) == 1
+
+    def test_kodmobi_cooldown_refusal_gives_the_resend_back(self) -> None:
+        flow = start_login(PHONE, channel="sms")
+        OTPSession.objects.filter(pk=flow.session.pk).update(channel_cooldowns={})
+        with pytest.raises(VerificationError) as info:
+            resend_code(flow.session.pk, flow.token, "sms")
+        assert info.value.reason is Failure.RESEND_TOO_SOON
+        assert info.value.retry_after == 60
+        flow.session.refresh_from_db()
+        assert (flow.session.resends, flow.session.status) == (0, Status.SENT)
+        assert flow.session.last_error == "ERROR_MESSAGE_ATTEMPT"
+        assert self.events(flow)[-1] == EventKind.SEND_FAILED
+
+    def test_resends_are_capped(self) -> None:
+        flow = start_login(PHONE, channel="telegram")
+        for channel in ("whatsapp", "sms"):
+            resend_code(flow.session.pk, flow.token, channel)
+        self.kodmobi.advance(61)
+        OTPSession.objects.filter(pk=flow.session.pk).update(channel_cooldowns={})
+        resend_code(flow.session.pk, flow.token, "telegram")
+        with pytest.raises(VerificationError) as info:
+            resend_code(flow.session.pk, flow.token, "whatsapp")
+        assert info.value.reason is Failure.TOO_MANY_RESENDS
+
+    def test_inactive_channel(self) -> None:
+        flow = start_login(PHONE)
+        with pytest.raises(VerificationError) as info:
+            resend_code(flow.session.pk, flow.token, "email")
+        assert info.value.reason is Failure.CHANNEL_UNAVAILABLE
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.SENT
+
+    def test_start_on_an_inactive_channel_fails_the_row(self) -> None:
+        with pytest.raises(VerificationError) as info:
+            start_login(PHONE, channel="email")
+        assert info.value.reason is Failure.CHANNEL_UNAVAILABLE
+        session = OTPSession.objects.get()
+        assert (session.status, session.last_error) == (
+            Status.FAILED,
+            "ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL",
+        )
+
+    def test_channels_for_a_session_and_the_project(self) -> None:
+        flow = start_login(EMAIL)
+        assert {c.type for c in get_channels(flow.session) if c.is_active} == {"email"}
+        assert len(get_channels()) == 4
+
+    def test_send_false_then_send(self) -> None:
+        flow = start_login(PHONE, send=False)
+        assert (flow.session.status, flow.session.channel) == (Status.CREATED, "")
+        assert self.kodmobi.inbox.messages() == []
+        resend_code(flow.session.pk, flow.token, "telegram")
+        assert self.verify(flow).status == Status.VERIFIED
+
+    def test_starting_again_keeps_the_counters(self) -> None:
+        first = start_login(PHONE)
+        with pytest.raises(VerificationError):
+            self.verify(
+                first, "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
+            )
+        second = start_login(PHONE)
+        assert second.session.kodmobi_session_id == first.session.kodmobi_session_id
+        assert (second.session.attempts, second.session.failed_attempts) == (1, 1)
+        assert second.session.status == Status.SENT
+        assert len(self.kodmobi.inbox.messages(PHONE)) == 1
+
+
+class TestVerifyFailures(FlowTestCase):
+    def wrong(self, flow: Flow) -> str:
+        return (
+            "000000"
+            if self.kodmobi_code(flow.session.identifier) != "000000"
+            else "111111"
+        )
+
+    def test_wrong_code(self) -> None:
+        rejected = Recorder(signals.code_rejected)
+        failed = Recorder(user_login_failed)
+        self.addCleanup(rejected.close)
+        self.addCleanup(failed.close)
+        flow = start_login(PHONE)
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow, self.wrong(flow))
+        assert (info.value.reason, info.value.attempts_left) == (
+            Failure.INVALID_CODE,
+            4,
+        )
+        flow.session.refresh_from_db()
+        assert (flow.session.attempts, flow.session.failed_attempts) == (1, 1)
+        assert flow.session.status == Status.SENT
+        assert (
+            rejected.calls[0]["attempts_left"] == 4
+            and not rejected.calls[0]["last_attempt"]
+        )
+        assert failed.calls[0]["credentials"] == {
+            "kodmobi_identifier": "+7******4567",
+            "kodmobi_session_id": flow.session.pk,
+        }
+        # The right code still works.
+        assert self.verify(flow).status == Status.VERIFIED
+
+    def test_five_wrong_codes_lock_the_session(self) -> None:
+        locked = Recorder(signals.session_locked)
+        rejected = Recorder(signals.code_rejected)
+        self.addCleanup(locked.close)
+        self.addCleanup(rejected.close)
+        flow = start_login(PHONE)
+        for _ in range(4):
+            with pytest.raises(VerificationError):
+                self.verify(flow, self.wrong(flow))
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow, self.wrong(flow))
+        assert info.value.reason is Failure.LOCKED
+        assert rejected.calls[-1]["last_attempt"] is True
+        assert len(locked.calls) == 1
+        with pytest.raises(VerificationError) as again:
+            self.verify(flow)
+        assert again.value.reason is Failure.LOCKED
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.failed_attempts) == (Status.LOCKED, 5)
+        with pytest.raises(VerificationError) as resend:
+            resend_code(flow.session.pk, flow.token, "sms")
+        assert resend.value.reason is Failure.LOCKED
+
+    def test_resend_does_not_reset_the_attempts(self) -> None:
+        flow = start_login(PHONE, channel="telegram")
+        for _ in range(3):
+            with pytest.raises(VerificationError):
+                self.verify(flow, self.wrong(flow))
+        resend_code(flow.session.pk, flow.token, "sms")
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow, self.wrong(flow))
+        assert info.value.attempts_left == 1
+
+    def test_attempts_are_reserved_before_kodmobi_is_called(self) -> None:
+        flow = start_login(PHONE)
+        OTPSession.objects.filter(pk=flow.session.pk).update(attempts=5)
+        with (
+            mock.patch.object(self.kodmobi.project, "check") as check,
+            pytest.raises(VerificationError) as info,
+        ):
+            self.verify(flow)
+        assert info.value.reason is Failure.LOCKED
+        check.assert_not_called()
+
+    def test_malformed_code_spends_nothing(self) -> None:
+        flow = start_login(PHONE)
+        for code in ["12345", "1234567", "12 34 5x!", "x" * 33, "١٢٣٤٥٦"]:
+            with pytest.raises(VerificationError) as info:
+                verify_code(flow.session.pk, flow.token, code)
+            assert info.value.reason is Failure.INVALID_CODE
+        flow.session.refresh_from_db()
+        assert flow.session.attempts == 0
+
+    def test_code_with_spaces_and_dashes(self) -> None:
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        assert (
+            verify_code(flow.session.pk, flow.token, f"{code[:3]} - {code[3:]}").status
+            == Status.VERIFIED
+        )
+
+    def test_expired_locally(self) -> None:
+        flow = start_login(PHONE)
+        OTPSession.objects.filter(pk=flow.session.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow)
+        assert info.value.reason is Failure.EXPIRED
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.EXPIRED
+        assert self.events(flow)[-1] == EventKind.EXPIRED
+        with pytest.raises(VerificationError) as again:
+            self.verify(flow)
+        assert again.value.reason is Failure.EXPIRED
+
+    def test_expired_at_kodmobi(self) -> None:
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        self.kodmobi.advance(181)
+        with pytest.raises(VerificationError) as info:
+            verify_code(flow.session.pk, flow.token, code)
+        assert info.value.reason is Failure.EXPIRED
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.last_error) == (
+            Status.EXPIRED,
+            "ERROR_SESSION_EXPIRED",
+        )
+
+    def test_reused(self) -> None:
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        verify_code(flow.session.pk, flow.token, code)
+        with pytest.raises(VerificationError) as info:
+            verify_code(flow.session.pk, flow.token, code)
+        assert info.value.reason is Failure.ALREADY_USED
+
+    def test_destination_mismatch(self) -> None:
+        flow = start_login(PHONE)
+        with (
+            mock.patch.object(
+                self.kodmobi.project,
+                "verify",
+                return_value={"to": "+79990000000", "session_id": "x"},
+            ),
+            pytest.raises(VerificationError) as info,
+        ):
+            self.verify(flow)
+        assert info.value.reason is Failure.DESTINATION_MISMATCH
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.last_error) == (
+            Status.FAILED,
+            "destination_mismatch",
+        )
+        request = session_request()
+        with pytest.raises(VerificationError):
+            log_in(request, flow.session.pk, flow.token)
+
+    def test_unparseable_destination_is_a_mismatch(self) -> None:
+        flow = start_login(PHONE)
+        with (
+            mock.patch.object(
+                self.kodmobi.project, "verify", return_value={"to": "somebody"}
+            ),
+            pytest.raises(VerificationError) as info,
+        ):
+            self.verify(flow)
+        assert info.value.reason is Failure.DESTINATION_MISMATCH
+
+    def test_unknown_session_and_wrong_token_look_the_same(self) -> None:
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        for session_id, token in [
+            ("01J00000000000000000000000", flow.token),
+            (flow.session.pk, "not-the-token"),
+            (flow.session.pk, ""),
+            (None, None),
+        ]:
+            with pytest.raises(VerificationError) as info:
+                verify_code(session_id, token, code)  # type: ignore[arg-type]
+            assert info.value.reason is Failure.NOT_FOUND
+        assert get_flow_session(flow.session.pk, flow.token) == flow.session
+
+    def test_kodmobi_down_during_check_keeps_the_session(self) -> None:
+        flow = start_login(PHONE)
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"check"}), times=1))
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow)
+        assert info.value.reason is Failure.UNAVAILABLE
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.last_error) == (
+            Status.SENT,
+            "KodMobiServerError",
+        )
+        # The attempt was spent (kod.mobi may have counted it); the next works.
+        assert self.verify(flow).status == Status.VERIFIED
+
+    def test_kodmobi_down_during_verify_fails_closed(self) -> None:
+        flow = start_login(PHONE)
+        self.kodmobi.faults.add(Fault(FaultKind.MALFORMED, frozenset({"verify"})))
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow)
+        assert info.value.reason is Failure.UNAVAILABLE
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.FAILED
+        with pytest.raises(VerificationError):
+            log_in(session_request(), flow.session.pk, flow.token)
+
+    def test_kodmobi_down_at_start_leaves_a_failed_row(self) -> None:
+        self.kodmobi.faults.add(Fault(FaultKind.DROP, frozenset({"create"})))
+        with pytest.raises(VerificationError) as info:
+            start_login(PHONE)
+        assert info.value.reason is Failure.UNAVAILABLE
+        session = OTPSession.objects.get()
+        assert (session.status, session.last_error) == (
+            Status.FAILED,
+            "KodMobiConnectionError",
+        )
+        assert list(session.events.values_list("kind", flat=True)) == [
+            "created",
+            "failed",
+        ]
+
+    def test_wrong_key_is_logged_as_our_error(self) -> None:
+        with (
+            override_settings(
+                KODMOBI=kodmobi_settings(SANDBOX={"echo": False, "public_key": "other"})
+            ),
+            self.assertLogs("django_kodmobi.services", "ERROR") as logs,
+            pytest.raises(VerificationError) as info,
+        ):
+            start_login(PHONE)
+        assert info.value.reason is Failure.UNAVAILABLE
+        assert "check KODMOBI keys" in logs.output[0]
+
+    def test_blocked_at_kodmobi(self) -> None:
+        flow = start_login(PHONE)
+        self.kodmobi.faults.clear()
+        with override_settings(KODMOBI=kodmobi_settings(MAX_ATTEMPTS=10)):
+            # kod.mobi blocks at 5 even when the local limit is looser.
+            wrong = "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
+            reasons = []
+            for _ in range(5):
+                with pytest.raises(VerificationError) as info:
+                    verify_code(flow.session.pk, flow.token, wrong)
+                reasons.append(info.value.reason)
+        assert reasons[-1] is Failure.LOCKED
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.LOCKED
+
+    def test_challenge(self) -> None:
+        self.kodmobi.config.challenge_enabled = True
+        with pytest.raises(VerificationError) as info:
+            start_login(PHONE)
+        assert info.value.reason is Failure.CHALLENGE_FAILED
+        token = self.kodmobi.config.challenge_token
+        flow = start_login(PHONE, challenge_token=token)
+        with pytest.raises(VerificationError) as check:
+            self.verify(flow)
+        assert check.value.reason is Failure.CHALLENGE_FAILED
+        code = self.kodmobi_code(PHONE)
+        assert (
+            verify_code(flow.session.pk, flow.token, code, challenge_token=token).status
+            == Status.VERIFIED
+        )
+
+    @pytest.mark.filterwarnings("ignore")
+    def test_invalid_identifiers(self) -> None:
+        for raw in [
+            "",
+            "   ",
+            "12",
+            "+7 999 ١٢٣ 45 67",
+            "not an email@",
+            "+1" + "2" * 300,
+            42,
+        ]:
+            with pytest.raises(VerificationError) as info:
+                start_login(raw)  # type: ignore[arg-type]
+            assert info.value.reason is Failure.INVALID_IDENTIFIER
+        assert OTPSession.objects.count() == 0
+
+    def test_identifier_kinds_can_be_limited(self) -> None:
+        with override_settings(KODMOBI=kodmobi_settings(IDENTIFIERS=["email"])):
+            with pytest.raises(VerificationError):
+                start_login(PHONE)
+            assert start_login(EMAIL).session.identifier_kind == "email"
+
+
+class TestLogin(FlowTestCase):
+    def verified(self, identifier: str) -> Flow:
+        flow = start_login(identifier)
+        self.verify(flow)
+        return flow
+
+    def test_logs_in_exactly_once(self) -> None:
+        flow = self.verified(EMAIL)
+        log_in(session_request(), flow.session.pk, flow.token)
+        with pytest.raises(VerificationError) as info:
+            log_in(session_request(), flow.session.pk, flow.token)
+        assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+
+    def test_unverified_session_cannot_log_in(self) -> None:
+        flow = start_login(EMAIL)
+        with pytest.raises(VerificationError):
+            log_in(session_request(), flow.session.pk, flow.token)
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.SENT
+
+    def test_password_logins_never_reach_the_backend(self) -> None:
+        from django.contrib.auth import authenticate
+
+        self.user.set_password("pw")
+        self.user.save()
+        with mock.patch("django_kodmobi.services.redeem_for_login") as redeem:
+            assert authenticate(None, username="anna", password="pw") == self.user
+        redeem.assert_not_called()
+
+    def test_failed_login_signal_masks_the_token(self) -> None:
+        failed = Recorder(user_login_failed)
+        self.addCleanup(failed.close)
+        flow = start_login(EMAIL)
+        with pytest.raises(VerificationError):
+            log_in(session_request(), flow.session.pk, flow.token)
+        credentials = failed.calls[-1]["credentials"]
+        assert flow.token not in str(credentials)
+        assert credentials["kodmobi_session_id"] == flow.session.pk
+
+    def test_inactive_user(self) -> None:
+        self.user.is_active = False
+        self.user.save()
+        flow = self.verified(EMAIL)
+        with pytest.raises(VerificationError) as info:
+            log_in(session_request(), flow.session.pk, flow.token)
+        assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.last_error) == (
+            Status.VERIFIED,
+            "login_not_allowed",
+        )
+
+    def test_staff_are_excluded_by_default(self) -> None:
+        User.objects.filter(pk=self.user.pk).update(is_staff=True)
+        flow = self.verified(EMAIL)
+        with pytest.raises(VerificationError) as info:
+            log_in(session_request(), flow.session.pk, flow.token)
+        assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+
+    def test_superusers_are_excluded_by_default(self) -> None:
+        User.objects.filter(pk=self.user.pk).update(is_superuser=True)
+        flow = self.verified(EMAIL)
+        with pytest.raises(VerificationError):
+            log_in(session_request(), flow.session.pk, flow.token)
+
+    def test_staff_may_be_allowed(self) -> None:
+        User.objects.filter(pk=self.user.pk).update(is_staff=True)
+        flow = self.verified(EMAIL)
+        with override_settings(KODMOBI=kodmobi_settings(EXCLUDE_STAFF=False)):
+            assert log_in(session_request(), flow.session.pk, flow.token) == self.user
+
+    def test_email_lookup_ignores_case(self) -> None:
+        User.objects.filter(pk=self.user.pk).update(email="Anna@Example.COM")
+        flow = self.verified("anna@EXAMPLE.com")
+        assert log_in(session_request(), flow.session.pk, flow.token) == self.user
+
+    def test_ambiguous_email_logs_nobody_in(self) -> None:
+        User.objects.create_user("anna2", EMAIL)
+        flow = self.verified(EMAIL)
+        with (
+            self.assertLogs("django_kodmobi.users", "WARNING"),
+            pytest.raises(VerificationError),
+        ):
+            log_in(session_request(), flow.session.pk, flow.token)
+
+    def test_phone_without_a_phone_field_is_unknown(self) -> None:
+        flow = self.verified(PHONE)
+        with pytest.raises(VerificationError) as info:
+            log_in(session_request(), flow.session.pk, flow.token)
+        assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+
+    def test_custom_resolver(self) -> None:
+        with override_settings(
+            KODMOBI=kodmobi_settings(USER_RESOLVER="tests.test_services.resolve_anna")
+        ):
+            flow = self.verified(PHONE)
+            assert log_in(session_request(), flow.session.pk, flow.token) == self.user
+
+    def test_user_logged_in_signal_fires(self) -> None:
+        logged_in = Recorder(user_logged_in)
+        self.addCleanup(logged_in.close)
+        flow = self.verified(EMAIL)
+        log_in(session_request(), flow.session.pk, flow.token)
+        assert logged_in.calls[0]["user"] == self.user
+
+
+def resolve_anna(identifier: Any) -> Any:
+    return User.objects.get(username="anna")
+
+
+def allow_example_org(identifier: Any) -> bool:
+    return str(identifier.value).endswith("@example.org")
+
+
+class TestSignup(FlowTestCase):
+    NEW = "new.person@example.org"
+
+    def run_flow(self, identifier: str) -> tuple[Flow, Any]:
+        flow = start_login(identifier)
+        self.verify(flow)
+        try:
+            return flow, log_in(session_request(), flow.session.pk, flow.token)
+        except VerificationError as exc:
+            return flow, exc
+
+    def test_off_by_default(self) -> None:
+        flow, outcome = self.run_flow(self.NEW)
+        assert isinstance(outcome, VerificationError)
+        assert outcome.reason is Failure.LOGIN_NOT_ALLOWED
+        assert not User.objects.filter(email=self.NEW).exists()
+        assert self.events(flow)[-1] == EventKind.LOGIN_REFUSED
+
+    def test_on_creates_a_passwordless_user(self) -> None:
+        signed_up = Recorder(signals.user_signed_up)
+        self.addCleanup(signed_up.close)
+        with override_settings(KODMOBI=kodmobi_settings(SIGNUP=True)):
+            flow, user = self.run_flow(self.NEW)
+        assert user.email == self.NEW and user.username == self.NEW
+        assert not user.has_usable_password()
+        assert signed_up.calls[0]["user"] == user
+        assert self.events(flow)[-2:] == ["signed_up", "logged_in"]
+
+    def test_policy_callable(self) -> None:
+        with override_settings(
+            KODMOBI=kodmobi_settings(SIGNUP="tests.test_services.allow_example_org")
+        ):
+            _, created = self.run_flow(self.NEW)
+            _, refused = self.run_flow("someone@example.net")
+        assert created.email == self.NEW
+        assert isinstance(refused, VerificationError)
+
+    def test_long_email_gets_a_generated_username(self) -> None:
+        long_email = "x" * 60 + "@" + "a" * 50 + "." + "b" * 50 + ".example.org"
+        with override_settings(KODMOBI=kodmobi_settings(SIGNUP=True)):
+            _, user = self.run_flow(long_email)
+        assert user.email == long_email and user.username.startswith("user-")
+
+    def test_phone_signup_without_a_phone_field_is_refused(self) -> None:
+        with override_settings(KODMOBI=kodmobi_settings(SIGNUP=True)):
+            _, outcome = self.run_flow(PHONE)
+        assert isinstance(outcome, VerificationError)
+        # The consume was rolled back with the failed signup.
+        assert OTPSession.objects.get(identifier=PHONE).status == Status.VERIFIED
+
+    def test_user_factory(self) -> None:
+        with override_settings(
+            KODMOBI=kodmobi_settings(
+                SIGNUP=True, USER_FACTORY="tests.test_services.make_user"
+            )
+        ):
+            _, user = self.run_flow(PHONE)
+        assert user.username == "made-+79991234567"
+
+    def test_start_answers_the_same_whatever_the_account_and_policy(self) -> None:
+        def start_shape(identifier: str) -> tuple[Any, ...]:
+            flow = start_login(identifier)
+            session = flow.session
+            return (
+                session.status,
+                session.channel,
+                len(flow.token),
+                [c.type for c in flow.channels],
+                session.attempts_left,
+            )
+
+        known = start_shape(EMAIL)
+        unknown = start_shape("stranger@example.com")
+        with override_settings(KODMOBI=kodmobi_settings(SIGNUP=True)):
+            unknown_with_signup = start_shape("other@example.com")
+        assert known == unknown == unknown_with_signup
+
+
+def make_user(identifier: Any) -> Any:
+    return User.objects.create_user(f"made-{identifier.value}")
+
+
+class TestCompleteWithBrowserToken(FlowTestCase):
+    def browser_token(self, identifier: str) -> str:
+        """What a browser running the kod.mobi JS SDK would hand over."""
+        client = self.kodmobi  # the sandbox, as the browser would call it
+        created = client.project.create({"to": identifier}, "http://sb")
+        checked = client.project.check(
+            {"session_id": created["session_id"], "code": self.kodmobi_code(identifier)}
+        )
+        return str(checked["verify_token"])
+
+    def test_verified_flow_logs_in(self) -> None:
+        flow = complete_with_token(
+            self.browser_token(EMAIL), client=ClientInfo("198.51.100.1")
+        )
+        assert (flow.session.status, flow.session.identifier, flow.session.channel) == (
+            Status.VERIFIED,
+            EMAIL,
+            "email",
+        )
+        assert flow.session.kodmobi_session_id
+        assert log_in(session_request(), flow.session.pk, flow.token) == self.user
+
+    def test_token_is_single_use(self) -> None:
+        token = self.browser_token(EMAIL)
+        complete_with_token(token)
+        with pytest.raises(VerificationError) as info:
+            complete_with_token(token)
+        assert info.value.reason is Failure.EXPIRED
+
+    @pytest.mark.filterwarnings("ignore")
+    def test_bad_tokens(self) -> None:
+        for token in ["", "x" * 513, None]:
+            with pytest.raises(VerificationError):
+                complete_with_token(token)  # type: ignore[arg-type]
+
+    def test_kodmobi_down(self) -> None:
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"verify"})))
+        with pytest.raises(VerificationError) as info:
+            complete_with_token("whatever")
+        assert info.value.reason is Failure.UNAVAILABLE
+
+
+class TestQueryCounts(FlowTestCase):
+    def test_start(self) -> None:
+        # INSERT session, INSERT event, SELECT earlier row, UPDATE session,
+        # INSERT event.
+        with self.assertNumQueries(5):
+            start_login(PHONE)
+
+    def test_verify(self) -> None:
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        # SELECT session, UPDATE reserve, UPDATE verified, INSERT event.
+        with self.assertNumQueries(4):
+            verify_code(flow.session.pk, flow.token, code)
+
+    @override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies")
+    def test_login(self) -> None:
+        flow = start_login(EMAIL)
+        self.verify(flow)
+        request = session_request()
+        # SELECT session, SELECT user, SAVEPOINT, UPDATE consume, UPDATE user,
+        # RELEASE, INSERT event; then login() updates last_login (the session
+        # engine here keeps its own queries out of the count).
+        with self.assertNumQueries(8):
+            log_in(request, flow.session.pk, flow.token)
+
+
+class TestNoSecretsStored(FlowTestCase):
+    def test_no_code_token_or_key_in_the_database_or_logs(self) -> None:
+        from django.conf import settings
+
+        with self.assertLogs("django_kodmobi", "DEBUG") as logs:
+            logging.getLogger("django_kodmobi").debug("start of flow")
+            flow = start_login(PHONE, channel="telegram")
+            resend_code(flow.session.pk, flow.token, "sms")
+            code = self.kodmobi_code(PHONE)
+            with pytest.raises(VerificationError):
+                verify_code(
+                    flow.session.pk,
+                    flow.token,
+                    "000000" if code != "000000" else "111111",
+                )
+            verify_code(flow.session.pk, flow.token, code)
+            with override_settings(
+                KODMOBI=kodmobi_settings(
+                    USER_RESOLVER="tests.test_services.resolve_anna"
+                )
+            ):
+                log_in(session_request(), flow.session.pk, flow.token)
+        project = self.kodmobi.project
+        verify_tokens = list(project._tokens)
+        verify_tokens += [s.verify_token for s in project._sessions.values()]
+        secrets: list[str] = [
+            code,
+            flow.token,
+            str(settings.KODMOBI["PUBLIC_KEY"]),
+            str(settings.KODMOBI["SECRET_KEY"]),
+        ]
+        secrets += [t for t in verify_tokens if t]
+        dump = self.dump_database()
+        log_text = "\n".join(logs.output)
+        for secret in secrets:
+            assert secret not in dump, "a secret reached the database"
+            assert secret not in log_text, "a secret reached the logs"
+        assert PHONE not in log_text
+        assert PHONE in dump  # the identifier itself is the audit's subject
+
+    def dump_database(self) -> str:
+        rows = []
+        for model in (OTPSession, OTPEvent):
+            for values in model.objects.values():
+                rows.append(repr(values))
+        return "\n".join(rows)
