@@ -61,6 +61,15 @@ DEFAULTS: dict[str, Any] = {
     "USER_FACTORY": None,
     #: Refuse passwordless login to staff and superusers.
     "EXCLUDE_STAFF": True,
+    # -- interfaces --------------------------------------------------------
+    #: What the REST API's verify/complete return after a login: "session"
+    #: (Django login), "token" (DRF authtoken), "jwt" (SimpleJWT pair), or a
+    #: dotted path to callable(request, user) -> dict.
+    "API_LOGIN": "session",
+    #: Seconds the project's channel list is cached (it changes rarely).
+    "CHANNELS_CACHE_SECONDS": 300,
+    #: A link to the sandbox inbox on the login page (demos); "" hides it.
+    "SANDBOX_INBOX_URL": "",
     # -- housekeeping ------------------------------------------------------
     #: Days to keep OTP sessions and their events (kodmobi_cleanup).
     "RETENTION_DAYS": 90,
@@ -167,6 +176,21 @@ class Settings:
     @property
     def EXCLUDE_STAFF(self) -> bool:  # noqa: N802
         return bool(self.get("EXCLUDE_STAFF"))
+
+    @property
+    def API_LOGIN(self) -> str | Callable[..., Any]:  # noqa: N802
+        value = self.get("API_LOGIN")
+        if value in ("session", "token", "jwt"):
+            return str(value)
+        return _callable(value) or "session"
+
+    @property
+    def CHANNELS_CACHE_SECONDS(self) -> int:  # noqa: N802
+        return int(self.get("CHANNELS_CACHE_SECONDS"))
+
+    @property
+    def SANDBOX_INBOX_URL(self) -> str:  # noqa: N802
+        return str(self.get("SANDBOX_INBOX_URL") or "")
 
     @property
     def RETENTION_DAYS(self) -> int:  # noqa: N802

@@ -7,7 +7,7 @@ enough to let a person recognise their own destination ("+7******4567",
 
 from __future__ import annotations
 
-__all__ = ["mask_email", "mask_identifier", "mask_phone"]
+__all__ = ["mask_email", "mask_for_display", "mask_identifier", "mask_phone"]
 
 _HIDDEN = "*"
 
@@ -34,3 +34,30 @@ def mask_identifier(identifier: str) -> str:
     if "@" in identifier:
         return mask_email(identifier)
     return mask_phone(identifier)
+
+
+def mask_for_display(identifier: str) -> str:
+    """A friendlier mask for screens: ``+7 ••• ••• 45 67``, ``a•••@example.com``.
+
+    The phone keeps its country code and last four digits, grouped in pairs
+    so a person can read them back.
+    """
+    if "@" in identifier:
+        return mask_email(identifier).replace(_HIDDEN, "•")
+    digits = "".join(ch for ch in identifier if ch.isdigit())
+    if len(digits) <= 6:
+        return "•••"
+    code_length = _country_code_length(digits)
+    hidden = len(digits) - code_length - 4
+    groups = ["•" * 3] * max(1, hidden // 3)
+    return f"+{digits[:code_length]} {' '.join(groups)} {digits[-4:-2]} {digits[-2:]}"
+
+
+def _country_code_length(digits: str) -> int:
+    # Lazily, so the client does not load libphonenumber's metadata.
+    import phonenumbers
+
+    for length in (1, 2, 3):
+        if phonenumbers.region_code_for_country_code(int(digits[:length])) != "ZZ":
+            return length
+    return 1

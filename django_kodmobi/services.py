@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_login_failed
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -57,6 +58,8 @@ from .provider import get_client, kodmobi_language
 __all__ = [
     "ClientInfo",
     "Flow",
+    "authenticate_flow",
+    "channel_waits",
     "complete_with_token",
     "get_channels",
     "get_flow_session",
@@ -342,13 +345,37 @@ def resend_code(
 def get_channels(session: OTPSession | None = None) -> tuple[SessionChannel, ...]:
     """The channels kod.mobi offers for ``session``, or the project's.
 
+    The project's list changes rarely, so it is cached for
+    ``KODMOBI["CHANNELS_CACHE_SECONDS"]``; a session's list is always fresh
+    (its activity and timeouts change by the second).
+
     :raises VerificationError: ``expired`` or ``kodmobi_unavailable``.
     """
-    session_id = session.kodmobi_session_id if session else None
+    language = kodmobi_language()
+    if session is None:
+        key = f"kodmobi:channels:{language}"
+        cached = cache.get(key)
+        if cached is not None:
+            return tuple(SessionChannel.from_payload(item) for item in cached)
     try:
-        return get_client().get_channels(session_id, language=kodmobi_language())
+        channels = get_client().get_channels(
+            session.kodmobi_session_id if session else None, language=language
+        )
     except KodMobiError as exc:
         raise _failure_for(exc) from exc
+    if session is None:
+        cache.set(key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS)
+    return channels
+
+
+def channel_waits(session: OTPSession) -> dict[str, int]:
+    """Seconds each channel must still wait before it may send again."""
+    now = time.time()
+    return {
+        channel: int(until - now) + 1
+        for channel, until in (session.channel_cooldowns or {}).items()
+        if float(until) > now
+    }
 
 
 # -- verify --------------------------------------------------------------------
@@ -621,10 +648,13 @@ def _consume(session: OTPSession) -> bool:
 
 
 @sensitive_variables("flow_token")
-def log_in(request: HttpRequest, session_id: str, flow_token: str) -> AbstractBaseUser:
-    """Authenticate through :class:`~django_kodmobi.backends.KodMobiBackend`
-    and log the user in with :func:`django.contrib.auth.login` (new session
-    key, new CSRF token).
+def authenticate_flow(
+    request: HttpRequest | None, session_id: str, flow_token: str
+) -> AbstractBaseUser:
+    """Authenticate a verified flow through Django's backends, consuming it.
+
+    For token-based logins (REST API with DRF tokens or JWT); pages use
+    :func:`log_in`.
 
     :raises VerificationError: ``login_not_allowed`` (whatever the cause, so
         nothing is revealed about accounts).
@@ -634,6 +664,19 @@ def log_in(request: HttpRequest, session_id: str, flow_token: str) -> AbstractBa
     )
     if user is None:
         raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
+    return user
+
+
+@sensitive_variables("flow_token")
+def log_in(request: HttpRequest, session_id: str, flow_token: str) -> AbstractBaseUser:
+    """Authenticate through :class:`~django_kodmobi.backends.KodMobiBackend`
+    and log the user in with :func:`django.contrib.auth.login` (new session
+    key, new CSRF token).
+
+    :raises VerificationError: ``login_not_allowed`` (whatever the cause, so
+        nothing is revealed about accounts).
+    """
+    user = authenticate_flow(request, session_id, flow_token)
     auth.login(request, user)
     return user
 

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_kodmobi",
     "tests",
 ]
@@ -75,3 +76,13 @@ KODMOBI = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The suite runs the sandbox with DEBUG off on purpose.
 SILENCED_SYSTEM_CHECKS = ["kodmobi.W001"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SIMPLE_JWT = {"SIGNING_KEY": "tests-only-signing-key-of-at-least-32-bytes"}
+SPECTACULAR_SETTINGS = {"OAS_VERSION": "3.1.0", "TITLE": "django-kodmobi test API"}

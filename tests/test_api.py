@@ -1,0 +1,410 @@
+"""The REST API: every endpoint and error code, CSRF, login modes, schema."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import TestCase, override_settings
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from django_kodmobi.models import OTPSession, Status
+from django_kodmobi.sandbox import Fault, FaultKind
+from django_kodmobi.testing import KodMobiTestMixin
+
+User = get_user_model()
+EMAIL = "anna@example.com"
+PHONE = "+79991234567"
+
+
+def url(name: str) -> str:
+    return reverse(f"kodmobi_api:{name}")
+
+
+def kodmobi(**extra: Any) -> dict[str, Any]:
+    return {**settings.KODMOBI, **extra}
+
+
+class ApiTestCase(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.api = APIClient()
+        self.user = User.objects.create_user("anna", EMAIL)
+
+    def start(self, identifier: str = EMAIL, **extra: Any) -> dict[str, Any]:
+        response = self.api.post(
+            url("start"), {"identifier": identifier, **extra}, format="json"
+        )
+        assert response.status_code == HTTPStatus.CREATED, response.json()
+        return dict(response.json())
+
+    def verify(self, flow: str, code: str) -> Any:
+        return self.api.post(url("verify"), {"flow": flow, "code": code}, format="json")
+
+    def assert_error(self, response: Any, status: int, code: str) -> dict[str, Any]:
+        assert response.status_code == status, response.content
+        body = dict(response.json())
+        assert body["code"] == code
+        assert body["detail"]
+        return body
+
+
+class StartTests(ApiTestCase):
+    def test_sending_first(self) -> None:
+        body = self.start()
+        assert body["status"] == "sent"
+        assert body["channel"] == "email"
+        assert body["destination"] == "a•••@example.com"
+        assert (body["attempts_left"], body["resends_left"], body["code_length"]) == (
+            5,
+            3,
+            6,
+        )
+        assert body["flow"].startswith(OTPSession.objects.get().pk + ".")
+        email = next(c for c in body["channels"] if c["type"] == "email")
+        assert email["is_active"] and email["timeout"] == 60
+
+    def test_channel_first(self) -> None:
+        body = self.start(PHONE, channel="sms")
+        assert body["channel"] == "sms"
+        assert body["destination"] == "+7 ••• ••• 45 67"
+
+    def test_same_reply_for_unknown_accounts(self) -> None:
+        known = self.start(EMAIL)
+        unknown = self.start("stranger@example.com")
+        for body in (known, unknown):
+            body.pop("flow"), body.pop("destination"), body.pop("expires_at")
+        assert known == unknown
+
+    def test_validation(self) -> None:
+        for payload in [
+            {},
+            {"identifier": ["x"]},
+            {"identifier": "a@b.co", "channel": "fax"},
+            {"identifier": "x" * 300},
+        ]:
+            body = self.assert_error(
+                self.api.post(url("start"), payload, format="json"), 400, "invalid"
+            )
+            assert body["fields"]
+
+    def test_invalid_identifier(self) -> None:
+        self.assert_error(
+            self.api.post(url("start"), {"identifier": "12"}, format="json"),
+            400,
+            "invalid_identifier",
+        )
+
+    def test_channel_unavailable(self) -> None:
+        response = self.api.post(
+            url("start"), {"identifier": PHONE, "channel": "email"}, format="json"
+        )
+        self.assert_error(response, 400, "channel_unavailable")
+
+    def test_challenge(self) -> None:
+        self.kodmobi.config.challenge_enabled = True
+        self.assert_error(
+            self.api.post(url("start"), {"identifier": PHONE}, format="json"),
+            403,
+            "challenge_failed",
+        )
+        self.start(PHONE, challenge_token=self.kodmobi.config.challenge_token)
+
+    def test_kodmobi_unavailable(self) -> None:
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR))
+        response = self.api.post(url("start"), {"identifier": PHONE}, format="json")
+        body = self.assert_error(response, 503, "kodmobi_unavailable")
+        assert response["Retry-After"] == "30" and body["retry_after"] == 30
+
+    def test_form_encoded_body(self) -> None:
+        response = self.api.post(url("start"), {"identifier": PHONE})
+        assert response.status_code == HTTPStatus.CREATED
+
+
+class ResendTests(ApiTestCase):
+    def test_another_channel(self) -> None:
+        flow = self.start(PHONE, channel="telegram")["flow"]
+        response = self.api.post(
+            url("resend"), {"flow": flow, "channel": "sms"}, format="json"
+        )
+        assert response.status_code == HTTPStatus.OK
+        body = response.json()
+        assert (body["channel"], body["resends_left"]) == ("sms", 2)
+        timeouts = {c["type"]: c["timeout"] for c in body["channels"]}
+        assert (
+            timeouts["sms"] == 60
+            and timeouts["telegram"] >= 59
+            and timeouts["whatsapp"] == 0
+        )
+
+    def test_too_soon_has_retry_after(self) -> None:
+        flow = self.start(PHONE, channel="telegram")["flow"]
+        response = self.api.post(
+            url("resend"), {"flow": flow, "channel": "telegram"}, format="json"
+        )
+        body = self.assert_error(response, 429, "resend_too_soon")
+        assert 55 <= int(response["Retry-After"]) <= 61
+        assert body["retry_after"] == int(response["Retry-After"])
+
+    def test_too_many_resends(self) -> None:
+        flow = self.start(PHONE, channel="telegram")["flow"]
+        for channel in ("whatsapp", "sms"):
+            self.api.post(
+                url("resend"), {"flow": flow, "channel": channel}, format="json"
+            )
+        self.kodmobi.advance(61)
+        OTPSession.objects.update(channel_cooldowns={})
+        assert (
+            self.api.post(
+                url("resend"), {"flow": flow, "channel": "telegram"}, format="json"
+            ).status_code
+            == 200
+        )
+        response = self.api.post(
+            url("resend"), {"flow": flow, "channel": "whatsapp"}, format="json"
+        )
+        self.assert_error(response, 429, "too_many_resends")
+
+    def test_unknown_flow(self) -> None:
+        response = self.api.post(
+            url("resend"), {"flow": "nope.nope", "channel": "sms"}, format="json"
+        )
+        self.assert_error(response, 404, "not_found")
+
+
+class VerifyTests(ApiTestCase):
+    def test_logs_in_with_a_session(self) -> None:
+        flow = self.start()["flow"]
+        response = self.verify(flow, self.kodmobi_code(EMAIL))
+        assert response.status_code == HTTPStatus.OK
+        assert response.json() == {
+            "status": "logged_in",
+            "user": {"id": str(self.user.pk), "username": "anna"},
+        }
+        assert int(self.api.session["_auth_user_id"]) == self.user.pk
+
+    def test_wrong_code(self) -> None:
+        flow = self.start()["flow"]
+        wrong = "000000" if self.kodmobi_code(EMAIL) != "000000" else "111111"
+        body = self.assert_error(self.verify(flow, wrong), 400, "invalid_code")
+        assert body["attempts_left"] == 4
+
+    def test_locked(self) -> None:
+        flow = self.start()["flow"]
+        wrong = "000000" if self.kodmobi_code(EMAIL) != "000000" else "111111"
+        for _ in range(4):
+            self.verify(flow, wrong)
+        self.assert_error(self.verify(flow, wrong), 403, "locked")
+
+    def test_expired(self) -> None:
+        flow = self.start()["flow"]
+        code = self.kodmobi_code(EMAIL)
+        self.kodmobi.advance(181)
+        self.assert_error(self.verify(flow, code), 400, "expired")
+
+    def test_already_used(self) -> None:
+        flow = self.start()["flow"]
+        code = self.kodmobi_code(EMAIL)
+        assert self.verify(flow, code).status_code == 200
+        self.assert_error(self.verify(flow, code), 409, "already_used")
+
+    def test_destination_mismatch(self) -> None:
+        from unittest import mock
+
+        flow = self.start()["flow"]
+        with mock.patch.object(
+            self.kodmobi.project, "verify", return_value={"to": "eve@example.com"}
+        ):
+            self.assert_error(
+                self.verify(flow, self.kodmobi_code(EMAIL)), 400, "destination_mismatch"
+            )
+
+    def test_login_not_allowed(self) -> None:
+        flow = self.start("stranger@example.com")["flow"]
+        response = self.verify(flow, self.kodmobi_code("stranger@example.com"))
+        self.assert_error(response, 403, "login_not_allowed")
+
+    def test_unknown_flow(self) -> None:
+        self.assert_error(self.verify("x.y", "123456"), 404, "not_found")
+
+    @override_settings(KODMOBI=kodmobi(API_LOGIN="token"))
+    def test_token_login(self) -> None:
+        flow = self.start()["flow"]
+        body = self.verify(flow, self.kodmobi_code(EMAIL)).json()
+        from rest_framework.authtoken.models import Token
+
+        assert body["token"] == Token.objects.get(user=self.user).key
+        assert "_auth_user_id" not in self.api.session
+
+    @override_settings(KODMOBI=kodmobi(API_LOGIN="jwt"))
+    def test_jwt_login(self) -> None:
+        flow = self.start()["flow"]
+        body = self.verify(flow, self.kodmobi_code(EMAIL)).json()
+        assert body["access"].count(".") == 2 and body["refresh"].count(".") == 2
+
+    @override_settings(KODMOBI=kodmobi(API_LOGIN="tests.test_api.custom_login"))
+    def test_custom_login_hook(self) -> None:
+        flow = self.start()["flow"]
+        body = self.verify(flow, self.kodmobi_code(EMAIL)).json()
+        assert body["greeting"] == "hello anna"
+
+
+def custom_login(request: Any, user: Any) -> dict[str, str]:
+    return {"greeting": f"hello {user.get_username()}"}
+
+
+class CsrfTests(ApiTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.api = APIClient(enforce_csrf_checks=True)
+
+    def test_anonymous_login_endpoints_need_csrf(self) -> None:
+        response = self.api.post(url("start"), {"identifier": EMAIL}, format="json")
+        self.assert_error(response, 403, "csrf_failed")
+        assert OTPSession.objects.count() == 0
+
+    def test_with_the_token(self) -> None:
+        self.api.get(url("channels"))  # any page that sets the cookie would do
+        from django.middleware.csrf import _get_new_csrf_string
+
+        token = _get_new_csrf_string()
+        self.api.cookies[settings.CSRF_COOKIE_NAME] = token
+        response = self.api.post(
+            url("start"), {"identifier": EMAIL}, format="json", HTTP_X_CSRFTOKEN=token
+        )
+        assert response.status_code == HTTPStatus.CREATED
+
+    @override_settings(KODMOBI=kodmobi(API_LOGIN="token"))
+    def test_token_mode_needs_no_csrf(self) -> None:
+        response = self.api.post(url("start"), {"identifier": EMAIL}, format="json")
+        assert response.status_code == HTTPStatus.CREATED
+
+
+class CompleteTests(ApiTestCase):
+    def test_browser_verify_token(self) -> None:
+        created = self.kodmobi.project.create({"to": EMAIL}, "http://sb")
+        checked = self.kodmobi.project.check(
+            {"session_id": created["session_id"], "code": self.kodmobi_code(EMAIL)}
+        )
+        response = self.api.post(
+            url("complete"), {"verify_token": checked["verify_token"]}, format="json"
+        )
+        assert response.status_code == HTTPStatus.OK
+        assert response.json()["user"]["username"] == "anna"
+        again = self.api.post(
+            url("complete"), {"verify_token": checked["verify_token"]}, format="json"
+        )
+        self.assert_error(again, 400, "expired")
+
+    def test_validation(self) -> None:
+        self.assert_error(
+            self.api.post(url("complete"), {}, format="json"), 400, "invalid"
+        )
+
+
+class ChannelsAndStatusTests(ApiTestCase):
+    def test_project_channels(self) -> None:
+        response = self.api.get(url("channels"))
+        assert [c["type"] for c in response.json()] == [
+            "telegram",
+            "whatsapp",
+            "sms",
+            "email",
+        ]
+
+    def test_project_channels_are_cached(self) -> None:
+        from django.core.cache import cache
+
+        cache.clear()
+        self.api.get(url("channels"))
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR))
+        assert self.api.get(url("channels")).status_code == 200
+        cache.clear()
+        self.assert_error(self.api.get(url("channels")), 503, "kodmobi_unavailable")
+
+    def test_flow_channels(self) -> None:
+        flow = self.start(EMAIL)["flow"]
+        response = self.api.get(url("channels"), HTTP_X_KODMOBI_FLOW=flow)
+        active = [c["type"] for c in response.json() if c["is_active"]]
+        assert active == ["email"]
+
+    def test_status(self) -> None:
+        flow = self.start(EMAIL)["flow"]
+        body = self.api.get(url("status"), HTTP_X_KODMOBI_FLOW=flow).json()
+        assert (body["status"], body["attempts_left"]) == ("sent", 5)
+        assert "flow" not in body
+        self.verify(flow, self.kodmobi_code(EMAIL))
+        body = self.api.get(url("status"), HTTP_X_KODMOBI_FLOW=flow).json()
+        assert (body["status"], body["channels"]) == ("consumed", [])
+
+    def test_status_needs_the_flow(self) -> None:
+        self.assert_error(self.api.get(url("status")), 404, "not_found")
+        self.assert_error(
+            self.api.get(url("status"), HTTP_X_KODMOBI_FLOW="a.b"), 404, "not_found"
+        )
+
+    def test_expired_flow_channels(self) -> None:
+        flow = self.start(EMAIL)["flow"]
+        self.kodmobi.advance(181)
+        self.assert_error(
+            self.api.get(url("channels"), HTTP_X_KODMOBI_FLOW=flow), 400, "expired"
+        )
+        assert OTPSession.objects.get().status == Status.SENT
+
+
+class SchemaTests(ApiTestCase):
+    def schema(self) -> dict[str, Any]:
+        response = self.api.get(
+            url("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json"
+        )
+        assert response.status_code == HTTPStatus.OK
+        import json
+
+        return dict(json.loads(response.content))
+
+    def test_schema_is_valid_openapi(self) -> None:
+        from openapi_spec_validator import validate
+
+        schema = self.schema()
+        validate(schema)  # type: ignore[arg-type]
+        paths = schema["paths"]
+        for name in ["start", "resend", "verify", "complete", "channels", "status"]:
+            assert url(name) in paths
+
+    def test_responses_match_the_schema(self) -> None:
+        import jsonschema
+
+        schema = self.schema()
+
+        def check(body: Any, path: str, method: str, status: int) -> None:
+            content = schema["paths"][path][method]["responses"][str(status)]["content"]
+            node = content["application/json"]["schema"]
+            jsonschema.validate(body, {**node, "components": schema["components"]})
+
+        start = self.api.post(url("start"), {"identifier": EMAIL}, format="json")
+        check(start.json(), url("start"), "post", 201)
+        flow = start.json()["flow"]
+        check(
+            self.api.get(url("status"), HTTP_X_KODMOBI_FLOW=flow).json(),
+            url("status"),
+            "get",
+            200,
+        )
+        check(self.api.get(url("channels")).json(), url("channels"), "get", 200)
+        too_soon = self.api.post(
+            url("resend"), {"flow": flow, "channel": "email"}, format="json"
+        )
+        check(too_soon.json(), url("resend"), "post", 429)
+        invalid = self.api.post(url("verify"), {"flow": flow}, format="json")
+        check(invalid.json(), url("verify"), "post", 400)
+        ok = self.verify(flow, self.kodmobi_code(EMAIL))
+        check(ok.json(), url("verify"), "post", 200)
+
+    @pytest.mark.filterwarnings("ignore")
+    def test_unsupported_method(self) -> None:
+        body = self.assert_error(self.api.get(url("start")), 405, "method_not_allowed")
+        assert "GET" in body["detail"]
