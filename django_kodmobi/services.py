@@ -677,7 +677,7 @@ def log_in(request: HttpRequest, session_id: str, flow_token: str) -> AbstractBa
         nothing is revealed about accounts).
     """
     user = authenticate_flow(request, session_id, flow_token)
-    auth.login(request, user)
+    auth.login(request, user)  # type: ignore[arg-type]
     return user
 
 

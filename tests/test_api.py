@@ -90,7 +90,7 @@ class StartTests(ApiTestCase):
             body = self.assert_error(
                 self.api.post(url("start"), payload, format="json"), 400, "invalid"
             )
-            assert body["fields"]
+            assert body["field_errors"]
 
     def test_invalid_identifier(self) -> None:
         self.assert_error(
@@ -370,7 +370,7 @@ class SchemaTests(ApiTestCase):
         from openapi_spec_validator import validate
 
         schema = self.schema()
-        validate(schema)  # type: ignore[arg-type]
+        validate(schema)
         paths = schema["paths"]
         for name in ["start", "resend", "verify", "complete", "channels", "status"]:
             assert url(name) in paths

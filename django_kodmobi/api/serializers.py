@@ -107,6 +107,6 @@ class ErrorReply(serializers.Serializer[Any]):
     detail = serializers.CharField()
     retry_after = serializers.IntegerField(required=False)
     attempts_left = serializers.IntegerField(required=False)
-    fields = serializers.DictField(
+    field_errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False
     )

@@ -148,7 +148,7 @@ class KodMobiAPIView(APIView):
                 {
                     "code": "invalid",
                     "detail": str(_("Invalid input.")),
-                    "fields": exc.detail,
+                    "field_errors": exc.detail,
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
@@ -245,7 +245,7 @@ def _issue_tokens(
     if mode == "jwt":
         from rest_framework_simplejwt.tokens import RefreshToken
 
-        refresh = RefreshToken.for_user(user)  # type: ignore[arg-type]
+        refresh = RefreshToken.for_user(user)
         return {"access": str(refresh.access_token), "refresh": str(refresh)}
     return dict(mode(request, user))
 
