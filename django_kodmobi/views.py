@@ -1,0 +1,257 @@
+"""Server-rendered login pages. They work without JavaScript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+
+from . import services
+from .client import SessionChannel
+from .conf import settings
+from .exceptions import VerificationError
+from .forms import CodeForm, IdentifierForm
+from .masking import mask_for_display
+from .models import OTPSession
+
+__all__ = ["CodeView", "LoginView", "ResendView", "RestartView"]
+
+#: Where the pages keep the flow in the Django session.
+FLOW_KEY = "kodmobi_flow"
+CHALLENGE_FIELD = "kodmobi_challenge_token"
+
+
+def safe_next(request: HttpRequest, candidate: str | None) -> str:
+    """``candidate`` if it stays on this site, else ``LOGIN_REDIRECT_URL``."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate,
+        allowed_hosts={request.get_host()},
+        require_https=request.is_secure(),
+    ):
+        return candidate
+    return resolve_url(django_settings.LOGIN_REDIRECT_URL)
+
+
+def project_channels() -> tuple[SessionChannel, ...]:
+    """The project's channels for the login page; none when kod.mobi is down."""
+    try:
+        return services.get_channels()
+    except VerificationError:
+        return ()
+
+
+def _notify(request: HttpRequest, level: int, text: str) -> None:
+    messages.add_message(request, level, text, fail_silently=True)
+
+
+_protect = [
+    never_cache,
+    csrf_protect,
+    sensitive_post_parameters("identifier", "code", CHALLENGE_FIELD),
+]
+
+
+@method_decorator(_protect, name="dispatch")
+class LoginView(View):
+    """Type a phone or email; optionally pick a channel card first."""
+
+    template_name = "django_kodmobi/login.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(request, IdentifierForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = IdentifierForm(request.POST)
+        if form.is_valid():
+            try:
+                flow = services.start_login(
+                    form.cleaned_data["identifier"],
+                    channel=form.cleaned_data["channel"] or None,
+                    client=services.ClientInfo.from_request(request),
+                    challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
+                )
+            except VerificationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                request.session[FLOW_KEY] = {
+                    "id": flow.session.pk,
+                    "token": flow.token,
+                    "next": safe_next(request, request.POST.get("next")),
+                }
+                return redirect("kodmobi:code")
+        return self.render(request, form, status=400)
+
+    def render(
+        self, request: HttpRequest, form: IdentifierForm, status: int = 200
+    ) -> HttpResponse:
+        context = login_context(request, form)
+        return render(request, self.template_name, context, status=status)
+
+
+def login_context(
+    request: HttpRequest, form: IdentifierForm | None = None
+) -> dict[str, Any]:
+    """What the login page and the ``{% kodmobi_login %}`` widget render."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    return {
+        "form": form or IdentifierForm(),
+        "channels": project_channels(),
+        "next": next_url
+        if url_has_allowed_host_and_scheme(
+            next_url,
+            allowed_hosts={request.get_host()},
+            require_https=request.is_secure(),
+        )
+        else "",
+        "sandbox_inbox_url": settings.SANDBOX_INBOX_URL,
+        "selected_channel": (form.data.get("channel") if form and form.is_bound else "")
+        or "",
+    }
+
+
+class FlowMixin:
+    """Loads the flow the Django session holds, or sends the person back."""
+
+    def flow(self, request: HttpRequest) -> tuple[OTPSession, str, str] | None:
+        stash = request.session.get(FLOW_KEY)
+        if not isinstance(stash, dict):
+            return None
+        try:
+            session = services.get_flow_session(
+                stash.get("id", ""), stash.get("token", "")
+            )
+        except VerificationError:
+            request.session.pop(FLOW_KEY, None)
+            return None
+        return session, stash["token"], stash.get("next") or ""
+
+
+@method_decorator(_protect, name="dispatch")
+class CodeView(FlowMixin, View):
+    """Type the code; resend on any channel; log in."""
+
+    template_name = "django_kodmobi/code.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        flow = self.flow(request)
+        if flow is None:
+            return redirect("kodmobi:login")
+        return self.render(request, flow[0], CodeForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        flow = self.flow(request)
+        if flow is None:
+            return redirect("kodmobi:login")
+        session, token, next_url = flow
+        form = CodeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.verify_code(
+                    session.pk,
+                    token,
+                    form.cleaned_data["code"],
+                    challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
+                    request=request,
+                )
+                # login() flushes or cycles the session: read the stash first.
+                services.log_in(request, session.pk, token)
+            except VerificationError as exc:
+                form.add_error("code", exc.message)
+                if exc.attempts_left is not None:
+                    form.add_error(
+                        "code",
+                        _("Attempts left: %(count)d.") % {"count": exc.attempts_left},
+                    )
+                session.refresh_from_db()
+            else:
+                request.session.pop(FLOW_KEY, None)
+                return HttpResponseRedirect(safe_next(request, next_url))
+        return self.render(request, session, form, status=400)
+
+    def render(
+        self,
+        request: HttpRequest,
+        session: OTPSession,
+        form: CodeForm,
+        status: int = 200,
+    ) -> HttpResponse:
+        channels: tuple[SessionChannel, ...] = ()
+        if session.is_open and not session.is_expired():
+            try:
+                channels = services.get_channels(session)
+            except VerificationError:
+                channels = ()
+        waits = services.channel_waits(session)
+        cards = [
+            {"channel": c, "wait": max(c.timeout, waits.get(c.type, 0))}
+            for c in channels
+        ]
+        context = {
+            "form": form,
+            "session": session,
+            "destination": mask_for_display(session.identifier),
+            "channel_name": next(
+                (c.name for c in channels if c.type == session.channel), session.channel
+            ),
+            "cards": cards,
+            "is_open": session.is_open and not session.is_expired(),
+            "code_length": settings.CODE_LENGTH,
+            "sandbox_inbox_url": settings.SANDBOX_INBOX_URL,
+        }
+        return render(request, self.template_name, context, status=status)
+
+
+@method_decorator(_protect, name="dispatch")
+class ResendView(FlowMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        flow = self.flow(request)
+        if flow is None:
+            return redirect("kodmobi:login")
+        session, token, _next = flow
+        try:
+            session = services.resend_code(
+                session.pk,
+                token,
+                request.POST.get("channel", ""),
+                challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
+            )
+        except VerificationError as exc:
+            text = exc.message
+            if exc.retry_after:
+                text += " " + _("Try again in %(seconds)d s.") % {
+                    "seconds": exc.retry_after
+                }
+            _notify(request, messages.ERROR, text)
+        else:
+            _notify(request, messages.SUCCESS, _("We sent the code again."))
+        return redirect("kodmobi:code")
+
+
+@method_decorator(_protect, name="dispatch")
+class RestartView(View):
+    """Forget the flow and start over."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        stash = request.session.pop(FLOW_KEY, None)
+        next_url = stash.get("next", "") if isinstance(stash, dict) else ""
+        login = reverse("kodmobi:login")
+        if next_url:
+            from urllib.parse import urlencode
+
+            login += "?" + urlencode({"next": next_url})
+        return redirect(login)

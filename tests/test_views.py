@@ -1,0 +1,281 @@
+"""The server-rendered pages and the widget, without JavaScript."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.test import TestCase, override_settings
+from django.urls import reverse
+
+from django_kodmobi.models import OTPSession, Status
+from django_kodmobi.sandbox import Fault, FaultKind
+from django_kodmobi.testing import KodMobiTestMixin
+from django_kodmobi.views import FLOW_KEY
+
+User = get_user_model()
+EMAIL = "anna@example.com"
+PHONE = "+79991234567"
+
+
+class PageTestCase(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.user = User.objects.create_user("anna", EMAIL)
+        self.user_phone = PHONE
+
+    def start(self, identifier: str = EMAIL, **extra: Any) -> Any:
+        return self.client.post(
+            reverse("kodmobi:login"), {"identifier": identifier, **extra}
+        )
+
+    def wrong(self, to: str) -> str:
+        return "000000" if self.kodmobi_code(to) != "000000" else "111111"
+
+
+class LoginPageTests(PageTestCase):
+    def test_page_shows_the_project_channels(self) -> None:
+        response = self.client.get(reverse("kodmobi:login"))
+        assert response.status_code == HTTPStatus.OK
+        content = response.content.decode()
+        for name in ["Telegram", "Whatsapp", "SMS", "Email"]:
+            assert name in content
+        assert 'autocomplete="username"' in content
+        assert '<label class="kodmobi-label" for="id_identifier">' in content
+        assert (
+            "<script>" not in content
+            and "onclick" not in content
+            and "style=" not in content
+        )
+
+    def test_sending_first(self) -> None:
+        response = self.start(EMAIL)
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"] == reverse("kodmobi:code")
+        page = self.client.get(reverse("kodmobi:code"))
+        content = page.content.decode()
+        assert "We sent a code to Email, a•••@example.com." in content
+        assert (
+            'autocomplete="one-time-code"' in content
+            and 'inputmode="numeric"' in content
+        )
+
+    def test_channel_first(self) -> None:
+        self.start(PHONE, channel="sms")
+        content = self.client.get(reverse("kodmobi:code")).content.decode()
+        assert "We sent a code to SMS, +7 ••• ••• 45 67." in content
+        assert OTPSession.objects.get().channel == "sms"
+
+    def test_card_value_wins_over_the_hidden_field(self) -> None:
+        # The hidden input comes first in the form, the clicked card last.
+        response = self.client.post(
+            reverse("kodmobi:login"),
+            {"identifier": PHONE, "channel": ["", "whatsapp"]},
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        assert OTPSession.objects.get().channel == "whatsapp"
+
+    def test_errors_are_shown(self) -> None:
+        response = self.start("nonsense")
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+        assert (
+            "Enter a valid phone number or email address." in response.content.decode()
+        )
+        response = self.start(PHONE, channel="email")
+        assert (
+            "We can&#x27;t send a code through this channel."
+            in response.content.decode()
+        )
+        response = self.client.post(reverse("kodmobi:login"), {})
+        assert "This field is required." in response.content.decode()
+
+    def test_kodmobi_down(self) -> None:
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR))
+        from django.core.cache import cache
+
+        cache.clear()
+        response = self.start(PHONE)
+        content = response.content.decode()
+        assert "The code service is not answering right now." in content
+        assert "kodmobi-card" not in content  # no channels to show
+
+    def test_russian(self) -> None:
+        response = self.client.get(reverse("kodmobi:login"), HTTP_ACCEPT_LANGUAGE="ru")
+        assert "Войти" in response.content.decode()
+
+    @override_settings(LANGUAGE_CODE="en")
+    def test_sandbox_inbox_link(self) -> None:
+        from django.conf import settings
+
+        with override_settings(
+            KODMOBI={
+                **settings.KODMOBI,
+                "SANDBOX_INBOX_URL": "http://127.0.0.1:8765/sandbox/",
+            }
+        ):
+            content = self.client.get(reverse("kodmobi:login")).content.decode()
+        assert 'href="http://127.0.0.1:8765/sandbox/"' in content
+
+
+class CodePageTests(PageTestCase):
+    def test_logs_in_and_goes_next(self) -> None:
+        self.client.get(reverse("kodmobi:login") + "?next=/private/")
+        self.client.post(
+            reverse("kodmobi:login"), {"identifier": EMAIL, "next": "/private/"}
+        )
+        response = self.client.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"] == "/private/"
+        assert self.client.get("/").content == b"Hello anna"
+        assert FLOW_KEY not in self.client.session
+
+    def test_unsafe_next_is_ignored(self) -> None:
+        for unsafe in [
+            "https://evil.example/",
+            "//evil.example/",
+            "javascript:alert(1)",
+        ]:
+            self.client.logout()
+            self.client.post(
+                reverse("kodmobi:login"), {"identifier": EMAIL, "next": unsafe}
+            )
+            response = self.client.post(
+                reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
+            )
+            assert response["Location"] == "/", unsafe
+            self.kodmobi.advance(181)
+
+    def test_wrong_code_then_right(self) -> None:
+        self.start(EMAIL)
+        response = self.client.post(
+            reverse("kodmobi:code"), {"code": self.wrong(EMAIL)}
+        )
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+        content = response.content.decode()
+        assert "That code is not right." in content and "Attempts left: 4." in content
+        assert 'aria-invalid="true"' in content
+        response = self.client.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
+        )
+        assert response.status_code == HTTPStatus.FOUND
+
+    def test_locked(self) -> None:
+        self.start(EMAIL)
+        for _ in range(5):
+            response = self.client.post(
+                reverse("kodmobi:code"), {"code": self.wrong(EMAIL)}
+            )
+        content = response.content.decode()
+        assert "Too many wrong codes." in content
+        assert "This login attempt has ended." in content
+
+    def test_expired(self) -> None:
+        self.start(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        OTPSession.objects.update(expires_at="2000-01-01T00:00:00Z")
+        content = self.client.post(
+            reverse("kodmobi:code"), {"code": code}
+        ).content.decode()
+        assert "This code has expired." in content
+
+    def test_unknown_account(self) -> None:
+        self.start("stranger@example.com")
+        response = self.client.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code("stranger@example.com")}
+        )
+        assert (
+            "This account can&#x27;t sign in with a one-time code."
+            in response.content.decode()
+        )
+
+    def test_without_a_flow(self) -> None:
+        assert self.client.get(reverse("kodmobi:code"))["Location"] == reverse(
+            "kodmobi:login"
+        )
+        assert self.client.post(reverse("kodmobi:code"), {"code": "1"})[
+            "Location"
+        ] == reverse("kodmobi:login")
+        session = self.client.session
+        session[FLOW_KEY] = {"id": "nope", "token": "nope"}
+        session.save()
+        assert self.client.get(reverse("kodmobi:code"))["Location"] == reverse(
+            "kodmobi:login"
+        )
+
+    def test_inactive_channel_has_its_call_to_action(self) -> None:
+        self.start(PHONE, channel="sms")
+        content = self.client.get(reverse("kodmobi:code")).content.decode()
+        assert "Connect Email" in content
+        assert "/sandbox/connect/email" in content
+        assert 'data-kodmobi-countdown="60"' in content  # sms just sent
+        assert 'data-kodmobi-countdown="0"' in content
+
+    def test_csrf_is_enforced(self) -> None:
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        response = client.post(reverse("kodmobi:login"), {"identifier": EMAIL})
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        assert OTPSession.objects.count() == 0
+
+
+class ResendAndRestartTests(PageTestCase):
+    def test_resend_on_another_channel(self) -> None:
+        self.start(PHONE, channel="telegram")
+        response = self.client.post(
+            reverse("kodmobi:resend"), {"channel": "whatsapp"}, follow=True
+        )
+        content = response.content.decode()
+        assert "We sent the code again." in content
+        assert "We sent a code to Whatsapp" in content
+        assert OTPSession.objects.get().resends == 1
+
+    def test_resend_too_soon(self) -> None:
+        self.start(PHONE, channel="telegram")
+        response = self.client.post(
+            reverse("kodmobi:resend"), {"channel": "telegram"}, follow=True
+        )
+        content = response.content.decode()
+        assert "Please wait before asking for another code." in content
+        assert "Try again in" in content
+
+    def test_resend_without_a_flow(self) -> None:
+        assert self.client.post(reverse("kodmobi:resend"), {"channel": "sms"})[
+            "Location"
+        ] == reverse("kodmobi:login")
+
+    def test_restart_keeps_next(self) -> None:
+        self.client.post(
+            reverse("kodmobi:login"), {"identifier": EMAIL, "next": "/private/"}
+        )
+        response = self.client.post(reverse("kodmobi:restart"))
+        assert response["Location"] == reverse("kodmobi:login") + "?next=%2Fprivate%2F"
+        assert FLOW_KEY not in self.client.session
+        assert self.client.post(reverse("kodmobi:restart"))["Location"] == reverse(
+            "kodmobi:login"
+        )
+
+
+class WidgetTests(PageTestCase):
+    def test_widget_on_any_page(self) -> None:
+        response = self.client.get("/widget/")
+        content = response.content.decode()
+        assert "<h1>Welcome</h1>" in content
+        assert f'action="{reverse("kodmobi:login")}"' in content
+        assert 'name="next" value="/widget/"' in content
+        assert "csrfmiddlewaretoken" in content
+        assert "Telegram" in content
+
+    def test_widget_login_returns_to_the_page(self) -> None:
+        self.client.get("/widget/")
+        self.client.post(
+            reverse("kodmobi:login"), {"identifier": EMAIL, "next": "/widget/"}
+        )
+        response = self.client.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
+        )
+        assert response["Location"] == "/widget/"
+        assert OTPSession.objects.get().status == Status.CONSUMED
