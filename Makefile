@@ -51,9 +51,13 @@ sandbox: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python example_project/run_demo.py --port $(DEMO_PORT) --sandbox-port $(SANDBOX_PORT)
 
+# Refresh the ru catalogues after changing translatable strings, then
+# translate the new entries (tests fail on untranslated ones).
 messages: $(STAMP)
-	cd django_kodmobi && ../$(BIN)/django-admin makemessages -l ru --no-obsolete \
-		&& ../$(BIN)/django-admin compilemessages
+	for dir in django_kodmobi example_project; do \
+		(cd $$dir && ../$(BIN)/django-admin makemessages -l ru --no-obsolete \
+			&& ../$(BIN)/django-admin compilemessages) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .coverage htmlcov .mypy_cache .ruff_cache build dist *.egg-info

@@ -47,7 +47,10 @@ def main() -> None:
     print(f"\n  Example site:   {site}", flush=True)
     print(f"  Log in at:      {site}login/", flush=True)
     if sandbox is not None:
-        print(f"  Sandbox inbox:  {sandbox.url}/sandbox/  (codes also print here)\n", flush=True)
+        print(
+            f"  Sandbox inbox:  {sandbox.url}/sandbox/  (codes also print here)\n",
+            flush=True,
+        )
     try:
         call_command("runserver", f"{options.host}:{options.port}", use_reloader=False)
     finally:
