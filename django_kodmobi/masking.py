@@ -40,7 +40,8 @@ def mask_for_display(identifier: str) -> str:
     """A friendlier mask for screens: ``+7 ••• ••• 45 67``, ``a•••@example.com``.
 
     The phone keeps its country code and last four digits, grouped in pairs
-    so a person can read them back.
+    so a person can read them back; the groups are joined by no-break spaces
+    so the number never wraps across lines.
     """
     if "@" in identifier:
         return mask_email(identifier).replace(_HIDDEN, "•")
@@ -50,7 +51,8 @@ def mask_for_display(identifier: str) -> str:
     code_length = _country_code_length(digits)
     hidden = len(digits) - code_length - 4
     groups = ["•" * 3] * max(1, hidden // 3)
-    return f"+{digits[:code_length]} {' '.join(groups)} {digits[-4:-2]} {digits[-2:]}"
+    parts = [f"+{digits[:code_length]}", *groups, digits[-4:-2], digits[-2:]]
+    return "\u00a0".join(parts)
 
 
 def _country_code_length(digits: str) -> int:

@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from . import services
 from .client import SessionChannel
 from .conf import settings
-from .exceptions import VerificationError
+from .exceptions import Failure, VerificationError
 from .forms import CodeForm, IdentifierForm
 from .masking import mask_for_display
 from .models import OTPSession
@@ -82,6 +82,12 @@ class LoginView(View):
                     challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
                 )
             except VerificationError as exc:
+                if exc.reason is Failure.CHANNEL_UNAVAILABLE:
+                    # Do not offer the channel that just failed as the pick.
+                    data = request.POST.copy()
+                    data.setlist("channel", [""])
+                    form = IdentifierForm(data)
+                    form.is_valid()
                 form.add_error(None, exc.message)
             else:
                 request.session[FLOW_KEY] = {

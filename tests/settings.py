@@ -88,3 +88,4 @@ SIMPLE_JWT = {"SIGNING_KEY": "tests-only-signing-key-of-at-least-32-bytes"}
 SPECTACULAR_SETTINGS = {"OAS_VERSION": "3.1.0", "TITLE": "django-kodmobi test API"}
 LOGIN_URL = "kodmobi:login"
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"

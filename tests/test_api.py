@@ -71,7 +71,7 @@ class StartTests(ApiTestCase):
     def test_channel_first(self) -> None:
         body = self.start(PHONE, channel="sms")
         assert body["channel"] == "sms"
-        assert body["destination"] == "+7 ••• ••• 45 67"
+        assert body["destination"] == "+7\u00a0•••\u00a0•••\u00a045\u00a067"
 
     def test_same_reply_for_unknown_accounts(self) -> None:
         known = self.start(EMAIL)

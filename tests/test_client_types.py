@@ -95,3 +95,20 @@ class TestMasking:
     def test_direct_helpers(self) -> None:
         assert mask_phone("+447911123456") == "+4*******3456"
         assert mask_email("x") == "******"
+
+
+class TestDisplayMask:
+    @pytest.mark.parametrize(
+        ("value", "shown"),
+        [
+            ("+79991234567", "+7 ••• ••• 45 67"),
+            ("+442079460000", "+44 ••• ••• 00 00"),
+            ("+380501234567", "+380 ••• 45 67"),
+            ("anna@example.com", "a•••@example.com"),
+            ("+1234", "•••"),
+        ],
+    )
+    def test_groups_never_wrap(self, value: str, shown: str) -> None:
+        from django_kodmobi.masking import mask_for_display
+
+        assert mask_for_display(value) == shown.replace(" ", "\u00a0")

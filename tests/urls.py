@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse
-from django.template import Context, Template
+from django.template import Template
 from django.urls import include, path
 
 
@@ -15,9 +15,18 @@ def widget_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse(template.render(RequestContext(request)))
 
 
+_HOME = Template(
+    "<p id='who'>Hello {{ who }}</p>"
+    "{% if user.is_authenticated %}<form method='post' action='/logout/'>"
+    "{% csrf_token %}<button>Log out</button></form>{% endif %}"
+)
+
+
 def home(request: HttpRequest) -> HttpResponse:
+    from django.template import RequestContext
+
     who = request.user.get_username() if request.user.is_authenticated else "anonymous"
-    return HttpResponse(Template("Hello {{ who }}").render(Context({"who": who})))
+    return HttpResponse(_HOME.render(RequestContext(request, {"who": who})))
 
 
 urlpatterns = [

@@ -16,21 +16,24 @@
     var hidden = widget.querySelector("[data-kodmobi-channel-input]");
     var submit = widget.querySelector("[data-kodmobi-submit]");
     if (!input || !hidden || !submit) { return; }
-    var defaultLabel = submit.textContent;
+    function select(card) {
+      each(widget, "[data-kodmobi-card]", function (other) {
+        other.setAttribute("aria-pressed", other === card ? "true" : "false");
+      });
+      hidden.value = card.value;
+      submit.textContent = submit.getAttribute("data-kodmobi-label-via")
+        .replace("%(channel)s", card.getAttribute("data-kodmobi-name"));
+    }
     each(widget, "[data-kodmobi-card]", function (card) {
+      // A page shown again after an error keeps the channel picked before.
+      if (hidden.value && card.value === hidden.value) { select(card); }
       card.addEventListener("click", function (event) {
         if (input.value.trim() !== "") { return; }
         event.preventDefault();
-        each(widget, "[data-kodmobi-card]", function (other) {
-          other.setAttribute("aria-pressed", other === card ? "true" : "false");
-        });
-        hidden.value = card.value;
-        submit.textContent = submit.getAttribute("data-kodmobi-label-via")
-          .replace("%(channel)s", card.getAttribute("data-kodmobi-name"));
+        select(card);
         input.focus();
       });
     });
-    if (!hidden.value) { submit.textContent = defaultLabel; }
   }
 
   // Resend buttons wait for their channel's timeout, counting down.
