@@ -39,7 +39,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy django_kodmobi tests example_project
+	$(BIN)/mypy django_kodmobi tests example_project benchmarks
 
 format: $(STAMP)
 	$(BIN)/ruff format .
