@@ -479,6 +479,32 @@ class TestLoopbackServer:
             client.create_session(phone)
         assert len(engine.inbox.messages(phone)) == 1
 
+    def test_the_docs_request_verbatim(self, sandbox_server: SandboxServer) -> None:
+        """curl --location URL --header 'x-api-key: KEY' --data '{...}'"""
+        key = sandbox_server.engine.config.public_key
+        reply = requests.post(
+            sandbox_server.url + "/session/create",
+            headers={
+                "x-api-key": key,
+                # What curl --data sends:
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            data=b'{"to": "+79990001234", "type": "telegram", "send": true}',
+            timeout=5,
+        )
+        assert reply.status_code == 200
+        body = reply.json()
+        assert set(body) == {"session_id", "session_expired_at", "sent_to", "channels"}
+        assert body["sent_to"] == "telegram"
+        assert body["session_expired_at"].endswith("Z")
+        assert {"name", "type", "is_active", "timeout", "image_url", "link"} <= set(
+            body["channels"][0]
+        )
+        inbox = requests.get(
+            sandbox_server.url + "/sandbox/inbox?to=%2B79990001234", timeout=5
+        ).json()
+        assert inbox["messages"][-1]["session_id"] == body["session_id"]
+
     def test_nothing_listening(self) -> None:
         server = SandboxServer()
         url = server.url
