@@ -10,6 +10,7 @@ kodmobi.E007  DEFAULT_REGION is not a region libphonenumber knows
 kodmobi.W001  the sandbox is in use with DEBUG = False
 kodmobi.W002  unknown keys in KODMOBI (a typo guard)
 kodmobi.W003  a code shorter than 6 characters with DEBUG = False
+kodmobi.W004  rate limits on a cache that does not share counts between processes
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.utils.module_loading import import_string
 
 from .client.endpoints import build_endpoints
 from .conf import DEFAULTS, settings
+from .limits import parse_rate
 from .sandbox import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY
 
 BACKEND = "django_kodmobi.backends.KodMobiBackend"
@@ -48,6 +50,7 @@ def check_settings(
     messages += _paths()
     messages += _region()
     messages += _production()
+    messages += _rate_limits(raw)
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         messages.append(
@@ -117,6 +120,44 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
         bad("API_URL", "an http(s) URL")
     if "SANDBOX" in raw and not isinstance(raw["SANDBOX"], (bool, dict)):
         bad("SANDBOX", "a bool or a dict of sandbox options")
+    return messages
+
+
+def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
+    value = raw.get("RATE_LIMITS", {})
+    if not isinstance(value, dict):
+        return [Error("KODMOBI['RATE_LIMITS'] must be a dict.", id="kodmobi.E003")]
+    messages: list[CheckMessage] = []
+    known = set(DEFAULTS["RATE_LIMITS"])
+    for name, text in value.items():
+        if name not in known:
+            messages.append(
+                Error(
+                    f"KODMOBI['RATE_LIMITS'] has an unknown limit {name!r}.",
+                    hint=f"Known limits: {', '.join(sorted(known))}.",
+                    id="kodmobi.E003",
+                )
+            )
+        elif text:
+            try:
+                parse_rate(text)
+            except (ValueError, TypeError) as exc:
+                messages.append(
+                    Error(f"KODMOBI['RATE_LIMITS'][{name!r}]: {exc}", id="kodmobi.E003")
+                )
+    if messages or django_settings.DEBUG or not any(settings.RATE_LIMITS.values()):
+        return messages
+    backend = django_settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend.endswith(("DummyCache", "LocMemCache")):
+        messages.append(
+            Warning(
+                f"Rate limits count in {backend.rsplit('.', 1)[-1]}, which each "
+                "process keeps for itself (or not at all): with several workers "
+                "every limit is multiplied.",
+                hint="Use a shared cache such as Redis for CACHES['default'].",
+                id="kodmobi.W004",
+            )
+        )
     return messages
 
 

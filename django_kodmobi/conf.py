@@ -46,6 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "RESEND_COOLDOWN": 60,
     #: The code length the kod.mobi project uses (for input checks).
     "CODE_LENGTH": 6,
+    #: Limits per client IP and per identifier, counted in Django's cache
+    #: ("count/period", period s, m, h, d or a multiple such as "10m"; an
+    #: empty value turns one off). Use a shared cache (Redis) in production.
+    "RATE_LIMITS": {
+        "start_per_ip": "20/m",
+        "start_per_identifier": "5/10m",
+        "verify_per_ip": "30/m",
+    },
     # -- users -------------------------------------------------------------
     #: The user model field holding an E.164 phone number; None disables
     #: phone lookup unless USER_RESOLVER is set.
@@ -149,6 +157,15 @@ class Settings:
     @property
     def CODE_LENGTH(self) -> int:  # noqa: N802
         return int(self.get("CODE_LENGTH"))
+
+    @property
+    def RATE_LIMITS(self) -> Mapping[str, str]:  # noqa: N802
+        value = self.get("RATE_LIMITS")
+        # A project that sets a few keys keeps the defaults of the others.
+        return {
+            **DEFAULTS["RATE_LIMITS"],
+            **(value if isinstance(value, Mapping) else {}),
+        }
 
     @property
     def USER_PHONE_FIELD(self) -> str | None:  # noqa: N802

@@ -31,6 +31,7 @@ class Failure(models.TextChoices):
     DESTINATION_MISMATCH = "destination_mismatch", _("destination mismatch")
     LOGIN_NOT_ALLOWED = "login_not_allowed", _("login not allowed")
     UNAVAILABLE = "kodmobi_unavailable", _("kod.mobi unavailable")
+    RATE_LIMITED = "rate_limited", _("rate limited")
 
 
 #: What a person is told, per reason. Projects may override entries.
@@ -54,6 +55,7 @@ MESSAGES: dict[str, Promise] = {
     Failure.UNAVAILABLE: _(
         "The code service is not answering right now. Try again in a minute."
     ),
+    Failure.RATE_LIMITED: _("Too many attempts from here. Please try again later."),
 }
 
 
@@ -69,7 +71,7 @@ class VerificationError(Exception):
     ) -> None:
         super().__init__(reason.value)
         self.reason = reason
-        #: Seconds to wait, for ``resend_too_soon``.
+        #: Seconds to wait, for ``resend_too_soon`` and ``rate_limited``.
         self.retry_after = retry_after
         #: Codes that may still be tried, for ``invalid_code``.
         self.attempts_left = attempts_left

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
-from . import signals, users
+from . import limits, signals, users
 from .client import (
     KodMobiAPIError,
     KodMobiAuthenticationError,
@@ -174,12 +174,16 @@ def start_login(
     picks the user's best active channel (sending-first flow). The reply is
     the same whether or not an account exists for ``identifier``.
 
-    :raises VerificationError: ``invalid_identifier``, ``channel_unavailable``,
-        ``resend_too_soon``, ``challenge_failed``, ``locked`` or
-        ``kodmobi_unavailable``; the row then records why.
+    :raises VerificationError: ``invalid_identifier``, ``rate_limited`` (no
+        row is written), ``channel_unavailable``, ``resend_too_soon``,
+        ``challenge_failed``, ``locked`` or ``kodmobi_unavailable``; the row
+        then records why.
     """
     normalized = users.normalize_identifier(identifier)
     client = client or ClientInfo()
+    # Before any row or call: a flood must cost neither.
+    limits.check_rate("start_per_ip", client.ip)
+    limits.check_rate("start_per_identifier", normalized.value)
     token = secrets.token_urlsafe(32)
     session = OTPSession.objects.create(
         identifier=normalized.value,
@@ -406,6 +410,9 @@ def verify_code(
 ) -> OTPSession:
     """Check ``code``; on success the session is ``verified`` and can log in.
 
+    Guesses are limited per session (``MAX_ATTEMPTS``) and, with ``request``,
+    per client IP (``RATE_LIMITS["verify_per_ip"]``).
+
     Local rules come first (bound, open, not expired, attempts left); the
     attempt is reserved with one conditional UPDATE before kod.mobi is
     called, so parallel guesses cannot exceed ``KODMOBI["MAX_ATTEMPTS"]``.
@@ -417,6 +424,8 @@ def verify_code(
         ``destination_mismatch``, ``challenge_failed`` or
         ``kodmobi_unavailable``.
     """
+    if request is not None:
+        limits.check_rate("verify_per_ip", client_ip(request))
     session = get_flow_session(session_id, flow_token)
     _require_open(session)
     cleaned = normalize_code(code)

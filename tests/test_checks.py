@@ -12,10 +12,19 @@ from django_kodmobi.checks import check_settings
 
 BACKENDS = ["django_kodmobi.backends.KodMobiBackend"]
 GOOD = {"PUBLIC_KEY": "pk", "SECRET_KEY": "sk"}
+#: A shared cache, as production has: checks read the backend, never connect.
+SHARED_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/9",
+    }
+}
 
 
 def ids(**kodmobi: Any) -> list[str]:
-    with override_settings(KODMOBI=kodmobi, AUTHENTICATION_BACKENDS=BACKENDS):
+    with override_settings(
+        KODMOBI=kodmobi, AUTHENTICATION_BACKENDS=BACKENDS, CACHES=SHARED_CACHE
+    ):
         return [message.id for message in check_settings()]  # type: ignore[misc]
 
 
@@ -65,6 +74,7 @@ class CheckTests(SimpleTestCase):
         with override_settings(
             KODMOBI=GOOD,
             AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"],
+            CACHES=SHARED_CACHE,
         ):
             assert [m.id for m in check_settings()] == ["kodmobi.E005"]
 

@@ -101,7 +101,7 @@ class ErrorReply(serializers.Serializer[Any]):
             "Stable: invalid, invalid_identifier, channel_unavailable, "
             "resend_too_soon, too_many_resends, challenge_failed, invalid_code, "
             "expired, locked, already_used, not_found, destination_mismatch, "
-            "login_not_allowed, kodmobi_unavailable, csrf_failed."
+            "login_not_allowed, kodmobi_unavailable, rate_limited, csrf_failed."
         )
     )
     detail = serializers.CharField()

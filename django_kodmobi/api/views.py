@@ -54,6 +54,7 @@ _STATUS: dict[Failure, int] = {
     Failure.DESTINATION_MISMATCH: HTTPStatus.BAD_REQUEST,
     Failure.LOGIN_NOT_ALLOWED: HTTPStatus.FORBIDDEN,
     Failure.UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
+    Failure.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
 }
 #: How long a client should wait when kod.mobi is down.
 _UNAVAILABLE_RETRY_AFTER = 30
@@ -68,7 +69,7 @@ _ERRORS = {
         (403, "csrf_failed, challenge_failed, locked, login_not_allowed"),
         (404, "not_found"),
         (409, "already_used"),
-        (429, "resend_too_soon, too_many_resends (with Retry-After)"),
+        (429, "resend_too_soon, too_many_resends, rate_limited (with Retry-After)"),
         (503, "kodmobi_unavailable (with Retry-After)"),
     ]
 }

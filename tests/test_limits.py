@@ -1,0 +1,170 @@
+"""Rate limits on starting and verifying, counted in Django's cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.test import SimpleTestCase, TestCase, override_settings
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.limits import Rate, parse_rate
+from django_kodmobi.models import OTPSession
+from django_kodmobi.services import ClientInfo, start_login, verify_code
+from django_kodmobi.testing import KodMobiTestMixin
+
+from .helpers import session_request
+
+
+def limits(**rates: str) -> Any:
+    off = {"start_per_ip": "", "start_per_identifier": "", "verify_per_ip": ""}
+    return override_settings(
+        KODMOBI={**settings.KODMOBI, "RATE_LIMITS": {**off, **rates}}
+    )
+
+
+class ParseTests(SimpleTestCase):
+    def test_rates(self) -> None:
+        assert parse_rate("20/m") == Rate(20, 60)
+        assert parse_rate(" 3 / 10m ") == Rate(3, 600)
+        assert parse_rate("100/d") == Rate(100, 86400)
+        assert parse_rate("5/30s") == Rate(5, 30)
+
+    def test_bad_rates(self) -> None:
+        for text in ["", "20", "0/m", "20/w", "x/m", "3/0m"]:
+            with pytest.raises(ValueError):
+                parse_rate(text)
+
+
+class LimitTests(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        cache.clear()
+
+    def test_start_per_ip(self) -> None:
+        client = ClientInfo("203.0.113.5")
+        with limits(start_per_ip="3/m"):
+            for n in range(3):
+                start_login(f"+7999123456{n}", client=client)
+            with pytest.raises(VerificationError) as info:
+                start_login("+79991234569", client=client)
+            # Another address is counted apart.
+            start_login("+79991234569", client=ClientInfo("203.0.113.6"))
+        assert info.value.reason is Failure.RATE_LIMITED
+        assert 1 <= (info.value.retry_after or 0) <= 61
+        # The refused start wrote no row and sent nothing.
+        assert OTPSession.objects.count() == 4
+        assert len(self.kodmobi.inbox.messages()) == 4
+
+    def test_start_per_identifier_counts_the_normalised_form(self) -> None:
+        with (
+            limits(start_per_identifier="2/10m"),
+            override_settings(
+                KODMOBI={
+                    **settings.KODMOBI,
+                    "DEFAULT_REGION": "RU",
+                    "RATE_LIMITS": {
+                        "start_per_identifier": "2/10m",
+                        "start_per_ip": "",
+                        "verify_per_ip": "",
+                    },
+                }
+            ),
+        ):
+            start_login("+79991234567")
+            start_login("8 (999) 123-45-67")
+            with pytest.raises(VerificationError) as info:
+                start_login("8-999-123-45-67")
+        assert info.value.reason is Failure.RATE_LIMITED
+        assert 500 < (info.value.retry_after or 0) <= 601
+
+    def test_verify_per_ip(self) -> None:
+        flow = start_login("+79991234567")
+        request = session_request()
+        with limits(verify_per_ip="2/m"):
+            for _ in range(2):
+                with pytest.raises(VerificationError) as wrong:
+                    verify_code(flow.session.pk, flow.token, "12", request=request)
+                assert wrong.value.reason is Failure.INVALID_CODE
+            with pytest.raises(VerificationError) as info:
+                verify_code(
+                    flow.session.pk,
+                    flow.token,
+                    self.kodmobi_code("+79991234567"),
+                    request=request,
+                )
+        assert info.value.reason is Failure.RATE_LIMITED
+
+    def test_api_answers_429_with_retry_after(self) -> None:
+        api = APIClient()
+        with limits(start_per_ip="1/h"):
+            assert (
+                api.post(
+                    reverse("kodmobi_api:start"),
+                    {"identifier": "a@example.com"},
+                    format="json",
+                ).status_code
+                == 201
+            )
+            response = api.post(
+                reverse("kodmobi_api:start"),
+                {"identifier": "b@example.com"},
+                format="json",
+            )
+        assert response.status_code == 429
+        assert response.json()["code"] == "rate_limited"
+        assert 1 <= int(response["Retry-After"]) <= 3601
+
+    def test_limit_off_counts_nothing(self) -> None:
+        with limits(start_per_ip=""):
+            for n in range(5):
+                start_login(f"+7999123456{n}", client=ClientInfo("203.0.113.5"))
+
+    def test_without_a_shared_cache_counts_nothing_or_per_process(self) -> None:
+        with (
+            override_settings(
+                CACHES={
+                    "default": {
+                        "BACKEND": "django.core.cache.backends.dummy.DummyCache"
+                    }
+                }
+            ),
+            limits(start_per_ip="1/m"),
+        ):
+            for n in range(3):
+                start_login(f"+7999123456{n}", client=ClientInfo("203.0.113.5"))
+
+
+class LimitCheckTests(SimpleTestCase):
+    def ids(self, **kodmobi: Any) -> list[str]:
+        from django_kodmobi.checks import check_settings
+
+        good = {"PUBLIC_KEY": "pk", "SECRET_KEY": "sk", **kodmobi}
+        with override_settings(
+            KODMOBI=good,
+            AUTHENTICATION_BACKENDS=["django_kodmobi.backends.KodMobiBackend"],
+        ):
+            return [m.id for m in check_settings()]  # type: ignore[misc]
+
+    def test_bad_limits(self) -> None:
+        assert self.ids(RATE_LIMITS={"start_per_ip": "lots"}) == ["kodmobi.E003"]
+        assert self.ids(RATE_LIMITS={"per_moon": "1/d"}) == ["kodmobi.E003"]
+        assert self.ids(RATE_LIMITS=["20/m"]) == ["kodmobi.E003"]
+
+    def test_process_local_cache_in_production(self) -> None:
+        assert self.ids() == ["kodmobi.W004"]
+        off = {"start_per_ip": "", "start_per_identifier": "", "verify_per_ip": ""}
+        assert self.ids(RATE_LIMITS=off) == []
+        with override_settings(
+            CACHES={
+                "default": {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": "redis://127.0.0.1:6379/9",
+                }
+            }
+        ):
+            assert self.ids() == []
