@@ -156,15 +156,18 @@ class LimitCheckTests(SimpleTestCase):
         assert self.ids(RATE_LIMITS=["20/m"]) == ["kodmobi.E003"]
 
     def test_process_local_cache_in_production(self) -> None:
-        assert self.ids() == ["kodmobi.W004"]
-        off = {"start_per_ip": "", "start_per_identifier": "", "verify_per_ip": ""}
-        assert self.ids(RATE_LIMITS=off) == []
-        with override_settings(
-            CACHES={
-                "default": {
-                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                    "LOCATION": "redis://127.0.0.1:6379/9",
-                }
+        local = {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        }
+        shared = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:6379/9",
             }
-        ):
+        }
+        off = {"start_per_ip": "", "start_per_identifier": "", "verify_per_ip": ""}
+        with override_settings(CACHES=local):
+            assert self.ids() == ["kodmobi.W004"]
+            assert self.ids(RATE_LIMITS=off) == []
+        with override_settings(CACHES=shared):
             assert self.ids() == []
