@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from .adapter import SANDBOX_URL, SandboxAdapter, sandbox_client
 from .config import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY, SandboxConfig
-from .engine import SandboxEngine, SandboxRequest, SandboxResponse
+from .engine import SandboxEngine
 from .faults import Fault, FaultKind
+from .http import SandboxRequest, SandboxResponse
 from .inbox import Inbox, Message
 from .server import SandboxServer
 

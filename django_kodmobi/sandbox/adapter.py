@@ -21,7 +21,8 @@ from urllib3.exceptions import ProtocolError
 
 from django_kodmobi.client import KodMobiClient
 
-from .engine import SandboxEngine, SandboxRequest
+from .engine import SandboxEngine
+from .http import SandboxRequest
 
 __all__ = ["SANDBOX_URL", "SandboxAdapter", "sandbox_client"]
 

@@ -12,20 +12,20 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from django_kodmobi.client.endpoints import KeyKind
 
 from . import pages
 from .config import SandboxConfig
 from .faults import Fault, FaultKind, FaultSet
+from .http import SandboxRequest, SandboxResponse, json_response
 from .inbox import Inbox
 from .project import Refusal, SandboxProject
 from .texts import error_text, language_from_header
 
-__all__ = ["SandboxEngine", "SandboxRequest", "SandboxResponse"]
+__all__ = ["SandboxEngine"]
 
 _CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -34,41 +34,6 @@ _CORS_HEADERS = {
     "x-api-key, {challenge}",
     "Access-Control-Max-Age": "600",
 }
-_JSON = "application/json; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class SandboxRequest:
-    method: str
-    #: The path without the query string.
-    path: str
-    query: str = ""
-    #: Header names in lower case.
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    #: ``scheme://host:port`` the client used, for links in replies.
-    base_url: str = "http://127.0.0.1"
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    def param(self, name: str) -> str:
-        values = parse_qs(self.query).get(name)
-        return values[0] if values else ""
-
-
-@dataclass
-class SandboxResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    #: Seconds the transport waits before answering.
-    delay: float = 0.0
-    #: Close the connection instead of answering.
-    drop: bool = False
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -279,11 +244,6 @@ class SandboxEngine:
                 "sys_message": "" if sys_message == "ERROR_INTERNAL" else sys_message,
             },
         )
-
-
-def json_response(status: int, payload: Any) -> SandboxResponse:
-    body = json.dumps(payload, ensure_ascii=False).encode()
-    return SandboxResponse(status, {"Content-Type": _JSON}, body)
 
 
 def _apply_fault(fault: Fault, response: SandboxResponse) -> None:

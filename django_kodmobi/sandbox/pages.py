@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .faults import Fault
+from .http import SandboxRequest, SandboxResponse, html_response, json_response
 from .project import Refusal
 
 if TYPE_CHECKING:
-    from .engine import SandboxEngine, SandboxRequest, SandboxResponse
+    from .engine import SandboxEngine
 
 __all__ = ["handle_control"]
 
@@ -28,13 +29,11 @@ _ICON_COLOURS = {
 
 
 def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxResponse:
-    from .engine import SandboxResponse, json_response
-
     path = request.path.rstrip("/") or "/sandbox"
     method = request.method
     try:
         if path == "/sandbox" and method == "GET":
-            return _html(_inbox_page(engine))
+            return html_response(_inbox_page(engine))
         if path == "/sandbox/inbox":
             if method == "DELETE":
                 engine.inbox.clear()
@@ -63,7 +62,7 @@ def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxRes
             return json_response(200, {"to": data["to"], "channels": channels})
         if path.startswith("/sandbox/connect/") and method == "GET":
             channel = path.rsplit("/", 1)[1]
-            return _html(_connect_page(engine, channel, request.param("to")))
+            return html_response(_connect_page(engine, channel, request.param("to")))
         if path.startswith("/sandbox/icons/") and path.endswith(".svg"):
             channel = path.rsplit("/", 1)[1].removesuffix(".svg")
             if channel in _ICON_COLOURS:
@@ -92,14 +91,6 @@ def _json(request: SandboxRequest) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return data
-
-
-def _html(text: str) -> SandboxResponse:
-    from .engine import SandboxResponse
-
-    return SandboxResponse(
-        200, {"Content-Type": "text/html; charset=utf-8"}, text.encode()
-    )
 
 
 def _icon(channel: str) -> str:

@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from .engine import SandboxEngine, SandboxRequest
+from .engine import SandboxEngine
+from .http import SandboxRequest
 
 __all__ = ["SandboxServer"]
 
