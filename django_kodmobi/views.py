@@ -32,13 +32,16 @@ FLOW_KEY = "kodmobi_flow"
 CHALLENGE_FIELD = "kodmobi_challenge_token"
 
 
+def is_safe_url(request: HttpRequest, url: str | None) -> bool:
+    """True when ``url`` stays on this site (no open redirect)."""
+    return bool(url) and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
     """``candidate`` if it stays on this site, else ``LOGIN_REDIRECT_URL``."""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate,
-        allowed_hosts={request.get_host()},
-        require_https=request.is_secure(),
-    ):
+    if candidate and is_safe_url(request, candidate):
         return candidate
     return resolve_url(django_settings.LOGIN_REDIRECT_URL)
 
@@ -110,19 +113,15 @@ def login_context(
 ) -> dict[str, Any]:
     """What the login page and the ``{% kodmobi_login %}`` widget render."""
     next_url = request.POST.get("next") or request.GET.get("next") or ""
+    selected = (
+        form.data.get("channel", "") if form is not None and form.is_bound else ""
+    )
     return {
         "form": form or IdentifierForm(),
         "channels": project_channels(),
-        "next": next_url
-        if url_has_allowed_host_and_scheme(
-            next_url,
-            allowed_hosts={request.get_host()},
-            require_https=request.is_secure(),
-        )
-        else "",
+        "next": next_url if is_safe_url(request, next_url) else "",
         "sandbox_inbox_url": settings.SANDBOX_INBOX_URL,
-        "selected_channel": (form.data.get("channel") if form and form.is_bound else "")
-        or "",
+        "selected_channel": selected,
     }
 
 

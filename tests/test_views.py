@@ -148,6 +148,14 @@ class CodePageTests(PageTestCase):
             assert response["Location"] == "/", unsafe
             self.kodmobi.advance(181)
 
+    def test_unsafe_next_is_not_echoed(self) -> None:
+        response = self.client.get(
+            reverse("kodmobi:login") + "?next=https://evil.example/"
+        )
+        assert 'name="next" value=""' in response.content.decode()
+        response = self.client.get(reverse("kodmobi:login") + "?next=/orders/")
+        assert 'name="next" value="/orders/"' in response.content.decode()
+
     def test_wrong_code_then_right(self) -> None:
         self.start(EMAIL)
         response = self.client.post(
