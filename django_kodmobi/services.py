@@ -309,10 +309,12 @@ def resend_code(
     wait = float((session.channel_cooldowns or {}).get(channel, 0)) - time.time()
     if wait > 0:
         raise VerificationError(Failure.RESEND_TOO_SOON, retry_after=int(wait) + 1)
-    reserved = OTPSession.objects.filter(
+    # A flow started with send=False has sent nothing yet: its first send
+    # is not a resend.
+    resend = bool(session.channel)
+    if resend and not OTPSession.objects.filter(
         pk=session.pk, status__in=OPEN_STATUSES, resends__lt=settings.MAX_RESENDS
-    ).update(resends=F("resends") + 1, updated_at=timezone.now())
-    if not reserved:
+    ).update(resends=F("resends") + 1, updated_at=timezone.now()):
         raise VerificationError(Failure.TOO_MANY_RESENDS)
     try:
         reply = get_client().send_code(
@@ -322,8 +324,10 @@ def resend_code(
             challenge_token=challenge_token,
         )
     except KodMobiError as exc:
-        if isinstance(exc, KodMobiAPIError) and not isinstance(
-            exc, KodMobiBlockedError
+        if (
+            resend
+            and isinstance(exc, KodMobiAPIError)
+            and not isinstance(exc, KodMobiBlockedError)
         ):
             # A refusal sent nothing: give the resend back.
             OTPSession.objects.filter(pk=session.pk).update(resends=F("resends") - 1)
@@ -339,9 +343,14 @@ def resend_code(
         ),
         last_error="",
     )
-    _event(session, EventKind.RESENT, reply.channel.type, f"resend {session.resends}")
+    if resend:
+        _event(
+            session, EventKind.RESENT, reply.channel.type, f"resend {session.resends}"
+        )
+    else:
+        _event(session, EventKind.SENT, reply.channel.type)
     signals.code_sent.send(
-        sender=OTPSession, session=session, channel=reply.channel.type, resend=True
+        sender=OTPSession, session=session, channel=reply.channel.type, resend=resend
     )
     return session
 

@@ -199,7 +199,14 @@ class TestChannelFirst(FlowTestCase):
         flow = start_login(PHONE, send=False)
         assert (flow.session.status, flow.session.channel) == (Status.CREATED, "")
         assert self.kodmobi.inbox.messages() == []
-        resend_code(flow.session.pk, flow.token, "telegram")
+        session = resend_code(flow.session.pk, flow.token, "telegram")
+        # The first send of a send=False flow is not a resend.
+        assert (session.status, session.channel, session.resends) == (
+            Status.SENT,
+            "telegram",
+            0,
+        )
+        assert self.events(flow) == ["created", "sent"]
         assert self.verify(flow).status == Status.VERIFIED
 
     def test_starting_again_keeps_the_counters(self) -> None:
