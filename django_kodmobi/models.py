@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ulid import ULID
 
+from .conf import settings as kodmobi_settings
 from .masking import mask_identifier
 
 __all__ = ["EventKind", "IdentifierKind", "OTPEvent", "OTPSession", "Purpose", "Status"]
@@ -169,8 +170,6 @@ class OTPSession(models.Model):
 
     @property
     def attempts_left(self) -> int:
-        from .conf import settings as kodmobi_settings
-
         return max(0, kodmobi_settings.MAX_ATTEMPTS - self.attempts)
 
 

@@ -69,28 +69,19 @@ def get_client() -> KodMobiClient:
     client = _clients.get(key)
     if client is not None:
         return client
-    if settings.SANDBOX:
-        engine = get_sandbox()
-        client = KodMobiClient(
-            settings.PUBLIC_KEY or engine.config.public_key,
-            settings.SECRET_KEY or engine.config.secret_key,
-            base_url=SANDBOX_URL,
-            paths=settings.PATHS,
-            timeout=settings.TIMEOUT,
-            max_retries=settings.MAX_RETRIES,
-            challenge_header=settings.CHALLENGE_HEADER,
-        )
+    engine = get_sandbox() if settings.SANDBOX else None
+    client = KodMobiClient(
+        # The in-process sandbox takes the configured keys, or its own.
+        settings.PUBLIC_KEY or (engine.config.public_key if engine else ""),
+        settings.SECRET_KEY or (engine.config.secret_key if engine else None),
+        base_url=SANDBOX_URL if engine else settings.API_URL,
+        paths=settings.PATHS,
+        timeout=settings.TIMEOUT,
+        max_retries=settings.MAX_RETRIES,
+        challenge_header=settings.CHALLENGE_HEADER,
+    )
+    if engine is not None:
         client.session.mount(SANDBOX_URL, SandboxAdapter(engine))
-    else:
-        client = KodMobiClient(
-            settings.PUBLIC_KEY,
-            settings.SECRET_KEY or None,
-            base_url=settings.API_URL,
-            paths=settings.PATHS,
-            timeout=settings.TIMEOUT,
-            max_retries=settings.MAX_RETRIES,
-            challenge_header=settings.CHALLENGE_HEADER,
-        )
     with _lock:
         return _clients.setdefault(key, client)
 

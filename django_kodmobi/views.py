@@ -191,8 +191,9 @@ class CodeView(FlowMixin, View):
         form: CodeForm,
         status: int = 200,
     ) -> HttpResponse:
+        is_open = session.is_open and not session.is_expired()
         channels: tuple[SessionChannel, ...] = ()
-        if session.is_open and not session.is_expired():
+        if is_open:
             try:
                 channels = services.get_channels(session)
             except VerificationError:
@@ -210,7 +211,7 @@ class CodeView(FlowMixin, View):
                 (c.name for c in channels if c.type == session.channel), session.channel
             ),
             "cards": cards,
-            "is_open": session.is_open and not session.is_expired(),
+            "is_open": is_open,
             "code_length": settings.CODE_LENGTH,
             "sandbox_inbox_url": settings.SANDBOX_INBOX_URL,
         }

@@ -285,19 +285,19 @@ class CompleteView(KodMobiAPIView):
         return Response(_login_reply(request, flow.session.pk, flow.token))
 
 
-_FLOW_PARAMETER = OpenApiParameter(
-    FLOW_HEADER,
-    location=OpenApiParameter.HEADER,
-    description="The flow reference from start.",
-)
+def _flow_parameter(*, required: bool, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        FLOW_HEADER,
+        location=OpenApiParameter.HEADER,
+        required=required,
+        description=description,
+    )
 
 
 @extend_schema(
     summary="Channels: the flow's (with the header) or the project's",
     parameters=[
-        OpenApiParameter(
-            FLOW_HEADER,
-            location=OpenApiParameter.HEADER,
+        _flow_parameter(
             required=False,
             description="The flow reference from start; omit for the project's channels.",
         )
@@ -315,7 +315,9 @@ class ChannelsView(KodMobiAPIView):
 
 @extend_schema(
     summary="The flow's state: status, attempts and resends left, channels",
-    parameters=[_FLOW_PARAMETER],
+    parameters=[
+        _flow_parameter(required=True, description="The flow reference from start.")
+    ],
     responses={200: s.FlowReply, **_ERRORS},
 )
 class StatusView(KodMobiAPIView):
