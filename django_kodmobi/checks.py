@@ -28,11 +28,22 @@ from django.utils.module_loading import import_string
 
 from .client.endpoints import build_endpoints
 from .conf import DEFAULTS, settings
-from .limits import parse_rate
+from .limits import parse_rates
 from .sandbox import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY
 
 BACKEND = "django_kodmobi.backends.KodMobiBackend"
-_POSITIVE_INTS = ("MAX_ATTEMPTS", "MAX_RESENDS", "RESEND_COOLDOWN", "RETENTION_DAYS")
+_POSITIVE_INTS = (
+    "MAX_ATTEMPTS",
+    "MAX_RESENDS",
+    "RESEND_COOLDOWN",
+    "RETENTION_DAYS",
+    "MAX_FAILURES",
+    "SESSION_TTL",
+    "BREAKER_FAILURES",
+    "BREAKER_COOLDOWN",
+    "CHANNELS_CACHE_SECONDS",
+    "CHANNELS_FAILURE_CACHE_SECONDS",
+)
 
 
 @register(Tags.security)
@@ -120,7 +131,67 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
         bad("API_URL", "an http(s) URL")
     if "SANDBOX" in raw and not isinstance(raw["SANDBOX"], (bool, dict)):
         bad("SANDBOX", "a bool or a dict of sandbox options")
+    if "DEADLINE" in raw and not _positive_number(raw["DEADLINE"]):
+        bad("DEADLINE", "a positive number of seconds")
+    if (
+        "SESSION_TTL" in raw
+        and isinstance(raw["SESSION_TTL"], int)
+        and raw["SESSION_TTL"] > 600
+    ):
+        bad("SESSION_TTL", "at most 600 seconds (NIST 800-63B)")
+    if "FAILURE_COOLDOWNS" in raw and not _valid_tiers(raw["FAILURE_COOLDOWNS"]):
+        bad(
+            "FAILURE_COOLDOWNS",
+            "a list of (failures, seconds) pairs of positive integers",
+        )
+    if "BLOCKED_NUMBER_TYPES" in raw and not _valid_number_types(
+        raw["BLOCKED_NUMBER_TYPES"]
+    ):
+        bad("BLOCKED_NUMBER_TYPES", "a list of phonenumbers.PhoneNumberType names")
+    if "SMS_COUNTRIES" in raw and not _valid_regions(raw["SMS_COUNTRIES"]):
+        bad("SMS_COUNTRIES", "None or a list of regions libphonenumber knows")
     return messages
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _valid_tiers(value: Any) -> bool:
+    if isinstance(value, (str, bytes)):
+        return False
+    try:
+        return all(
+            isinstance(count, int)
+            and isinstance(seconds, int)
+            and min(count, seconds) > 0
+            for count, seconds in value
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+def _valid_number_types(value: Any) -> bool:
+    if isinstance(value, str):
+        return False
+    try:
+        return all(
+            hasattr(phonenumbers.PhoneNumberType, str(name).upper()) for name in value
+        )
+    except TypeError:
+        return False
+
+
+def _valid_regions(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return False
+    try:
+        regions = phonenumbers.SUPPORTED_REGIONS
+        return all(str(region).upper() in regions for region in value)
+    except TypeError:
+        return False
 
 
 def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
@@ -140,8 +211,9 @@ def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
             )
         elif text:
             try:
-                parse_rate(text)
-            except (ValueError, TypeError) as exc:
+                if not parse_rates(text):
+                    raise ValueError(f"no rate in {text!r}")
+            except (ValueError, TypeError, AttributeError) as exc:
                 messages.append(
                     Error(f"KODMOBI['RATE_LIMITS'][{name!r}]: {exc}", id="kodmobi.E003")
                 )

@@ -26,6 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "PATHS": {},
     #: (connect, read) seconds for each call.
     "TIMEOUT": (3.05, 10.0),
+    #: Seconds one kod.mobi call may take in all, retries included.
+    "DEADLINE": 10.0,
+    #: Failed kod.mobi calls in a row (timeouts, 5xx, malformed replies)
+    #: after which the app stops calling it for BREAKER_COOLDOWN seconds.
+    "BREAKER_FAILURES": 5,
+    "BREAKER_COOLDOWN": 30,
     #: Retries where no second message can result (see the client).
     "MAX_RETRIES": 2,
     "CHALLENGE_HEADER": "X-CF-TURNSTILE-TOKEN",
@@ -37,8 +43,19 @@ DEFAULTS: dict[str, Any] = {
     "IDENTIFIERS": ("phone", "email"),
     #: Region for phone numbers typed without "+", e.g. "RU"; None: "+" needed.
     "DEFAULT_REGION": None,
-    #: Wrong codes per session before it is locked.
+    #: Codes checked per kod.mobi session (shared by every flow on it)
+    #: before it is locked.
     "MAX_ATTEMPTS": 5,
+    #: Wrong codes in a row for one phone or email, across sessions, after
+    #: which it cannot log in by code until an admin resets it (NIST 800-63B
+    #: caps this at 100). A successful login starts the count again.
+    "MAX_FAILURES": 100,
+    #: Pauses after that many wrong codes in a row for one phone or email
+    #: from one IP: (failures, seconds). Counted per IP so nobody can pause
+    #: someone else's logins from their own address.
+    "FAILURE_COOLDOWNS": ((10, 15 * 60), (20, 2 * 3600), (40, 24 * 3600)),
+    #: The longest a flow lives, whatever kod.mobi says (kod.mobi: 180 s).
+    "SESSION_TTL": 180,
     #: Codes sent again (on any channel) per session.
     "MAX_RESENDS": 3,
     #: Seconds a channel waits before it may send again, when kod.mobi does
@@ -46,14 +63,34 @@ DEFAULTS: dict[str, Any] = {
     "RESEND_COOLDOWN": 60,
     #: The code length the kod.mobi project uses (for input checks).
     "CODE_LENGTH": 6,
-    #: Limits per client IP and per identifier, counted in Django's cache
-    #: ("count/period", period s, m, h, d or a multiple such as "10m"; an
-    #: empty value turns one off). Use a shared cache (Redis) in production.
+    #: Limits counted in Django's cache as sliding windows: rates like
+    #: "20/m,60/h" (periods s, m, h, d or a multiple such as "10m"), all of
+    #: which must hold; an empty value turns one off. Use Redis in
+    #: production, so every worker counts together.
     "RATE_LIMITS": {
-        "start_per_ip": "20/m",
-        "start_per_identifier": "5/10m",
+        # Starts from one IP, whatever the identifier.
+        "start_per_ip": "20/m,60/h,200/d",
+        # Starts for one identifier from one IP.
+        "start_per_identifier": "5/10m,20/d",
+        # Codes sent to one identifier from anywhere (message bombing).
+        "sends_per_identifier": "10/h,30/d",
+        # Codes sent by the whole site (SMS pumping); the key is global.
+        "sends_global": "1000/h",
+        # Code checks from one IP.
         "verify_per_ip": "30/m",
+        # Browser-SDK completions from one IP (BROWSER_SDK only).
+        "complete_per_ip": "10/m",
     },
+    #: libphonenumber number types that never get a code.
+    "BLOCKED_NUMBER_TYPES": ("PREMIUM_RATE", "SHARED_COST", "TOLL_FREE"),
+    #: Regions (ISO 3166 codes such as "RU") whose phones may get SMS and
+    #: WhatsApp codes; None allows every region. Phones elsewhere get
+    #: messenger codes only (Telegram).
+    "SMS_COUNTRIES": None,
+    #: Accept verify tokens the kod.mobi browser SDK got by checking a code
+    #: at kod.mobi directly (api/auth/complete/). Off by default: in that
+    #: mode kod.mobi alone limits guesses at a code.
+    "BROWSER_SDK": False,
     # -- users -------------------------------------------------------------
     #: The user model field holding an E.164 phone number; None disables
     #: phone lookup unless USER_RESOLVER is set.
@@ -76,6 +113,9 @@ DEFAULTS: dict[str, Any] = {
     "API_LOGIN": "session",
     #: Seconds the project's channel list is cached (it changes rarely).
     "CHANNELS_CACHE_SECONDS": 300,
+    #: Seconds a failure to get that list is remembered, so a login page
+    #: does not wait for kod.mobi on every render while it is down.
+    "CHANNELS_FAILURE_CACHE_SECONDS": 15,
     #: A link to the sandbox inbox on the login page (demos); "" hides it.
     "SANDBOX_INBOX_URL": "",
     # -- housekeeping ------------------------------------------------------
@@ -122,6 +162,18 @@ class Settings:
         return (float(connect), float(read))
 
     @property
+    def DEADLINE(self) -> float:  # noqa: N802
+        return float(self.get("DEADLINE"))
+
+    @property
+    def BREAKER_FAILURES(self) -> int:  # noqa: N802
+        return int(self.get("BREAKER_FAILURES"))
+
+    @property
+    def BREAKER_COOLDOWN(self) -> int:  # noqa: N802
+        return int(self.get("BREAKER_COOLDOWN"))
+
+    @property
     def MAX_RETRIES(self) -> int:  # noqa: N802
         return int(self.get("MAX_RETRIES"))
 
@@ -145,6 +197,37 @@ class Settings:
     @property
     def MAX_ATTEMPTS(self) -> int:  # noqa: N802
         return int(self.get("MAX_ATTEMPTS"))
+
+    @property
+    def MAX_FAILURES(self) -> int:  # noqa: N802
+        return int(self.get("MAX_FAILURES"))
+
+    @property
+    def FAILURE_COOLDOWNS(self) -> tuple[tuple[int, int], ...]:  # noqa: N802
+        tiers = (
+            (int(count), int(seconds))
+            for count, seconds in self.get("FAILURE_COOLDOWNS")
+        )
+        return tuple(sorted(tiers))
+
+    @property
+    def SESSION_TTL(self) -> int:  # noqa: N802
+        return int(self.get("SESSION_TTL"))
+
+    @property
+    def BLOCKED_NUMBER_TYPES(self) -> tuple[str, ...]:  # noqa: N802
+        return tuple(
+            str(name).upper() for name in self.get("BLOCKED_NUMBER_TYPES") or ()
+        )
+
+    @property
+    def SMS_COUNTRIES(self) -> frozenset[str] | None:  # noqa: N802
+        value = self.get("SMS_COUNTRIES")
+        return None if value is None else frozenset(str(v).upper() for v in value)
+
+    @property
+    def BROWSER_SDK(self) -> bool:  # noqa: N802
+        return bool(self.get("BROWSER_SDK"))
 
     @property
     def MAX_RESENDS(self) -> int:  # noqa: N802
@@ -204,6 +287,10 @@ class Settings:
     @property
     def CHANNELS_CACHE_SECONDS(self) -> int:  # noqa: N802
         return int(self.get("CHANNELS_CACHE_SECONDS"))
+
+    @property
+    def CHANNELS_FAILURE_CACHE_SECONDS(self) -> int:  # noqa: N802
+        return int(self.get("CHANNELS_FAILURE_CACHE_SECONDS"))
 
     @property
     def SANDBOX_INBOX_URL(self) -> str:  # noqa: N802

@@ -10,11 +10,14 @@ its :attr:`~VerificationError.reason` into a message, an error code or
 
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import NamedTuple
+
 from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["MESSAGES", "Failure", "VerificationError"]
+__all__ = ["MESSAGES", "OUTCOMES", "Failure", "Outcome", "VerificationError"]
 
 
 class Failure(models.TextChoices):
@@ -26,6 +29,7 @@ class Failure(models.TextChoices):
     INVALID_CODE = "invalid_code", _("invalid code")
     EXPIRED = "expired", _("expired")
     LOCKED = "locked", _("locked")
+    TOO_MANY_FAILURES = "too_many_failures", _("too many wrong codes")
     ALREADY_USED = "already_used", _("already used")
     NOT_FOUND = "not_found", _("not found")
     DESTINATION_MISMATCH = "destination_mismatch", _("destination mismatch")
@@ -34,28 +38,71 @@ class Failure(models.TextChoices):
     RATE_LIMITED = "rate_limited", _("rate limited")
 
 
+class Outcome(NamedTuple):
+    """What a failure means to a person (``message``) and to HTTP (``status``)."""
+
+    status: HTTPStatus
+    message: Promise
+
+
+#: The one table of failures. Projects may override messages in
+#: :data:`MESSAGES`.
+OUTCOMES: dict[Failure, Outcome] = {
+    Failure.INVALID_IDENTIFIER: Outcome(
+        HTTPStatus.BAD_REQUEST, _("Enter a valid phone number or email address.")
+    ),
+    Failure.CHANNEL_UNAVAILABLE: Outcome(
+        HTTPStatus.BAD_REQUEST,
+        _("We can't send a code through this channel. Try another one."),
+    ),
+    Failure.RESEND_TOO_SOON: Outcome(
+        HTTPStatus.TOO_MANY_REQUESTS, _("Please wait before asking for another code.")
+    ),
+    Failure.TOO_MANY_RESENDS: Outcome(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        _("You have asked for too many codes. Start again in a few minutes."),
+    ),
+    Failure.CHALLENGE_FAILED: Outcome(
+        HTTPStatus.FORBIDDEN, _("Please confirm you are not a robot and try again.")
+    ),
+    Failure.INVALID_CODE: Outcome(
+        HTTPStatus.BAD_REQUEST, _("That code is not right. Check it and try again.")
+    ),
+    Failure.EXPIRED: Outcome(
+        HTTPStatus.BAD_REQUEST, _("This code has expired. Ask for a new one.")
+    ),
+    Failure.LOCKED: Outcome(
+        HTTPStatus.FORBIDDEN, _("Too many wrong codes. Ask for a new code.")
+    ),
+    Failure.TOO_MANY_FAILURES: Outcome(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        _("Too many wrong codes for this phone number or email. Try again later."),
+    ),
+    Failure.ALREADY_USED: Outcome(
+        HTTPStatus.CONFLICT, _("This code has already been used. Ask for a new one.")
+    ),
+    Failure.NOT_FOUND: Outcome(
+        HTTPStatus.NOT_FOUND, _("This login attempt was not found. Start again.")
+    ),
+    Failure.DESTINATION_MISMATCH: Outcome(
+        HTTPStatus.BAD_REQUEST, _("The code could not be confirmed. Start again.")
+    ),
+    Failure.LOGIN_NOT_ALLOWED: Outcome(
+        HTTPStatus.FORBIDDEN, _("This account can't sign in with a one-time code.")
+    ),
+    Failure.UNAVAILABLE: Outcome(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        _("The code service is not answering right now. Try again in a minute."),
+    ),
+    Failure.RATE_LIMITED: Outcome(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        _("Too many attempts from here. Please try again later."),
+    ),
+}
+
 #: What a person is told, per reason. Projects may override entries.
 MESSAGES: dict[str, Promise] = {
-    Failure.INVALID_IDENTIFIER: _("Enter a valid phone number or email address."),
-    Failure.CHANNEL_UNAVAILABLE: _(
-        "We can't send a code through this channel. Try another one."
-    ),
-    Failure.RESEND_TOO_SOON: _("Please wait before asking for another code."),
-    Failure.TOO_MANY_RESENDS: _(
-        "You have asked for too many codes. Start again in a few minutes."
-    ),
-    Failure.CHALLENGE_FAILED: _("Please confirm you are not a robot and try again."),
-    Failure.INVALID_CODE: _("That code is not right. Check it and try again."),
-    Failure.EXPIRED: _("This code has expired. Ask for a new one."),
-    Failure.LOCKED: _("Too many wrong codes. Ask for a new code."),
-    Failure.ALREADY_USED: _("This code has already been used. Ask for a new one."),
-    Failure.NOT_FOUND: _("This login attempt was not found. Start again."),
-    Failure.DESTINATION_MISMATCH: _("The code could not be confirmed. Start again."),
-    Failure.LOGIN_NOT_ALLOWED: _("This account can't sign in with a one-time code."),
-    Failure.UNAVAILABLE: _(
-        "The code service is not answering right now. Try again in a minute."
-    ),
-    Failure.RATE_LIMITED: _("Too many attempts from here. Please try again later."),
+    reason: outcome.message for reason, outcome in OUTCOMES.items()
 }
 
 
@@ -71,7 +118,8 @@ class VerificationError(Exception):
     ) -> None:
         super().__init__(reason.value)
         self.reason = reason
-        #: Seconds to wait, for ``resend_too_soon`` and ``rate_limited``.
+        #: Seconds to wait, for ``resend_too_soon``, ``rate_limited``,
+        #: ``too_many_failures`` and ``kodmobi_unavailable``.
         self.retry_after = retry_after
         #: Codes that may still be tried, for ``invalid_code``.
         self.attempts_left = attempts_left
@@ -79,6 +127,10 @@ class VerificationError(Exception):
     @property
     def message(self) -> str:
         return str(MESSAGES[self.reason])
+
+    @property
+    def http_status(self) -> int:
+        return int(OUTCOMES[self.reason].status)
 
     def __repr__(self) -> str:
         return (

@@ -1,24 +1,41 @@
-"""Rate limits on starting flows and checking codes, in Django's cache.
+"""Rate limits on starting flows, sending codes and checking them.
 
-Fixed windows counted with ``cache.add`` + ``cache.incr``, which are atomic
-on Redis and Memcached (and on the local-memory cache within a process), so a
-limit holds across every worker that shares the cache. Keys hold a hash of
-the identifier or IP, never the value.
+Each limit is a list of rates (``"20/m,60/h"``) counted as a sliding-window
+log: a request is allowed when, for every rate, fewer than ``count`` allowed
+requests fall in the last ``seconds``. That holds in *every* window, so there
+is no double burst at a window edge as with fixed windows. A refused request
+is not recorded: hammering a limit does not extend it.
+
+On Redis (Django's ``RedisCache``) one Lua script checks and records all the
+rates of a limit in one round trip, atomically, so a limit is exact across
+every worker and host sharing the cache. On other caches the log is updated
+under a process lock: exact within one process (the local-memory cache is
+per process anyway; system check ``kodmobi.W004`` warns about it).
+
+Keys hold a keyed hash of the identifier or IP, never the value.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 import re
-import time
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.cache import cache
+from django.conf import settings as django_settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 
+from . import clock
 from .conf import settings
 from .exceptions import Failure, VerificationError
 
-__all__ = ["Rate", "check_rate", "parse_rate"]
+__all__ = ["Rate", "check_rate", "check_rates", "digest", "parse_rate", "parse_rates"]
 
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -33,38 +50,123 @@ class Rate:
 def parse_rate(text: str) -> Rate:
     """Parse ``"20/m"``, ``"3/10m"``, ``"100/d"``: a count per period."""
     match = _RATE.fullmatch(text or "")
-    if not match or int(match[1]) < 1:
+    if not match or int(match[1]) < 1 or int(match[2] or 1) < 1:
         raise ValueError(f"not a rate like '20/m' or '3/10m': {text!r}")
-    multiple = int(match[2] or 1)
-    if multiple < 1:
-        raise ValueError(f"not a rate like '20/m' or '3/10m': {text!r}")
-    return Rate(int(match[1]), multiple * _SECONDS[match[3]])
+    return Rate(int(match[1]), int(match[2] or 1) * _SECONDS[match[3]])
+
+
+def parse_rates(text: str) -> tuple[Rate, ...]:
+    """Parse ``"20/m,60/h"``: every rate must hold. Empty: no limit."""
+    return tuple(parse_rate(part) for part in (text or "").split(",") if part.strip())
+
+
+def digest(value: str) -> str:
+    """A keyed hash of ``value`` for cache keys: no phone, email or IP in clear."""
+    key = str(django_settings.SECRET_KEY).encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def check_rate(name: str, value: str | None) -> None:
-    """Count one use of ``name`` for ``value``; refuse past the limit.
-
-    ``name`` is a key of ``KODMOBI["RATE_LIMITS"]``; a missing or empty limit
-    or an unknown ``value`` (no IP) counts nothing.
+    """Count one use of limit ``name`` for ``value``; refuse past the limit.
 
     :raises VerificationError: ``rate_limited`` with ``retry_after``.
     """
-    text = settings.RATE_LIMITS.get(name)
-    if not text or not value:
+    check_rates([(name, value)])
+
+
+def check_rates(uses: Iterable[tuple[str, str | None]]) -> None:
+    """Count one use of each limit for its value, all or none.
+
+    Each name is a key of ``KODMOBI["RATE_LIMITS"]``; an empty limit is off.
+    The value is what is counted (an IP, an identifier); a use with no value
+    (a request without an address) counts under one shared key, so a
+    missing value never escapes a limit. If any limit is full nothing is
+    counted, so a refused request costs its sender nothing more.
+
+    :raises VerificationError: ``rate_limited`` with ``retry_after``.
+    """
+    keys: list[str] = []
+    rates: list[Rate] = []
+    for name, value in uses:
+        base = f"kodmobi:rate:{name}:{digest(value or '-')}"
+        for rate in parse_rates(settings.RATE_LIMITS.get(name, "")):
+            keys.append(f"{base}:{rate.count}/{rate.seconds}")
+            rates.append(rate)
+    if not keys:
         return
-    rate = parse_rate(text)
-    now = time.time()
-    window = int(now // rate.seconds)
-    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
-    key = f"kodmobi:rate:{name}:{digest}:{window}"
-    # add() makes the key with the window's lifetime only if it is missing;
-    # incr() is then atomic, so concurrent requests cannot both slip through.
-    cache.add(key, 0, timeout=rate.seconds + 1)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add() and incr(): a fresh window
-        cache.add(key, 1, timeout=rate.seconds + 1)
-        used = 1
-    if used > rate.count:
-        retry_after = int((window + 1) * rate.seconds - now) + 1
-        raise VerificationError(Failure.RATE_LIMITED, retry_after=retry_after)
+    wait = _hit(keys, rates, clock.epoch())
+    if wait > 0:
+        raise VerificationError(Failure.RATE_LIMITED, retry_after=math.ceil(wait))
+
+
+def _hit(keys: Sequence[str], rates: Sequence[Rate], now: float) -> float:
+    """Record one request in every log unless one is full; return the wait."""
+    redis = _redis_client(keys[0])
+    if redis is not None:
+        return _hit_redis(redis, keys, rates, now)
+    return _hit_locally(keys, rates, now)
+
+
+# -- Redis: one script, one round trip ------------------------------------------
+
+_SCRIPT = """
+local now = tonumber(ARGV[1])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[2 * i + 1])
+  local window = tonumber(ARGV[2 * i + 2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local used = redis.call('ZCARD', key)
+  if used >= count then
+    local oldest = redis.call('ZRANGE', key, used - count, used - count, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i + 2]) * 1000) + 1000)
+end
+return '0'
+"""
+
+
+def _redis_client(key: str) -> Any:
+    """The raw Redis client behind Django's ``RedisCache``, else ``None``."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, RedisCache):
+        return None
+    client: Any = backend._cache  # type: ignore[attr-defined]
+    return client.get_client(key, write=True)
+
+
+def _hit_redis(
+    redis: Any, keys: Sequence[str], rates: Sequence[Rate], now: float
+) -> float:
+    args: list[Any] = [repr(now), f"{now!r}:{secrets.token_hex(8)}"]
+    for rate in rates:
+        args += [rate.count, rate.seconds]
+    full_keys = [cache.make_and_validate_key(key) for key in keys]
+    return float(redis.eval(_SCRIPT, len(full_keys), *full_keys, *args))
+
+
+# -- any other cache: a log per key, under a process lock -------------------------
+
+_local_lock = threading.Lock()
+
+
+def _hit_locally(keys: Sequence[str], rates: Sequence[Rate], now: float) -> float:
+    with _local_lock:
+        logs = cache.get_many(keys)
+        kept: dict[str, list[float]] = {}
+        wait = 0.0
+        for key, rate in zip(keys, rates, strict=False):
+            log = [t for t in logs.get(key, []) if t > now - rate.seconds]
+            if len(log) >= rate.count:
+                wait = max(wait, log[len(log) - rate.count] + rate.seconds - now)
+            kept[key] = log
+        if wait > 0:
+            return wait
+        for key, rate in zip(keys, rates, strict=False):
+            cache.set(key, [*kept[key], now], timeout=rate.seconds + 1)
+        return 0.0

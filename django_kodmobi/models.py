@@ -10,14 +10,25 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ulid import ULID
 
+from . import clock
 from .conf import settings as kodmobi_settings
 from .masking import mask_identifier
 
-__all__ = ["EventKind", "IdentifierKind", "OTPEvent", "OTPSession", "Purpose", "Status"]
+__all__ = [
+    "EventKind",
+    "FailureStreak",
+    "IdentifierKind",
+    "KodSession",
+    "OTPEvent",
+    "OTPSession",
+    "Purpose",
+    "Status",
+]
 
 
 def new_ulid() -> str:
@@ -53,13 +64,99 @@ class Purpose(models.TextChoices):
     STEP_UP = "step_up", _("step-up confirmation")
 
 
+#: Statuses a flow can still move on from (take a code, or log in).
+LIVE_STATUSES = (*OPEN_STATUSES, Status.VERIFIED)
+
+
 class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
+    """The state changes that must hold under concurrency.
+
+    Each is one conditional UPDATE: of any number of concurrent callers,
+    exactly as many succeed as the rule allows, whatever the database.
+    """
+
     def open(self) -> OTPSessionQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
 
     def stale(self, now: Any = None) -> OTPSessionQuerySet:
-        """Open sessions whose expiry has passed."""
-        return self.open().filter(expires_at__lte=now or timezone.now())
+        """Flows past their expiry that could still move on."""
+        return self.filter(status__in=LIVE_STATUSES, expires_at__lte=now or clock.now())
+
+    def reserve_attempt(self, session: OTPSession) -> bool:
+        """Count one code check on ``session`` before kod.mobi sees it.
+
+        The budget is per kod.mobi session, shared by every flow that landed
+        on it, so starting again never buys more guesses at one code.
+        """
+        now = clock.now()
+        if not self.filter(
+            pk=session.pk, status__in=OPEN_STATUSES, expires_at__gt=now
+        ).update(attempts=F("attempts") + 1, updated_at=now):
+            return False
+        if KodSession.objects.filter(
+            pk=session.kodmobi_session_id,
+            attempts__lt=kodmobi_settings.MAX_ATTEMPTS,
+        ).update(attempts=F("attempts") + 1):
+            session.attempts += 1
+            return True
+        # The shared budget is spent: this check never happens.
+        self.filter(pk=session.pk).update(attempts=F("attempts") - 1)
+        return False
+
+    def mark_verified(self, session: OTPSession) -> bool:
+        """Open → verified, for exactly one caller."""
+        now = clock.now()
+        if not self.filter(pk=session.pk, status__in=OPEN_STATUSES).update(
+            status=Status.VERIFIED, verified_at=now, last_error="", updated_at=now
+        ):
+            return False
+        session.status, session.verified_at, session.last_error = (
+            Status.VERIFIED,
+            now,
+            "",
+        )
+        return True
+
+    def consume(self, session: OTPSession) -> bool:
+        """Verified and unexpired → consumed, for exactly one caller."""
+        now = clock.now()
+        if not self.filter(
+            pk=session.pk,
+            status=Status.VERIFIED,
+            consumed_at__isnull=True,
+            expires_at__gt=now,
+        ).update(status=Status.CONSUMED, consumed_at=now, updated_at=now):
+            return False
+        session.status, session.consumed_at = Status.CONSUMED, now
+        return True
+
+    def lock(self, session: OTPSession) -> list[str]:
+        """Lock every open flow on ``session``'s kod.mobi session (one code);
+        return the ids this call locked."""
+        flows = self.filter(status__in=OPEN_STATUSES)
+        if session.kodmobi_session_id:
+            flows = flows.filter(kodmobi_session_id=session.kodmobi_session_id)
+        else:
+            flows = flows.filter(pk=session.pk)
+        now = clock.now()
+        # One UPDATE per flow (there are rarely two), so that each is
+        # reported locked by exactly one caller.
+        return [
+            pk
+            for pk in flows.values_list("pk", flat=True)
+            if self.filter(pk=pk, status__in=OPEN_STATUSES).update(
+                status=Status.LOCKED, updated_at=now
+            )
+        ]
+
+    def expire(self, session: OTPSession) -> bool:
+        """Open or verified → expired, for exactly one caller."""
+        if not self.filter(pk=session.pk, status__in=LIVE_STATUSES).update(
+            status=Status.EXPIRED, updated_at=clock.now()
+        ):
+            return False
+        session.status = Status.EXPIRED
+        return True
 
 
 class OTPSession(models.Model):
@@ -166,11 +263,60 @@ class OTPSession(models.Model):
         return self.status in OPEN_STATUSES
 
     def is_expired(self, now: Any = None) -> bool:
-        return self.expires_at <= (now or timezone.now())
+        return self.expires_at <= (now or clock.now())
 
     @property
     def attempts_left(self) -> int:
+        """Checks this flow may still make (the shared budget may end first)."""
         return max(0, kodmobi_settings.MAX_ATTEMPTS - self.attempts)
+
+    @property
+    def resends_left(self) -> int:
+        return max(0, kodmobi_settings.MAX_RESENDS - self.resends)
+
+
+class KodSession(models.Model):
+    """One kod.mobi session, shared by every flow that landed on it.
+
+    kod.mobi hands back the live session of a destination instead of a new
+    one, so two flows can check the same code: the attempt budget lives
+    here, once per code, not once per flow.
+    """
+
+    id = models.CharField(_("kod.mobi session"), primary_key=True, max_length=32)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    #: The channel the code went to first, for flows that join later.
+    channel = models.CharField(_("channel"), max_length=16, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("kod.mobi session")
+        verbose_name_plural = _("kod.mobi sessions")
+        indexes = [models.Index(fields=["created_at"], name="kodmobi_kod_created")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class FailureStreak(models.Model):
+    """Wrong codes in a row for an identifier, or an identifier from one IP.
+
+    Keys are keyed hashes: the table holds no phone, email or address.
+    A successful login deletes every streak of its identifier.
+    """
+
+    key = models.CharField(primary_key=True, max_length=64)
+    identifier_key = models.CharField(max_length=64, db_index=True)
+    failures = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("failure streak")
+        verbose_name_plural = _("failure streaks")
+
+    def __str__(self) -> str:
+        return f"{self.failures} failures"
 
 
 class EventKind(models.TextChoices):

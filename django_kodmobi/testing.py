@@ -18,15 +18,20 @@ session, ``self.kodmobi.faults.add(...)`` makes kod.mobi fail.
 
 from __future__ import annotations
 
-from . import provider
+from django.core.cache import cache
+
+from . import breaker, provider
 from .sandbox import SandboxEngine
 
 __all__ = ["KodMobiTestMixin", "fresh_sandbox", "last_code"]
 
 
 def fresh_sandbox() -> SandboxEngine:
-    """Forget every client and session; return a new in-process sandbox."""
+    """Forget every client and session, the circuit breaker's state and the
+    cached channel lists; return a new in-process sandbox."""
     provider.reset()
+    breaker.reset()
+    cache.delete_many([f"kodmobi:channels:{language}" for language in ("en", "ru")])
     return provider.get_sandbox()
 
 

@@ -162,15 +162,14 @@ class CodeView(FlowMixin, View):
         form = CodeForm(request.POST)
         if form.is_valid():
             try:
-                services.verify_code(
+                # login() flushes or cycles the session: the stash was read.
+                services.verify_and_log_in(
+                    request,
                     session.pk,
                     token,
                     form.cleaned_data["code"],
                     challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
-                    request=request,
                 )
-                # login() flushes or cycles the session: read the stash first.
-                services.log_in(request, session.pk, token)
             except VerificationError as exc:
                 form.add_error("code", exc.message)
                 if exc.attempts_left is not None:
@@ -198,10 +197,9 @@ class CodeView(FlowMixin, View):
                 channels = services.get_channels(session)
             except VerificationError:
                 channels = ()
-        waits = services.channel_waits(session)
         cards = [
-            {"channel": c, "wait": max(c.timeout, waits.get(c.type, 0))}
-            for c in channels
+            {"channel": channel, "wait": wait}
+            for channel, wait in services.channel_cards(session, channels)
         ]
         context = {
             "form": form,

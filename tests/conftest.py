@@ -13,6 +13,15 @@ from django_kodmobi.sandbox import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Limits, the breaker and cached channel lists start empty in each test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 class FakeClock:
     """A clock the tests move by hand."""
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import environ
 
+from django_kodmobi.conf import DEFAULTS
+
 env = environ.Env()
 
 SECRET_KEY = "tests-only-not-secret"  # noqa: S105
@@ -66,6 +68,7 @@ AUTHENTICATION_BACKENDS = [
     "django_kodmobi.backends.KodMobiBackend",
 ]
 
+RATE_LIMIT_NAMES = tuple(DEFAULTS["RATE_LIMITS"])
 KODMOBI = {
     # kod.mobi answers from the in-process sandbox: no socket, no network.
     "SANDBOX": {"echo": False},
@@ -73,11 +76,7 @@ KODMOBI = {
     "SECRET_KEY": "test-secret-key",
     # Counted per test where they are the subject (tests/test_limits.py);
     # elsewhere hundreds of logins from 127.0.0.1 would trip them.
-    "RATE_LIMITS": {
-        "start_per_ip": "",
-        "start_per_identifier": "",
-        "verify_per_ip": "",
-    },
+    "RATE_LIMITS": dict.fromkeys(RATE_LIMIT_NAMES, ""),
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

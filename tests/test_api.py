@@ -284,21 +284,57 @@ class CsrfTests(ApiTestCase):
         assert response.status_code == HTTPStatus.CREATED
 
 
+@override_settings(KODMOBI=kodmobi(BROWSER_SDK=True))
 class CompleteTests(ApiTestCase):
-    def test_browser_verify_token(self) -> None:
-        created = self.kodmobi.project.create({"to": EMAIL}, "http://sb")
+    def sdk_check(self, reply: dict[str, Any]) -> str:
+        """What the kod.mobi browser SDK does with the start reply."""
+        session_id = reply["kodmobi_session_id"]
+        self.kodmobi.project.send(
+            {"session_id": session_id, "type": "email"}, "http://sb"
+        )
         checked = self.kodmobi.project.check(
-            {"session_id": created["session_id"], "code": self.kodmobi_code(EMAIL)}
+            {"session_id": session_id, "code": self.kodmobi_code(EMAIL)}
         )
-        response = self.api.post(
-            url("complete"), {"verify_token": checked["verify_token"]}, format="json"
-        )
-        assert response.status_code == HTTPStatus.OK
+        return str(checked["verify_token"])
+
+    def test_browser_verify_token(self) -> None:
+        reply = self.start(EMAIL, send=False)
+        token = self.sdk_check(reply)
+        body = {"flow": reply["flow"], "verify_token": token}
+        response = self.api.post(url("complete"), body, format="json")
+        assert response.status_code == HTTPStatus.OK, response.content
         assert response.json()["user"]["username"] == "anna"
-        again = self.api.post(
-            url("complete"), {"verify_token": checked["verify_token"]}, format="json"
+        again = self.api.post(url("complete"), body, format="json")
+        self.assert_error(again, 409, "already_used")
+
+    def test_needs_a_flow(self) -> None:
+        reply = self.start(EMAIL, send=False)
+        token = self.sdk_check(reply)
+        response = self.api.post(
+            url("complete"), {"verify_token": token}, format="json"
         )
-        self.assert_error(again, 400, "expired")
+        self.assert_error(response, 400, "invalid")
+
+    @override_settings(KODMOBI=kodmobi(BROWSER_SDK=False))
+    def test_off_by_default(self) -> None:
+        reply = self.start(EMAIL, send=False)
+        assert "kodmobi_session_id" not in reply
+        body = {"flow": reply["flow"], "verify_token": "anything"}
+        self.assert_error(
+            self.api.post(url("complete"), body, format="json"), 404, "not_found"
+        )
+
+    @override_settings(
+        KODMOBI=kodmobi(BROWSER_SDK=True, RATE_LIMITS={"complete_per_ip": "2/m"})
+    )
+    def test_rate_limited_per_ip(self) -> None:
+        reply = self.start(EMAIL, send=False)
+        body = {"flow": reply["flow"], "verify_token": "guess"}
+        codes = [
+            self.api.post(url("complete"), body, format="json").json()["code"]
+            for _ in range(3)
+        ]
+        assert codes[-1] == "rate_limited"
 
     def test_validation(self) -> None:
         self.assert_error(

@@ -21,7 +21,7 @@ from .helpers import session_request
 
 
 def limits(**rates: str) -> Any:
-    off = {"start_per_ip": "", "start_per_identifier": "", "verify_per_ip": ""}
+    off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
     return override_settings(
         KODMOBI={**settings.KODMOBI, "RATE_LIMITS": {**off, **rates}}
     )
@@ -160,7 +160,7 @@ class LimitCheckTests(SimpleTestCase):
                 "LOCATION": "redis://127.0.0.1:6379/9",
             }
         }
-        off = {"start_per_ip": "", "start_per_identifier": "", "verify_per_ip": ""}
+        off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
         with override_settings(CACHES=local):
             assert self.ids() == ["kodmobi.W004"]
             assert self.ids(RATE_LIMITS=off) == []

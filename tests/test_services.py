@@ -8,6 +8,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.test import TestCase, override_settings
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from django_kodmobi import signals
 from django_kodmobi.exceptions import Failure, VerificationError
-from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Status
+from django_kodmobi.models import EventKind, KodSession, OTPEvent, OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.services import (
     ClientInfo,
@@ -209,17 +210,28 @@ class TestChannelFirst(FlowTestCase):
         assert self.events(flow) == ["created", "sent"]
         assert self.verify(flow).status == Status.VERIFIED
 
-    def test_starting_again_keeps_the_counters(self) -> None:
+    def test_starting_again_shares_the_attempt_budget(self) -> None:
         first = start_login(PHONE)
+        wrong = "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
         with pytest.raises(VerificationError):
-            self.verify(
-                first, "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
-            )
+            self.verify(first, wrong)
         second = start_login(PHONE)
         assert second.session.kodmobi_session_id == first.session.kodmobi_session_id
-        assert (second.session.attempts, second.session.failed_attempts) == (1, 1)
+        # The new flow shows nothing of the first one's attempts...
+        assert (second.session.attempts, second.session.failed_attempts) == (0, 0)
+        assert second.session.attempts_left == 5
         assert second.session.status == Status.SENT
+        assert second.session.channel == first.session.channel
         assert len(self.kodmobi.inbox.messages(PHONE)) == 1
+        # ...but one code gets five checks in all, whichever flow makes them.
+        for _ in range(3):
+            with pytest.raises(VerificationError) as info:
+                self.verify(second, wrong)
+            assert info.value.reason is Failure.INVALID_CODE
+        with pytest.raises(VerificationError) as info:
+            self.verify(second, wrong)
+        assert info.value.reason is Failure.LOCKED
+        assert KodSession.objects.get(pk=first.session.kodmobi_session_id).attempts == 5
 
 
 class TestVerifyFailures(FlowTestCase):
@@ -291,7 +303,7 @@ class TestVerifyFailures(FlowTestCase):
 
     def test_attempts_are_reserved_before_kodmobi_is_called(self) -> None:
         flow = start_login(PHONE)
-        OTPSession.objects.filter(pk=flow.session.pk).update(attempts=5)
+        KodSession.objects.filter(pk=flow.session.kodmobi_session_id).update(attempts=5)
         with (
             mock.patch.object(self.kodmobi.project, "check") as check,
             pytest.raises(VerificationError) as info,
@@ -701,60 +713,113 @@ def make_user(identifier: Any) -> Any:
     return User.objects.create_user(f"made-{identifier.value}")
 
 
+@override_settings(KODMOBI={**settings.KODMOBI, "BROWSER_SDK": True})
 class TestCompleteWithBrowserToken(FlowTestCase):
-    def browser_token(self, identifier: str) -> str:
+    """The browser SDK checks the code at kod.mobi; the app only redeems."""
+
+    def sdk_start(self, identifier: str) -> Flow:
+        """The app starts the flow without sending; the SDK sends and checks."""
+        flow = start_login(identifier, send=False, client=ClientInfo("198.51.100.1"))
+        self.kodmobi.project.send(
+            {"session_id": flow.session.kodmobi_session_id, "type": "email"},
+            "http://sb",
+        )
+        return flow
+
+    def browser_token(self, flow: Flow) -> str:
         """What a browser running the kod.mobi JS SDK would hand over."""
-        client = self.kodmobi  # the sandbox, as the browser would call it
-        created = client.project.create({"to": identifier}, "http://sb")
-        checked = client.project.check(
-            {"session_id": created["session_id"], "code": self.kodmobi_code(identifier)}
+        checked = self.kodmobi.project.check(
+            {
+                "session_id": flow.session.kodmobi_session_id,
+                "code": self.kodmobi_code(flow.session.identifier),
+            }
         )
         return str(checked["verify_token"])
 
     def test_verified_flow_logs_in(self) -> None:
-        flow = complete_with_token(
-            self.browser_token(EMAIL), client=ClientInfo("198.51.100.1")
+        flow = self.sdk_start(EMAIL)
+        session = complete_with_token(
+            flow.session.pk, flow.token, self.browser_token(flow)
         )
-        assert (flow.session.status, flow.session.identifier, flow.session.channel) == (
-            Status.VERIFIED,
-            EMAIL,
-            "email",
-        )
-        assert flow.session.kodmobi_session_id
+        assert (session.status, session.identifier) == (Status.VERIFIED, EMAIL)
         assert log_in(session_request(), flow.session.pk, flow.token) == self.user
 
-    def test_token_is_single_use(self) -> None:
-        token = self.browser_token(EMAIL)
-        complete_with_token(token)
+    @override_settings(KODMOBI={**settings.KODMOBI, "BROWSER_SDK": False})
+    def test_off_by_default(self) -> None:
+        flow = self.sdk_start(EMAIL)
+        token = self.browser_token(flow)
+        with (
+            mock.patch.object(self.kodmobi.project, "verify") as verify,
+            pytest.raises(VerificationError) as info,
+        ):
+            complete_with_token(flow.session.pk, flow.token, token)
+        assert info.value.reason is Failure.NOT_FOUND
+        verify.assert_not_called()
+
+    def test_needs_the_flow_that_started_it(self) -> None:
+        flow = self.sdk_start(EMAIL)
+        token = self.browser_token(flow)
         with pytest.raises(VerificationError) as info:
-            complete_with_token(token)
-        assert info.value.reason is Failure.EXPIRED
+            complete_with_token(flow.session.pk, "not-the-flow-token", token)
+        assert info.value.reason is Failure.NOT_FOUND
+
+    def test_token_of_another_kodmobi_session_is_refused(self) -> None:
+        """A token for the victim's destination got outside this flow proves
+        nothing about it: the session must be the flow's own."""
+        mine = self.sdk_start(EMAIL)
+        verified_elsewhere = {
+            "to": EMAIL,
+            "session_id": "01J00000000000000000000000",
+            "sent_to": "email",
+        }
+        with (
+            mock.patch.object(
+                self.kodmobi.project, "verify", return_value=verified_elsewhere
+            ),
+            pytest.raises(VerificationError) as info,
+        ):
+            complete_with_token(mine.session.pk, mine.token, "token-from-elsewhere")
+        assert info.value.reason is Failure.DESTINATION_MISMATCH
+        mine.session.refresh_from_db()
+        assert mine.session.status == Status.FAILED
+
+    def test_token_is_single_use(self) -> None:
+        flow = self.sdk_start(EMAIL)
+        token = self.browser_token(flow)
+        complete_with_token(flow.session.pk, flow.token, token)
+        with pytest.raises(VerificationError) as info:
+            complete_with_token(flow.session.pk, flow.token, token)
+        assert info.value.reason is Failure.ALREADY_USED
 
     @pytest.mark.filterwarnings("ignore")
     def test_bad_tokens(self) -> None:
+        flow = self.sdk_start(EMAIL)
         for token in ["", "x" * 513, None]:
-            with pytest.raises(VerificationError):
-                complete_with_token(token)  # type: ignore[arg-type]
+            with pytest.raises(VerificationError) as info:
+                complete_with_token(flow.session.pk, flow.token, token)  # type: ignore[arg-type]
+            assert info.value.reason is Failure.EXPIRED
 
     def test_kodmobi_down(self) -> None:
+        flow = self.sdk_start(EMAIL)
         self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"verify"})))
         with pytest.raises(VerificationError) as info:
-            complete_with_token("whatever")
+            complete_with_token(flow.session.pk, flow.token, "whatever")
         assert info.value.reason is Failure.UNAVAILABLE
 
 
 class TestQueryCounts(FlowTestCase):
     def test_start(self) -> None:
-        # INSERT session, INSERT event, SELECT earlier row, UPDATE session,
-        # INSERT event.
-        with self.assertNumQueries(5):
+        # SELECT failure streaks, INSERT session, INSERT event, INSERT kod.mobi
+        # session (if new), UPDATE session, INSERT event.
+        with self.assertNumQueries(6):
             start_login(PHONE)
 
     def test_verify(self) -> None:
         flow = start_login(PHONE)
         code = self.kodmobi_code(PHONE)
-        # SELECT session, UPDATE reserve, UPDATE verified, INSERT event.
-        with self.assertNumQueries(4):
+        # SELECT session, SELECT failure streaks, UPDATE flow attempts,
+        # UPDATE the kod.mobi session's budget, UPDATE verified, INSERT event.
+        with self.assertNumQueries(6):
             verify_code(flow.session.pk, flow.token, code)
 
     @override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies")

@@ -17,6 +17,7 @@ class FlowField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 128)
+        kwargs.setdefault("min_length", 1)
         kwargs.setdefault(
             "help_text", _("The flow reference returned by start. Keep it secret.")
         )
@@ -25,7 +26,9 @@ class FlowField(serializers.CharField):
 
 class StartRequest(serializers.Serializer[Any]):
     identifier = serializers.CharField(
-        max_length=254, help_text=_("A phone number (E.164 or national) or an email.")
+        min_length=1,
+        max_length=254,
+        help_text=_("A phone number (E.164 or national) or an email."),
     )
     channel = serializers.ChoiceField(
         choices=CHANNEL_CHOICES,
@@ -44,13 +47,16 @@ class ResendRequest(serializers.Serializer[Any]):
 
 class VerifyRequest(serializers.Serializer[Any]):
     flow = FlowField()
-    code = serializers.CharField(max_length=32, trim_whitespace=True)
+    code = serializers.CharField(min_length=1, max_length=32, trim_whitespace=True)
     challenge_token = serializers.CharField(max_length=4096, required=False)
 
 
 class CompleteRequest(serializers.Serializer[Any]):
+    flow = FlowField()
     verify_token = serializers.CharField(
-        max_length=512, help_text=_("The verify_token the kod.mobi browser SDK got.")
+        min_length=1,
+        max_length=512,
+        help_text=_("The verify_token the kod.mobi browser SDK got."),
     )
 
 
@@ -76,6 +82,10 @@ class FlowReply(serializers.Serializer[Any]):
     resends_left = serializers.IntegerField()
     code_length = serializers.IntegerField()
     channels = ChannelReply(many=True)
+    kodmobi_session_id = serializers.CharField(
+        required=False,
+        help_text=_("With BROWSER_SDK: the kod.mobi session the browser SDK uses."),
+    )
 
 
 class UserReply(serializers.Serializer[Any]):
@@ -101,7 +111,8 @@ class ErrorReply(serializers.Serializer[Any]):
             "Stable: invalid, invalid_identifier, channel_unavailable, "
             "resend_too_soon, too_many_resends, challenge_failed, invalid_code, "
             "expired, locked, already_used, not_found, destination_mismatch, "
-            "login_not_allowed, kodmobi_unavailable, rate_limited, csrf_failed."
+            "too_many_failures, login_not_allowed, kodmobi_unavailable, "
+            "rate_limited, csrf_failed, request_too_large."
         )
     )
     detail = serializers.CharField()

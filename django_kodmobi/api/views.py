@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.http import HttpRequest
+from django.core.exceptions import RequestDataTooBig
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -15,6 +13,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,11 +22,12 @@ from rest_framework.views import APIView
 from django_kodmobi import services
 from django_kodmobi.client import SessionChannel
 from django_kodmobi.conf import settings
-from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.exceptions import OUTCOMES, Failure, VerificationError
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import OTPSession
 
 from . import serializers as s
+from .parsers import BoundedJSONParser
 
 __all__ = [
     "ChannelsView",
@@ -40,39 +40,26 @@ __all__ = [
 
 FLOW_HEADER = "X-Kodmobi-Flow"
 
-_STATUS: dict[Failure, int] = {
-    Failure.INVALID_IDENTIFIER: HTTPStatus.BAD_REQUEST,
-    Failure.CHANNEL_UNAVAILABLE: HTTPStatus.BAD_REQUEST,
-    Failure.RESEND_TOO_SOON: HTTPStatus.TOO_MANY_REQUESTS,
-    Failure.TOO_MANY_RESENDS: HTTPStatus.TOO_MANY_REQUESTS,
-    Failure.CHALLENGE_FAILED: HTTPStatus.FORBIDDEN,
-    Failure.INVALID_CODE: HTTPStatus.BAD_REQUEST,
-    Failure.EXPIRED: HTTPStatus.BAD_REQUEST,
-    Failure.LOCKED: HTTPStatus.FORBIDDEN,
-    Failure.ALREADY_USED: HTTPStatus.CONFLICT,
-    Failure.NOT_FOUND: HTTPStatus.NOT_FOUND,
-    Failure.DESTINATION_MISMATCH: HTTPStatus.BAD_REQUEST,
-    Failure.LOGIN_NOT_ALLOWED: HTTPStatus.FORBIDDEN,
-    Failure.UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
-    Failure.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
-}
 #: How long a client should wait when kod.mobi is down.
 _UNAVAILABLE_RETRY_AFTER = 30
 
-_ERRORS = {
-    code: OpenApiResponse(s.ErrorReply, description=description)
-    for code, description in [
-        (
-            400,
-            "invalid, invalid_identifier, channel_unavailable, invalid_code, expired",
-        ),
-        (403, "csrf_failed, challenge_failed, locked, login_not_allowed"),
-        (404, "not_found"),
-        (409, "already_used"),
-        (429, "resend_too_soon, too_many_resends, rate_limited (with Retry-After)"),
-        (503, "kodmobi_unavailable (with Retry-After)"),
-    ]
-}
+
+def _errors_by_status() -> dict[int, OpenApiResponse]:
+    """The schema's error replies, from the one table of failures."""
+    codes: dict[int, list[str]] = {
+        400: ["invalid"],
+        403: ["csrf_failed"],
+        413: ["request_too_large"],
+    }
+    for reason, outcome in OUTCOMES.items():
+        codes.setdefault(int(outcome.status), []).append(reason.value)
+    return {
+        status: OpenApiResponse(s.ErrorReply, description=", ".join(names))
+        for status, names in sorted(codes.items())
+    }
+
+
+_ERRORS = _errors_by_status()
 
 
 def _flow_value(session: OTPSession, token: str) -> str:
@@ -85,26 +72,24 @@ def _split_flow(value: str) -> tuple[str, str]:
 
 
 def _channels_reply(
-    channels: Iterable[SessionChannel], waits: Mapping[str, int] | None = None
+    session: OTPSession | None, channels: tuple[SessionChannel, ...]
 ) -> list[dict[str, Any]]:
-    waits = waits or {}
     return [
         {
             "type": c.type,
             "name": c.name,
             "is_active": c.is_active,
-            # The longer of kod.mobi's and our own cooldown.
-            "timeout": max(c.timeout, waits.get(c.type, 0)),
+            "timeout": wait,
             "image_url": c.image_url,
             "link": c.link,
             "description": c.description,
         }
-        for c in channels
+        for c, wait in services.channel_cards(session, channels)
     ]
 
 
 def _flow_reply(
-    session: OTPSession, channels: Iterable[SessionChannel], token: str | None = None
+    session: OTPSession, channels: tuple[SessionChannel, ...], token: str | None = None
 ) -> dict[str, Any]:
     reply = {
         "status": session.status,
@@ -112,12 +97,15 @@ def _flow_reply(
         "channel": session.channel,
         "expires_at": session.expires_at,
         "attempts_left": session.attempts_left,
-        "resends_left": max(0, settings.MAX_RESENDS - session.resends),
+        "resends_left": session.resends_left,
         "code_length": settings.CODE_LENGTH,
-        "channels": _channels_reply(channels, services.channel_waits(session)),
+        "channels": _channels_reply(session, channels),
     }
     if token is not None:
         reply["flow"] = _flow_value(session, token)
+    if settings.BROWSER_SDK:
+        # The browser SDK sends and checks the code on this kod.mobi session.
+        reply["kodmobi_session_id"] = session.kodmobi_session_id
     return reply
 
 
@@ -132,6 +120,7 @@ class KodMobiAPIView(APIView):
     """Shared behaviour: anonymous access, login CSRF, error translation."""
 
     permission_classes = [AllowAny]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
     schema = AutoSchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -144,6 +133,14 @@ class KodMobiAPIView(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, VerificationError):
             return self.failure_response(exc)
+        if isinstance(exc, RequestDataTooBig):
+            return Response(
+                {
+                    "code": "request_too_large",
+                    "detail": str(_("The request is too large.")),
+                },
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         if isinstance(exc, exceptions.ValidationError):
             return Response(
                 {
@@ -174,7 +171,7 @@ class KodMobiAPIView(APIView):
             headers["Retry-After"] = str(retry_after)
         if exc.attempts_left is not None:
             data["attempts_left"] = exc.attempts_left
-        return Response(data, status=_STATUS[exc.reason], headers=headers)
+        return Response(data, status=exc.http_status, headers=headers)
 
     def flow_from_header(self, request: Request) -> tuple[str, str] | None:
         value = request.headers.get(FLOW_HEADER, "")
@@ -219,20 +216,23 @@ class ResendView(KodMobiAPIView):
         return Response(_flow_reply(session, services.get_channels(session)))
 
 
-def _login_reply(request: Request, session_id: str, token: str) -> dict[str, Any]:
+def _login_reply(request: Request, user: AbstractBaseUser) -> dict[str, Any]:
+    """The reply to a login: the user and, in token modes, the tokens."""
     mode = settings.API_LOGIN
-    django_request: HttpRequest = request._request
-    if mode == "session":
-        user = services.log_in(django_request, session_id, token)
-        extra: dict[str, Any] = {}
-    else:
-        user = services.authenticate_flow(django_request, session_id, token)
-        extra = _issue_tokens(mode, request, user)
+    extra = {} if mode == "session" else _issue_tokens(mode, request, user)
     return {
         "status": "logged_in",
         "user": {"id": str(user.pk), "username": user.get_username()},
         **extra,
     }
+
+
+def _log_in(request: Request, session_id: str, token: str) -> AbstractBaseUser:
+    """Log a verified flow in: a Django login in session mode, else only
+    authenticate (the tokens are the login)."""
+    if settings.API_LOGIN == "session":
+        return services.log_in(request._request, session_id, token)
+    return services.authenticate_flow(request._request, session_id, token)
 
 
 def _issue_tokens(
@@ -260,29 +260,37 @@ class VerifyView(KodMobiAPIView):
     def post(self, request: Request) -> Response:
         data = _validated(s.VerifyRequest, request)
         session_id, token = _split_flow(data["flow"])
-        services.verify_code(
+        user = services.verify_and_log_in(
+            request._request,
             session_id,
             token,
             data["code"],
             challenge_token=data.get("challenge_token"),
-            request=request._request,
+            session_login=settings.API_LOGIN == "session",
         )
-        return Response(_login_reply(request, session_id, token))
+        return Response(_login_reply(request, user))
 
 
 @extend_schema(
     summary="Log in with a verify token from the kod.mobi browser SDK",
+    description=(
+        "Only with KODMOBI['BROWSER_SDK'] on (404 otherwise). The flow comes "
+        "from start; the browser SDK sent and checked its code on "
+        "kodmobi_session_id, and the verify token must name that session."
+    ),
     request=s.CompleteRequest,
     responses={200: s.LoginReply, **_ERRORS},
 )
 class CompleteView(KodMobiAPIView):
     def post(self, request: Request) -> Response:
+        if not settings.BROWSER_SDK:
+            raise VerificationError(Failure.NOT_FOUND)
         data = _validated(s.CompleteRequest, request)
-        flow = services.complete_with_token(
-            data["verify_token"],
-            client=services.ClientInfo.from_request(request._request),
+        session_id, token = _split_flow(data["flow"])
+        services.complete_with_token(
+            session_id, token, data["verify_token"], request=request._request
         )
-        return Response(_login_reply(request, flow.session.pk, flow.token))
+        return Response(_login_reply(request, _log_in(request, session_id, token)))
 
 
 def _flow_parameter(*, required: bool, description: str) -> OpenApiParameter:
@@ -308,9 +316,7 @@ class ChannelsView(KodMobiAPIView):
     def get(self, request: Request) -> Response:
         flow = self.flow_from_header(request)
         session = services.get_flow_session(*flow) if flow else None
-        channels = services.get_channels(session)
-        waits = services.channel_waits(session) if session else None
-        return Response(_channels_reply(channels, waits))
+        return Response(_channels_reply(session, services.get_channels(session)))
 
 
 @extend_schema(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +47,9 @@ DEFAULT_BASE_URL = "https://api.kod.mobi"
 #: The only CAPTCHA header name seen in real kod.mobi client code.
 DEFAULT_CHALLENGE_HEADER = "X-CF-TURNSTILE-TOKEN"
 DEFAULT_TIMEOUT = (3.05, 10.0)
+#: The most seconds one call may take in all: retries, waits and a reply
+#: that trickles in byte by byte included.
+DEFAULT_DEADLINE = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 
@@ -63,7 +67,9 @@ class KodMobiClient:
     backoff, only when a retry cannot deliver a second message: when the
     connection was never established (any method), or for a GET after any
     transport failure or a 502/503/504. A POST whose request may have reached
-    the service is never retried.
+    the service is never retried. ``deadline`` bounds a whole call, retries
+    and a reply trickling in included: past it the call raises
+    :class:`~django_kodmobi.client.exceptions.KodMobiTimeoutError`.
 
     ``paths`` overrides the path of any operation by name (``{"check":
     "/v2/check"}``); ``language`` (``en`` or ``ru``) is the default
@@ -78,6 +84,7 @@ class KodMobiClient:
         base_url: str = DEFAULT_BASE_URL,
         paths: Mapping[str, str] | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         max_retries: int = 2,
         backoff: tuple[float, float] = (0.5, 5.0),
         language: str = "en",
@@ -95,9 +102,13 @@ class KodMobiClient:
             raise ValueError("timeout must be a positive number or (connect, read)")
         if max_retries < 0:
             raise ValueError("max_retries cannot be negative")
+        if not deadline > 0:
+            raise ValueError("deadline must be a positive number of seconds")
         self.base_url = base_url.rstrip("/")
         self.endpoints = build_endpoints(paths)
         self.timeout: tuple[float, float] = (float(timeouts[0]), float(timeouts[1]))
+        self.deadline = float(deadline)
+        self._clock: Callable[[], float] = time.monotonic
         self.max_retries = max_retries
         self.backoff = backoff
         self.language = language
@@ -345,6 +356,9 @@ class KodMobiClient:
             "Accept": "application/json",
             "Accept-Language": language or self.language,
             "User-Agent": f"django-kodmobi/{__version__}",
+            # Replies are read a chunk at a time within a deadline and a
+            # size cap; a compressed one would slip past the cap.
+            "Accept-Encoding": "identity",
         }
         if challenge_token:
             headers[self.challenge_header] = challenge_token
@@ -361,8 +375,10 @@ class KodMobiClient:
     ) -> tuple[int, Any]:
         url = self.base_url + endpoint.path.format_map(path_args or {})
         is_get = endpoint.method == "GET"
+        ends_at = self._clock() + self.deadline
         attempt = 0
         while True:
+            connect, read = self.timeout
             try:
                 response = self.session.request(
                     endpoint.method,
@@ -370,13 +386,14 @@ class KodMobiClient:
                     params=params,
                     json=json_body,
                     headers=headers,
-                    timeout=self.timeout,
+                    # No single wait may outlast the deadline either.
+                    timeout=(connect, min(read, self._left(ends_at))),
                     allow_redirects=False,
                     stream=True,
                 )
             except requests.RequestException as exc:
                 if attempt < self.max_retries and _may_retry(exc, is_get):
-                    self._pause(attempt)
+                    self._pause(attempt, ends_at)
                     attempt += 1
                     continue
                 raise _transport_error(exc) from exc
@@ -386,39 +403,100 @@ class KodMobiClient:
                 and attempt < self.max_retries
             ):
                 response.close()
-                self._pause(attempt)
+                self._pause(attempt, ends_at)
                 attempt += 1
                 continue
-            return response.status_code, self._read_json(response)
+            return response.status_code, self._read_json(response, ends_at)
 
-    def _pause(self, attempt: int) -> None:
+    def _left(self, ends_at: float) -> float:
+        """Seconds left before ``ends_at``; raise when none are."""
+        left = ends_at - self._clock()
+        if left <= 0:
+            raise KodMobiTimeoutError(
+                f"kod.mobi did not answer within the {self.deadline:g} s deadline"
+            )
+        return left
+
+    def _pause(self, attempt: int, ends_at: float) -> None:
         first, cap = self.backoff
         delay = min(cap, first * 2**attempt)
         # Jitter keeps many workers from retrying in step.
-        self._sleep(delay * random.uniform(0.5, 1.0))
+        delay *= random.uniform(0.5, 1.0)
+        # Give up now rather than wake up past the deadline.
+        self._left(ends_at - delay)
+        self._sleep(delay)
 
-    def _read_json(self, response: requests.Response) -> Any:
+    def _read_json(self, response: requests.Response, ends_at: float) -> Any:
         status = response.status_code
         try:
-            body = bytearray()
-            for chunk in response.iter_content(chunk_size=8192):
-                body += chunk
-                if len(body) > self.max_response_bytes:
-                    raise KodMobiResponseError(
-                        f"reply larger than {self.max_response_bytes} bytes",
-                        status=status,
-                    )
+            body = self._read_body(response, ends_at)
         except requests.RequestException as exc:
             raise _transport_error(exc) from exc
+        except (OSError, ValueError) as exc:
+            # urllib3 errors that requests does not wrap outside iter_content.
+            raise KodMobiConnectionError(
+                f"kod.mobi reply broke off: {type(exc).__name__}"
+            ) from exc
         finally:
             response.close()
         try:
-            return json.loads(body)
-        except ValueError as exc:
+            return decode_json(body)
+        except KodMobiResponseError:
             if not 200 <= status < 300:
                 # An HTML error page from a proxy: the status says enough.
                 return None
-            raise KodMobiResponseError("reply is not JSON", status=status) from exc
+            raise
+
+    def _read_body(self, response: requests.Response, ends_at: float) -> bytes:
+        """Read the reply within the deadline and the size cap.
+
+        ``read1`` returns whatever has arrived, so a reply trickling in a
+        byte at a time is seen arriving, and cut off at the deadline.
+        """
+        raw = response.raw
+        read = getattr(raw, "read1", None) or raw.read
+        body = bytearray()
+        while True:
+            self._left(ends_at)
+            chunk = read(8192)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > self.max_response_bytes:
+                raise KodMobiResponseError(
+                    f"reply larger than {self.max_response_bytes} bytes",
+                    status=response.status_code,
+                )
+        if response.headers.get("Content-Encoding", "identity") != "identity":
+            raise KodMobiResponseError(
+                "reply is compressed although none was asked for",
+                status=response.status_code,
+            )
+        return bytes(body)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def decode_json(body: bytes) -> Any:
+    """Decode a reply strictly: no NaN or Infinity, no endless nesting.
+
+    :raises KodMobiResponseError: whatever is wrong with it.
+    """
+    try:
+        return json.loads(
+            body, parse_constant=_refuse_constant, parse_float=_finite_float
+        )
+    except (ValueError, RecursionError) as exc:
+        raise KodMobiResponseError(f"reply is not JSON: {type(exc).__name__}") from exc
 
 
 def _never_connected(exc: requests.RequestException) -> bool:

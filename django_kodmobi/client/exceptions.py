@@ -96,10 +96,17 @@ class KodMobiAPIError(KodMobiError):
         )
 
     def _int_param(self, name: str) -> int | None:
+        """A count or a number of seconds, clamped to ``0..MAX_PARAM``."""
         value = self.error_params.get(name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
-        return int(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            return None  # NaN or infinite: not a number anybody can wait for
+        return max(0, min(MAX_PARAM, int(value)))
+
+
+#: The largest count or number of seconds taken from ``error_params`` (a day).
+MAX_PARAM = 86_400
 
 
 class KodMobiBadRequestError(KodMobiAPIError):

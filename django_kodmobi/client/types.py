@@ -10,10 +10,13 @@ learns about them.
 from __future__ import annotations
 
 import enum
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .exceptions import KodMobiResponseError
 
@@ -32,6 +35,7 @@ __all__ = [
     "SessionChannel",
     "Verification",
     "parse_datetime",
+    "safe_link",
 ]
 
 Raw = Mapping[str, Any]
@@ -55,9 +59,55 @@ class Channel(str, enum.Enum):
         return self.value
 
 
+#: A kod.mobi id (a ULID today): short, plain characters, nothing to escape.
+_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
+#: A channel type: lower-case letters, as short as the app's column allows.
+_CHANNEL_TYPE = re.compile(r"[a-z][a-z0-9_]{0,15}")
+#: The most seconds a channel timeout may count (kod.mobi's are a minute).
+MAX_TIMEOUT = 3600
+#: Hosts a plain ``http:`` link may point at: the local sandbox only.
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def safe_link(value: object) -> str:
+    """``value`` if it is an ``https:`` URL (or ``http:`` on loopback), else "".
+
+    Links and icons from kod.mobi end up in ``href`` and ``src`` attributes
+    and in API replies: a ``javascript:`` or ``data:`` URL must never get
+    there, whoever wrote the reply.
+    """
+    if not isinstance(value, str) or len(value) > 2048 or not value.isprintable():
+        return ""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        return ""
+    if parts.scheme == "https" and host:
+        return value
+    if parts.scheme == "http" and (
+        host in _LOOPBACK_HOSTS or host.endswith(".invalid")
+    ):
+        return value  # the sandbox, on this machine or in-process
+    return ""
+
+
+def _identifier(data: Raw, name: str) -> str:
+    value = _get(data, name, str)
+    if not _ID.fullmatch(value):
+        raise KodMobiResponseError(f"field {name!r} is not a kod.mobi id")
+    return value
+
+
+def _channel_type(value: object) -> str:
+    if not isinstance(value, str) or not _CHANNEL_TYPE.fullmatch(value):
+        raise KodMobiResponseError("a channel type is missing or malformed")
+    return value
+
+
 def parse_datetime(value: object, name: str = "datetime") -> datetime:
     """Parse an ISO 8601 timestamp with an offset into an aware UTC datetime."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         raise KodMobiResponseError(f"{name} is not a string")
     text = value.strip()
     if text.endswith(("Z", "z")):
@@ -65,11 +115,12 @@ def parse_datetime(value: object, name: str = "datetime") -> datetime:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            raise KodMobiResponseError(f"{name} has no UTC offset: {value!r}")
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: year 9999 with an offset falls off the calendar.
         raise KodMobiResponseError(f"{name} is not ISO 8601: {value!r}") from exc
-    if parsed.tzinfo is None:
-        raise KodMobiResponseError(f"{name} has no UTC offset: {value!r}")
-    return parsed.astimezone(timezone.utc)
 
 
 def _get(data: Raw, name: str, kind: type[_T]) -> _T:
@@ -115,16 +166,21 @@ class SessionChannel:
     def from_payload(cls, data: object) -> SessionChannel:
         data = _mapping(data, "channel")
         timeout = data.get("timeout", 0)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout)
+        ):
             raise KodMobiResponseError("field 'timeout' is not a number")
+        kind = _channel_type(data.get("type"))
         return cls(
-            name=_optional_str(data, "name") or _get(data, "type", str),
-            type=_get(data, "type", str),
+            name=(_optional_str(data, "name") or kind)[:64],
+            type=kind,
             is_active=_get(data, "is_active", bool),
-            timeout=max(0, int(timeout)),
-            image_url=_optional_str(data, "image_url"),
-            link=_optional_str(data, "link"),
-            description=_optional_str(data, "description"),
+            timeout=max(0, min(MAX_TIMEOUT, int(timeout))),
+            image_url=safe_link(data.get("image_url")),
+            link=safe_link(data.get("link")),
+            description=_optional_str(data, "description")[:512],
             raw=data,
         )
 
@@ -148,14 +204,13 @@ class Session:
     def from_payload(cls, data: object) -> Session:
         data = _mapping(data, "reply")
         sent_to = data.get("sent_to")
-        if sent_to is not None and not isinstance(sent_to, str):
-            raise KodMobiResponseError("field 'sent_to' is not a string")
+        sent_to = None if sent_to in (None, "", "none") else _channel_type(sent_to)
         return cls(
-            session_id=_get(data, "session_id", str),
+            session_id=_identifier(data, "session_id"),
             expires_at=parse_datetime(
                 data.get("session_expired_at"), "session_expired_at"
             ),
-            sent_to=None if sent_to in (None, "", "none") else sent_to,
+            sent_to=sent_to,
             channels=SessionChannel.list_from_payload(data.get("channels", [])),
             raw=data,
         )
@@ -174,7 +229,7 @@ class SendResult:
     def from_payload(cls, data: object) -> SendResult:
         data = _mapping(data, "reply")
         return cls(
-            session_id=_get(data, "session_id", str),
+            session_id=_identifier(data, "session_id"),
             expires_at=parse_datetime(
                 data.get("session_expired_at"), "session_expired_at"
             ),
@@ -195,8 +250,8 @@ class CheckResult:
     def from_payload(cls, data: object) -> CheckResult:
         data = _mapping(data, "reply")
         token = _get(data, "verify_token", str)
-        if not token:
-            raise KodMobiResponseError("field 'verify_token' is empty")
+        if not 0 < len(token) <= 512:
+            raise KodMobiResponseError("field 'verify_token' is empty or too long")
         is_test = data.get("is_test", False)
         return cls(verify_token=token, is_test=is_test is True, raw=data)
 
@@ -219,15 +274,19 @@ class Verification:
             body = envelope  # The v1 {"success": true, "data": {...}} envelope.
         for name in ("to", "phone", "email"):
             destination = body.get(name)
-            if isinstance(destination, str) and destination.strip():
+            if isinstance(destination, str) and 0 < len(destination.strip()) <= 254:
                 break
         else:
             # Fail closed: a verify without a destination proves nothing.
             raise KodMobiResponseError("verify reply names no destination")
+        session_id = _optional_str(body, "session_id")
+        if session_id and not _ID.fullmatch(session_id):
+            raise KodMobiResponseError("field 'session_id' is not a kod.mobi id")
+        sent_to = _optional_str(body, "sent_to")
         return cls(
             destination=destination.strip(),
-            session_id=_optional_str(body, "session_id"),
-            sent_to=_optional_str(body, "sent_to"),
+            session_id=session_id,
+            sent_to=sent_to if _CHANNEL_TYPE.fullmatch(sent_to) else "",
             raw=body,
         )
 

@@ -1,0 +1,100 @@
+"""A circuit breaker in front of kod.mobi, shared by every worker.
+
+After ``BREAKER_FAILURES`` failed calls in a row (no answer in time, a 5xx,
+a reply that makes no sense), calls stop for ``BREAKER_COOLDOWN`` seconds:
+a person is told at once that the code service is down instead of waiting
+for a deadline, and kod.mobi gets room to recover. Then one call goes
+through as a probe (half-open): if it succeeds the breaker closes, if it
+fails it opens again. The state sits in Django's default cache, so with
+Redis all workers and hosts agree.
+
+A refusal by kod.mobi (a wrong code, a bad number) is an answer, not a
+failure: it closes the breaker like any success.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.cache import cache
+
+from . import clock
+from .client import (
+    KodMobiConnectionError,
+    KodMobiError,
+    KodMobiResponseError,
+    KodMobiServerError,
+)
+from .conf import settings
+
+__all__ = ["CircuitOpenError", "guard", "is_outage", "reset"]
+
+_FAILURES = "kodmobi:breaker:failures"
+_OPEN_UNTIL = "kodmobi:breaker:open-until"
+_PROBE = "kodmobi:breaker:probe"
+
+
+class CircuitOpenError(KodMobiConnectionError):
+    """kod.mobi was not called: it failed too often just now."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"kod.mobi circuit open for {retry_after} s more")
+        self.retry_after = retry_after
+
+
+def is_outage(exc: KodMobiError) -> bool:
+    """True when ``exc`` says kod.mobi is down, not that it refused."""
+    return isinstance(
+        exc, (KodMobiConnectionError, KodMobiResponseError, KodMobiServerError)
+    ) and not isinstance(exc, CircuitOpenError)
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Run one kod.mobi call under the breaker.
+
+    :raises CircuitOpenError: instead of calling, while the breaker is open
+        (and, once the cool-down is over, for all but the one probe).
+    """
+    state = cache.get_many([_OPEN_UNTIL, _FAILURES])
+    open_until = state.get(_OPEN_UNTIL)
+    if open_until is not None:
+        now = clock.epoch()
+        if now < open_until:
+            raise CircuitOpenError(max(1, math.ceil(open_until - now)))
+        # Half-open: one probe at a time, held at most one call's deadline.
+        if not cache.add(_PROBE, 1, timeout=math.ceil(settings.DEADLINE) + 1):
+            raise CircuitOpenError(1)
+    try:
+        yield
+    except KodMobiError as exc:
+        if is_outage(exc):
+            _count_failure()
+        elif state:
+            _close()
+        raise
+    if state:
+        _close()
+
+
+def reset() -> None:
+    """Close the breaker and forget its failures (tests, or by hand)."""
+    _close()
+
+
+def _close() -> None:
+    cache.delete_many([_FAILURES, _OPEN_UNTIL, _PROBE])
+
+
+def _count_failure() -> None:
+    cache.add(_FAILURES, 0, timeout=None)
+    try:
+        failures = cache.incr(_FAILURES)
+    except ValueError:  # cleared meanwhile by a success elsewhere
+        cache.add(_FAILURES, 1, timeout=None)
+        failures = 1
+    if failures >= settings.BREAKER_FAILURES:
+        cache.set(_OPEN_UNTIL, clock.epoch() + settings.BREAKER_COOLDOWN, timeout=None)
+        cache.delete(_PROBE)

@@ -1,0 +1,158 @@
+"""Guards that depend on who the code is for: destination policy and failure
+streaks.
+
+Rate limits (``limits``) count requests; these look at the identifier
+itself. A phone number that can't belong to a person's mobile (premium
+rate, toll free, ...) never gets a code; SMS and WhatsApp go only to the
+regions a project serves; and wrong codes in a row for one identifier pause
+and finally stop code logins for it (NIST SP 800-63B §5.2.2).
+
+Streaks are counted twice: per identifier from one IP, which pauses a
+guesser after each tier of ``FAILURE_COOLDOWNS`` without pausing anybody
+else, and per identifier from anywhere, which stops code logins at
+``MAX_FAILURES`` however many addresses the guesses came from. The right
+code clears both: whoever typed it holds the phone or the inbox. Keys are keyed hashes of the values.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import phonenumbers
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from . import clock
+from .conf import settings
+from .exceptions import Failure, VerificationError
+from .limits import digest
+from .models import FailureStreak, IdentifierKind
+
+__all__ = [
+    "canonical_for_limits",
+    "check_destination",
+    "check_streak",
+    "clear_streak",
+    "record_failure",
+]
+
+#: Channels that cost money per message and so attract SMS pumping.
+PAID_CHANNELS = frozenset({"sms", "whatsapp"})
+#: The messenger a phone outside SMS_COUNTRIES is offered instead.
+MESSENGER = "telegram"
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
+
+
+def canonical_for_limits(value: str, kind: IdentifierKind) -> str:
+    """The form under which limits count an identifier (never for delivery).
+
+    ``a.n.na+x@gmail.com`` and ``anna@googlemail.com`` reach one inbox, so
+    they share one count: the ``+tag`` is dropped everywhere (it is a
+    sub-address at every large provider), and Gmail's dots too.
+    """
+    if kind is not IdentifierKind.EMAIL:
+        return value
+    local, _at, domain = value.rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in _GMAIL:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def check_destination(
+    value: str, kind: IdentifierKind, channel: str | None
+) -> str | None:
+    """Refuse destinations that never get a code; return the channel to use.
+
+    :raises VerificationError: ``invalid_identifier`` for a blocked number
+        type, ``channel_unavailable`` for SMS or WhatsApp outside
+        ``SMS_COUNTRIES``.
+    """
+    if kind is not IdentifierKind.PHONE:
+        return channel
+    number = phonenumbers.parse(value)
+    blocked = settings.BLOCKED_NUMBER_TYPES
+    if blocked:
+        kind_name = _number_type_name(phonenumbers.number_type(number))
+        if kind_name in blocked:
+            raise VerificationError(Failure.INVALID_IDENTIFIER)
+    countries = settings.SMS_COUNTRIES
+    if countries is None or phonenumbers.region_code_for_number(number) in countries:
+        return channel
+    if channel in PAID_CHANNELS:
+        raise VerificationError(Failure.CHANNEL_UNAVAILABLE)
+    # Left to itself kod.mobi may pick SMS: name the messenger instead.
+    return channel or MESSENGER
+
+
+def _number_type_name(value: int) -> str:
+    for name in dir(phonenumbers.PhoneNumberType):
+        if (
+            not name.startswith("_")
+            and getattr(phonenumbers.PhoneNumberType, name) == value
+        ):
+            return name
+    return ""
+
+
+# -- failure streaks -------------------------------------------------------------
+
+
+def _keys(identifier: str, ip: str | None) -> tuple[str, str]:
+    """The streak keys: the identifier's, and the identifier's from ``ip``."""
+    return digest(f"id:{identifier}"), digest(f"id-ip:{identifier}|{ip or '-'}")
+
+
+def check_streak(identifier: str, ip: str | None) -> bool:
+    """Refuse while ``identifier`` is paused for ``ip``, or stopped for all;
+    return whether it has a streak at all (so a right code can clear it).
+
+    :raises VerificationError: ``too_many_failures`` (with ``retry_after``
+        while paused).
+    """
+    own, from_ip = _keys(identifier, ip)
+    now = clock.now()
+    streaks = {s.pk: s for s in FailureStreak.objects.filter(pk__in=(own, from_ip))}
+    if own in streaks and streaks[own].failures >= settings.MAX_FAILURES:
+        raise VerificationError(Failure.TOO_MANY_FAILURES)
+    paused_until = streaks[from_ip].blocked_until if from_ip in streaks else None
+    if paused_until is not None and paused_until > now:
+        wait = math.ceil((paused_until - now).total_seconds())
+        raise VerificationError(Failure.TOO_MANY_FAILURES, retry_after=max(1, wait))
+    # Every failure counts on the identifier's own streak.
+    return own in streaks
+
+
+def record_failure(identifier: str, ip: str | None) -> None:
+    """Count a wrong code; pause the IP's streak when it reaches a tier."""
+    own, from_ip = _keys(identifier, ip)
+    now = clock.now()
+    _increment(own, own, now)
+    failures = _increment(from_ip, own, now)
+    pause = dict(settings.FAILURE_COOLDOWNS).get(failures)
+    if pause:
+        FailureStreak.objects.filter(pk=from_ip).update(
+            blocked_until=now + timedelta(seconds=pause)
+        )
+
+
+def clear_streak(identifier: str) -> None:
+    """A right code: every streak of ``identifier`` starts again."""
+    own, _from_ip = _keys(identifier, None)
+    FailureStreak.objects.filter(identifier_key=own).delete()
+
+
+def _increment(key: str, identifier_key: str, now: datetime) -> int:
+    """Add one failure to streak ``key``, creating it; return the new count."""
+    streaks = FailureStreak.objects.filter(pk=key)
+    if not streaks.update(failures=F("failures") + 1, updated_at=now):
+        try:
+            with transaction.atomic():
+                FailureStreak.objects.create(
+                    key=key, identifier_key=identifier_key, failures=1, updated_at=now
+                )
+            return 1
+        except IntegrityError:  # a concurrent first failure made it
+            streaks.update(failures=F("failures") + 1, updated_at=now)
+    return int(streaks.values_list("failures", flat=True).get())

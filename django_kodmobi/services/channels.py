@@ -1,0 +1,74 @@
+"""The channels a person can get a code on, and how long each must wait."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+from django_kodmobi import clock
+from django_kodmobi.client import KodMobiError, SessionChannel
+from django_kodmobi.conf import settings
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import OTPSession
+from django_kodmobi.provider import kodmobi_language
+
+from . import upstream
+
+__all__ = ["channel_cards", "channel_waits", "get_channels"]
+
+#: Cached in place of the project's channel list while kod.mobi is down.
+_DOWN = "down"
+
+
+def get_channels(session: OTPSession | None = None) -> tuple[SessionChannel, ...]:
+    """The channels kod.mobi offers for ``session``, or the project's.
+
+    The project's list changes rarely, so it is cached for
+    ``KODMOBI["CHANNELS_CACHE_SECONDS"]``, and a failure to get it for
+    ``CHANNELS_FAILURE_CACHE_SECONDS``, so that login pages do not wait on
+    kod.mobi while it is down. A session's list is always fresh (its
+    activity and timeouts change by the second).
+
+    :raises VerificationError: ``expired`` or ``kodmobi_unavailable``.
+    """
+    language = kodmobi_language()
+    key = f"kodmobi:channels:{language}"
+    if session is None:
+        cached = cache.get(key)
+        if cached == _DOWN:
+            raise VerificationError(
+                Failure.UNAVAILABLE, retry_after=settings.CHANNELS_FAILURE_CACHE_SECONDS
+            )
+        if cached is not None:
+            return tuple(SessionChannel.from_payload(item) for item in cached)
+    try:
+        channels = upstream.call(
+            lambda kodmobi: kodmobi.get_channels(
+                session.kodmobi_session_id if session else None, language=language
+            )
+        )
+    except KodMobiError as exc:
+        if session is None:
+            cache.set(key, _DOWN, settings.CHANNELS_FAILURE_CACHE_SECONDS)
+        raise upstream.failure_for(exc) from exc
+    if session is None:
+        cache.set(key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS)
+    return channels
+
+
+def channel_waits(session: OTPSession) -> dict[str, int]:
+    """Seconds each channel must still wait before it may send again."""
+    now = clock.epoch()
+    return {
+        channel: int(until - now) + 1
+        for channel, until in (session.channel_cooldowns or {}).items()
+        if float(until) > now
+    }
+
+
+def channel_cards(
+    session: OTPSession | None, channels: tuple[SessionChannel, ...]
+) -> list[tuple[SessionChannel, int]]:
+    """Each channel with the seconds it must wait: the longer of kod.mobi's
+    timeout and this app's own cooldown."""
+    waits = channel_waits(session) if session is not None else {}
+    return [(c, max(c.timeout, waits.get(c.type, 0))) for c in channels]

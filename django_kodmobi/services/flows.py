@@ -1,0 +1,105 @@
+"""A flow and what binds it to its browser or API client.
+
+A flow is an :class:`~django_kodmobi.models.OTPSession` row plus a random
+token only its holder knows (the row keeps its SHA-256). Every call that
+continues a flow presents both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.crypto import constant_time_compare
+
+from django_kodmobi import clock
+from django_kodmobi.client import SessionChannel
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Status
+
+__all__ = [
+    "Flow",
+    "get_flow_session",
+    "hash_token",
+    "new_token",
+    "record_event",
+    "require_open",
+    "update",
+]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A login flow in progress: the session and the token that binds it.
+
+    The caller keeps both (the Django session for pages, the API client for
+    the REST API) and presents them to continue. The token is shown once and
+    stored only as a hash.
+    """
+
+    session: OTPSession
+    token: str = field(repr=False)
+    channels: tuple[SessionChannel, ...] = ()
+
+
+def new_token() -> str:
+    """256 random bits: the flow's secret."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_flow_session(session_id: str, flow_token: str) -> OTPSession:
+    """Return the session ``flow_token`` binds, or raise ``not_found``.
+
+    An unknown id and a wrong token look the same from outside, so ids
+    cannot be probed.
+    """
+    if not isinstance(session_id, str) or not isinstance(flow_token, str):
+        raise VerificationError(Failure.NOT_FOUND)
+    session = OTPSession.objects.filter(pk=session_id[:26]).first()
+    expected = session.flow_token_hash if session else hash_token("")
+    if not constant_time_compare(expected, hash_token(flow_token)) or session is None:
+        raise VerificationError(Failure.NOT_FOUND)
+    return session
+
+
+def require_open(session: OTPSession) -> None:
+    """Refuse a session that cannot take a code any more, recording expiry."""
+    if session.status in (Status.VERIFIED, Status.CONSUMED):
+        raise VerificationError(Failure.ALREADY_USED)
+    if session.status == Status.LOCKED:
+        raise VerificationError(Failure.LOCKED)
+    if (
+        session.status in (Status.EXPIRED, Status.FAILED)
+        or not session.kodmobi_session_id
+    ):
+        raise VerificationError(Failure.EXPIRED)
+    if session.is_expired():
+        expire(session)
+        raise VerificationError(Failure.EXPIRED)
+
+
+def expire(session: OTPSession) -> None:
+    if OTPSession.objects.expire(session):
+        record_event(session, EventKind.EXPIRED)
+
+
+def record_event(
+    session: OTPSession, kind: EventKind, channel: str = "", detail: str = ""
+) -> None:
+    OTPEvent.objects.create(
+        session=session, kind=kind, channel=channel[:16], detail=detail[:128]
+    )
+
+
+def update(session: OTPSession, **values: Any) -> None:
+    """Write ``values`` to the row and the instance."""
+    values["updated_at"] = clock.now()
+    OTPSession.objects.filter(pk=session.pk).update(**values)
+    for name, value in values.items():
+        setattr(session, name, value)

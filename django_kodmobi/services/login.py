@@ -1,0 +1,125 @@
+"""Turning a verified flow into a login, exactly once."""
+
+from __future__ import annotations
+
+from django.contrib import auth
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
+
+from django_kodmobi import signals, users
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Status
+
+from .flows import expire, get_flow_session, record_event, update
+from .verify import verify_code
+
+__all__ = ["authenticate_flow", "log_in", "redeem_for_login", "verify_and_log_in"]
+
+
+@sensitive_variables("flow_token")
+def redeem_for_login(
+    session_id: str, flow_token: str, request: HttpRequest | None = None
+) -> AbstractBaseUser:
+    """Consume a verified session and return its user (the backend's work).
+
+    Exactly one caller can consume a session, and only before it expires.
+    The user is found by the verified identifier, or created when the signup
+    policy allows it.
+
+    :raises VerificationError: ``not_found``, ``already_used``, ``expired``
+        or ``login_not_allowed``.
+    """
+    session = get_flow_session(session_id, flow_token)
+    if session.status == Status.CONSUMED:
+        raise VerificationError(Failure.ALREADY_USED)
+    if session.status != Status.VERIFIED:
+        raise VerificationError(Failure.EXPIRED)
+    if session.is_expired():
+        expire(session)
+        raise VerificationError(Failure.EXPIRED)
+    identifier = users.Identifier(
+        session.identifier, IdentifierKind(session.identifier_kind)
+    )
+    user = users.find_user(identifier)
+    signup = user is None and users.signup_allowed(identifier)
+    if not signup and (user is None or not users.can_log_in(user)):
+        # Unknown account, inactive, or staff: one answer for all of them.
+        update(session, last_error="login_not_allowed")
+        record_event(session, EventKind.LOGIN_REFUSED)
+        raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
+    with transaction.atomic():
+        if not OTPSession.objects.consume(session):
+            raise VerificationError(Failure.ALREADY_USED)
+        if signup:
+            user = users.create_user(identifier)
+            if user is None:
+                raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
+        OTPSession.objects.filter(pk=session.pk).update(user=user)
+    assert user is not None
+    session.user = user  # type: ignore[assignment]
+    if signup:
+        record_event(session, EventKind.SIGNED_UP)
+        signals.user_signed_up.send(
+            sender=OTPSession, user=user, session=session, request=request
+        )
+    record_event(session, EventKind.LOGGED_IN)
+    return user
+
+
+@sensitive_variables("flow_token")
+def authenticate_flow(
+    request: HttpRequest | None, session_id: str, flow_token: str
+) -> AbstractBaseUser:
+    """Authenticate a verified flow through Django's backends, consuming it.
+
+    For token-based logins (REST API with DRF tokens or JWT); pages use
+    :func:`log_in`.
+
+    :raises VerificationError: ``login_not_allowed`` (whatever the cause, so
+        nothing is revealed about accounts).
+    """
+    user = auth.authenticate(
+        request, kodmobi_session_id=session_id, kodmobi_flow_token=flow_token
+    )
+    if user is None:
+        raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
+    return user
+
+
+@sensitive_variables("flow_token")
+def log_in(request: HttpRequest, session_id: str, flow_token: str) -> AbstractBaseUser:
+    """Authenticate through :class:`~django_kodmobi.backends.KodMobiBackend`
+    and log the user in with :func:`django.contrib.auth.login` (new session
+    key, new CSRF token).
+
+    :raises VerificationError: ``login_not_allowed`` (whatever the cause, so
+        nothing is revealed about accounts).
+    """
+    user = authenticate_flow(request, session_id, flow_token)
+    auth.login(request, user)  # type: ignore[arg-type]
+    return user
+
+
+@sensitive_variables("flow_token", "code")
+def verify_and_log_in(
+    request: HttpRequest,
+    session_id: str,
+    flow_token: str,
+    code: str,
+    *,
+    challenge_token: str | None = None,
+    session_login: bool = True,
+) -> AbstractBaseUser:
+    """Check ``code``, then log in: with a Django session (``session_login``)
+    or only authenticate, for a caller that issues tokens itself.
+
+    :raises VerificationError: as :func:`verify_code` and :func:`log_in`.
+    """
+    verify_code(
+        session_id, flow_token, code, challenge_token=challenge_token, request=request
+    )
+    if session_login:
+        return log_in(request, session_id, flow_token)
+    return authenticate_flow(request, session_id, flow_token)

@@ -1,0 +1,264 @@
+"""Starting a flow and sending its code again.
+
+A row is written before kod.mobi is called, so a failure upstream leaves a
+``failed`` row with its reason instead of nothing. Limits come first: a
+flood costs neither a row nor a message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import F
+from django.views.decorators.debug import sensitive_variables
+
+from django_kodmobi import clock, guards, limits, signals, users
+from django_kodmobi.client import (
+    Channel,
+    KodMobiAPIError,
+    KodMobiBlockedError,
+    KodMobiError,
+    SessionChannel,
+)
+from django_kodmobi.conf import settings
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import (
+    OPEN_STATUSES,
+    EventKind,
+    IdentifierKind,
+    KodSession,
+    OTPSession,
+    Purpose,
+    Status,
+)
+from django_kodmobi.provider import kodmobi_language
+
+from . import upstream
+from .channels import channel_waits
+from .context import ClientInfo
+from .flows import (
+    Flow,
+    get_flow_session,
+    hash_token,
+    new_token,
+    record_event,
+    require_open,
+    update,
+)
+from .recording import fail, record
+
+__all__ = ["resend_code", "start_login"]
+
+_CHANNEL_TYPES = frozenset(channel.value for channel in Channel)
+
+
+@sensitive_variables("identifier")
+def start_login(
+    identifier: str,
+    *,
+    channel: str | None = None,
+    send: bool = True,
+    purpose: Purpose = Purpose.LOGIN,
+    client: ClientInfo | None = None,
+    challenge_token: str | None = None,
+) -> Flow:
+    """Start a flow for ``identifier`` and have kod.mobi send the code.
+
+    ``channel`` picks the channel (channel-first flow); without it kod.mobi
+    picks the user's best active channel (sending-first flow). The reply is
+    the same whether or not an account exists for ``identifier``.
+
+    :raises VerificationError: ``invalid_identifier``, ``rate_limited`` or
+        ``too_many_failures`` (no row is written), ``channel_unavailable``,
+        ``resend_too_soon``, ``challenge_failed``, ``locked`` or
+        ``kodmobi_unavailable`` (the row then records why).
+    """
+    normalized = users.normalize_identifier(identifier)
+    client = client or ClientInfo()
+    channel = guards.check_destination(
+        normalized.value, normalized.kind, _channel(channel)
+    )
+    counted = guards.canonical_for_limits(normalized.value, normalized.kind)
+    uses: list[tuple[str, str | None]] = [
+        ("start_per_ip", client.ip),
+        # Per identifier *from one address*: nobody can use up somebody
+        # else's allowance from their own.
+        ("start_per_identifier", f"{counted}|{client.ip or '-'}"),
+    ]
+    if send:
+        uses += _send_uses(counted)
+    limits.check_rates(uses)
+    guards.check_streak(normalized.value, client.ip)
+
+    token = new_token()
+    session = OTPSession.objects.create(
+        identifier=normalized.value,
+        identifier_kind=normalized.kind,
+        purpose=purpose,
+        flow_token_hash=hash_token(token),
+        expires_at=clock.now() + timedelta(seconds=settings.SESSION_TTL),
+        client_ip=client.ip,
+        user_agent=client.user_agent[:255],
+    )
+    record_event(session, EventKind.CREATED, channel or "")
+    signals.session_created.send(sender=OTPSession, session=session)
+
+    try:
+        reply = upstream.call(
+            lambda kodmobi: kodmobi.create_session(
+                normalized.value,
+                channel=channel,
+                send=send,
+                language=kodmobi_language(),
+                challenge_token=challenge_token,
+            )
+        )
+    except KodMobiError as exc:
+        raise fail(session, exc, EventKind.FAILED) from exc
+
+    sent_to = reply.sent_to or ""
+    # Asked to send, kod.mobi sent nothing: it handed back the live session
+    # of this destination. The flow then shares that code, and so its
+    # attempt budget (a KodSession row, made by the first flow on it).
+    joined = send and not sent_to
+    KodSession.objects.bulk_create(
+        [KodSession(pk=reply.session_id, channel=sent_to)], ignore_conflicts=True
+    )
+    if joined:
+        first_channel = (
+            KodSession.objects.filter(pk=reply.session_id)
+            .values_list("channel", flat=True)
+            .first()
+        )
+    values: dict[str, Any] = {
+        "kodmobi_session_id": reply.session_id,
+        "expires_at": clamp_expiry(session, reply.expires_at),
+        "channels_offered": [
+            {"type": c.type, "name": c.name, "is_active": c.is_active}
+            for c in reply.channels
+        ],
+        "channel": sent_to or (first_channel if joined else "") or "",
+        "channel_cooldowns": cooldowns(session, reply.channels, sent_to),
+    }
+    if sent_to or joined:
+        values["status"] = Status.SENT
+    update(session, **values)
+    if sent_to:
+        record_event(session, EventKind.SENT, sent_to)
+        signals.code_sent.send(
+            sender=OTPSession, session=session, channel=sent_to, resend=False
+        )
+    elif joined:
+        record_event(session, EventKind.SENT, session.channel, "joined a live code")
+    return Flow(session=session, token=token, channels=reply.channels)
+
+
+def resend_code(
+    session_id: str,
+    flow_token: str,
+    channel: str,
+    *,
+    challenge_token: str | None = None,
+) -> OTPSession:
+    """Send the code again, through ``channel`` (the same or another).
+
+    Resends are capped per session and never reset the wrong-code count.
+
+    :raises VerificationError: ``not_found``, ``expired``, ``locked``,
+        ``already_used``, ``too_many_resends``, ``resend_too_soon`` (with
+        ``retry_after``), ``rate_limited``, ``channel_unavailable``,
+        ``challenge_failed`` or ``kodmobi_unavailable``.
+    """
+    session = get_flow_session(session_id, flow_token)
+    require_open(session)
+    kind = IdentifierKind(session.identifier_kind)
+    requested = _channel(channel)
+    if requested is None:
+        raise VerificationError(Failure.CHANNEL_UNAVAILABLE)
+    channel = guards.check_destination(session.identifier, kind, requested) or requested
+    wait = channel_waits(session).get(channel, 0)
+    if wait > 0:
+        raise VerificationError(Failure.RESEND_TOO_SOON, retry_after=wait)
+    limits.check_rates(
+        _send_uses(guards.canonical_for_limits(session.identifier, kind))
+    )
+    # A flow started with send=False has sent nothing yet: its first send
+    # is not a resend.
+    resend = bool(session.channel)
+    if resend and not OTPSession.objects.filter(
+        pk=session.pk, status__in=OPEN_STATUSES, resends__lt=settings.MAX_RESENDS
+    ).update(resends=F("resends") + 1, updated_at=clock.now()):
+        raise VerificationError(Failure.TOO_MANY_RESENDS)
+    try:
+        reply = upstream.call(
+            lambda kodmobi: kodmobi.send_code(
+                session.kodmobi_session_id,
+                channel,
+                language=kodmobi_language(),
+                challenge_token=challenge_token,
+            )
+        )
+    except KodMobiError as exc:
+        if (
+            resend
+            and isinstance(exc, KodMobiAPIError)
+            and not isinstance(exc, KodMobiBlockedError)
+        ):
+            # A refusal sent nothing: give the resend back.
+            OTPSession.objects.filter(pk=session.pk).update(resends=F("resends") - 1)
+        raise record(session, exc, EventKind.SEND_FAILED, channel) from exc
+    session.refresh_from_db(fields=["resends"])
+    sent = reply.channel.type
+    update(
+        session,
+        status=Status.SENT,
+        channel=sent,
+        expires_at=clamp_expiry(session, reply.expires_at),
+        channel_cooldowns=cooldowns(session, (reply.channel,), sent),
+        last_error="",
+    )
+    if resend:
+        record_event(session, EventKind.RESENT, sent, f"resend {session.resends}")
+    else:
+        record_event(session, EventKind.SENT, sent)
+    signals.code_sent.send(
+        sender=OTPSession, session=session, channel=sent, resend=resend
+    )
+    return session
+
+
+def clamp_expiry(session: OTPSession, upstream_expiry: datetime) -> datetime:
+    """kod.mobi's expiry, but never later than this app's own maximum."""
+    latest = session.created_at + timedelta(seconds=settings.SESSION_TTL)
+    return min(upstream_expiry, latest)
+
+
+def cooldowns(
+    session: OTPSession, channels: tuple[SessionChannel, ...], sent_to: str
+) -> dict[str, float]:
+    """The flow's cooldowns after kod.mobi's reply: what it says each channel
+    must wait, and at least ``RESEND_COOLDOWN`` for the channel just used."""
+    now = clock.epoch()
+    result = dict(session.channel_cooldowns or {})
+    for channel in channels:
+        if channel.timeout > 0:
+            result[channel.type] = now + channel.timeout
+    if sent_to:
+        timeout = next((c.timeout for c in channels if c.type == sent_to), 0)
+        result[sent_to] = now + (timeout or settings.RESEND_COOLDOWN)
+    return result
+
+
+def _channel(value: object) -> str | None:
+    """A channel type this app knows, ``None`` for none; refuse the rest."""
+    if value in (None, ""):
+        return None
+    if value not in _CHANNEL_TYPES:
+        raise VerificationError(Failure.CHANNEL_UNAVAILABLE)
+    return str(value)
+
+
+def _send_uses(counted: str) -> list[tuple[str, str | None]]:
+    """The limits one message counts against: its destination's and the site's."""
+    return [("sends_per_identifier", counted), ("sends_global", "site")]

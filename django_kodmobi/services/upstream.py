@@ -1,0 +1,70 @@
+"""Calling kod.mobi: through the circuit breaker, with outcomes for people.
+
+Every kod.mobi call of the services goes through :func:`call`. Its errors
+become a :class:`~django_kodmobi.exceptions.VerificationError` through one
+table, :data:`OUTCOMES`; whatever is not in it means kod.mobi is not
+answering properly (``kodmobi_unavailable``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from django_kodmobi import breaker
+from django_kodmobi.client import (
+    KodMobiAPIError,
+    KodMobiAuthenticationError,
+    KodMobiBadRequestError,
+    KodMobiBlockedError,
+    KodMobiChallengeError,
+    KodMobiChannelError,
+    KodMobiClient,
+    KodMobiError,
+    KodMobiRateLimitError,
+    KodMobiSessionExpiredError,
+)
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.provider import get_client
+
+__all__ = ["OUTCOMES", "call", "error_code", "failure_for"]
+
+logger = logging.getLogger("django_kodmobi.services")
+
+_T = TypeVar("_T")
+
+#: kod.mobi's refusals and what they mean to the person, first match wins.
+OUTCOMES: tuple[tuple[type[KodMobiError], Failure], ...] = (
+    (KodMobiRateLimitError, Failure.RESEND_TOO_SOON),
+    (KodMobiChannelError, Failure.CHANNEL_UNAVAILABLE),
+    (KodMobiChallengeError, Failure.CHALLENGE_FAILED),
+    (KodMobiBadRequestError, Failure.INVALID_IDENTIFIER),
+    (KodMobiBlockedError, Failure.LOCKED),
+    (KodMobiSessionExpiredError, Failure.EXPIRED),
+)
+
+
+def call(operation: Callable[[KodMobiClient], _T]) -> _T:
+    """Run ``operation`` with the shared client, under the circuit breaker."""
+    with breaker.guard():
+        return operation(get_client())
+
+
+def failure_for(exc: KodMobiError) -> VerificationError:
+    """The person's outcome for a kod.mobi error."""
+    retry_after = getattr(exc, "retry_after", None)
+    for error_class, reason in OUTCOMES:
+        if isinstance(exc, error_class):
+            return VerificationError(reason, retry_after=retry_after)
+    if isinstance(exc, KodMobiAuthenticationError):
+        # Our keys are wrong: the integrator must act, the person cannot.
+        logger.error("kod.mobi refused our API key; check KODMOBI keys: %s", exc)
+    return VerificationError(Failure.UNAVAILABLE, retry_after=retry_after)
+
+
+def error_code(exc: KodMobiError) -> str:
+    """The short, non-secret name of ``exc`` for the audit trail."""
+    if isinstance(exc, KodMobiAPIError) and exc.sys_message:
+        return exc.sys_message[:64]
+    return type(exc).__name__[:64]

@@ -1,0 +1,258 @@
+"""Checking a code, and completing a flow with a browser-SDK verify token.
+
+Local rules come first (bound, open, not expired, not paused); then one
+check is reserved against the kod.mobi session's attempt budget with a
+conditional UPDATE *before* kod.mobi is called, so no number of parallel
+guesses gets more than ``MAX_ATTEMPTS`` checks of one code. A right code is
+redeemed at once with the secret key and accepted only when kod.mobi names
+this flow's own destination.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.contrib.auth.signals import user_login_failed
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.debug import sensitive_variables
+
+from django_kodmobi import guards, limits, signals, users
+from django_kodmobi.client import (
+    KodMobiBlockedError,
+    KodMobiError,
+    KodMobiSessionExpiredError,
+    KodMobiWrongCodeError,
+)
+from django_kodmobi.conf import settings
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import EventKind, OTPSession, Status
+from django_kodmobi.provider import kodmobi_language
+
+from . import upstream
+from .context import client_ip
+from .flows import expire, get_flow_session, record_event, require_open, update
+from .recording import fail, lock, mark_verified, record
+
+__all__ = ["complete_with_token", "normalize_code", "verify_code"]
+
+logger = logging.getLogger("django_kodmobi.services")
+
+_CODE_NOISE = re.compile(r"[\s\-]+")
+_MAX_CODE_INPUT = 32
+_MAX_VERIFY_TOKEN = 512
+
+
+def normalize_code(code: object) -> str:
+    """Strip spaces and dashes; refuse anything that cannot be a code."""
+    if not isinstance(code, str) or len(code) > _MAX_CODE_INPUT:
+        raise VerificationError(Failure.INVALID_CODE)
+    cleaned = _CODE_NOISE.sub("", code)
+    if (
+        not cleaned.isascii()
+        or not cleaned.isalnum()
+        or len(cleaned) != settings.CODE_LENGTH
+    ):
+        raise VerificationError(Failure.INVALID_CODE)
+    return cleaned
+
+
+@sensitive_variables("code", "cleaned", "flow_token", "result")
+def verify_code(
+    session_id: str,
+    flow_token: str,
+    code: str,
+    *,
+    challenge_token: str | None = None,
+    request: HttpRequest | None = None,
+) -> OTPSession:
+    """Check ``code``; on success the session is ``verified`` and can log in.
+
+    Guesses are limited per kod.mobi session (``MAX_ATTEMPTS``), per
+    identifier (``FAILURE_COOLDOWNS``, ``MAX_FAILURES``) and, with
+    ``request``, per client IP (``RATE_LIMITS["verify_per_ip"]``).
+
+    :raises VerificationError: ``not_found``, ``invalid_code`` (with
+        ``attempts_left``), ``expired``, ``locked``, ``too_many_failures``,
+        ``already_used``, ``destination_mismatch``, ``challenge_failed``,
+        ``rate_limited`` or ``kodmobi_unavailable``.
+    """
+    ip = client_ip(request) if request is not None else None
+    if request is not None:
+        limits.check_rate("verify_per_ip", ip)
+    session = get_flow_session(session_id, flow_token)
+    require_open(session)
+    cleaned = normalize_code(code)
+    ip = ip or session.client_ip
+    has_streak = guards.check_streak(session.identifier, ip)
+    if not OTPSession.objects.reserve_attempt(session):
+        session.refresh_from_db()
+        if session.is_open and not session.is_expired():
+            lock(session)  # the shared budget is spent
+        require_open(session)
+        raise VerificationError(Failure.EXPIRED)  # expired between two reads
+
+    try:
+        result = upstream.call(
+            lambda kodmobi: kodmobi.check_code(
+                session.kodmobi_session_id,
+                cleaned,
+                language=kodmobi_language(),
+                challenge_token=challenge_token,
+            )
+        )
+    except (KodMobiWrongCodeError, KodMobiBlockedError) as exc:
+        raise _reject(session, exc, request, ip) from exc
+    except KodMobiSessionExpiredError as exc:
+        raise _finished_upstream(session, exc) from exc
+    except KodMobiError as exc:
+        raise record(session, exc, EventKind.FAILED) from exc
+    _confirm(session, result.verify_token)
+    mark_verified(session)
+    if has_streak:
+        guards.clear_streak(session.identifier)
+    return session
+
+
+@sensitive_variables("verify_token")
+def complete_with_token(
+    session_id: str,
+    flow_token: str,
+    verify_token: str,
+    *,
+    request: HttpRequest | None = None,
+) -> OTPSession:
+    """Complete a flow whose code the browser checked at kod.mobi itself.
+
+    For ``KODMOBI["BROWSER_SDK"]`` only: the app started the flow (so it is
+    bound to this client and this identifier), the browser SDK sent and
+    checked the code with the public key, and hands the verify token here.
+    The token is redeemed with the secret key and must name this flow's
+    kod.mobi session and destination. kod.mobi alone counts the guesses
+    made at it directly; the flow's streak guards still apply.
+
+    :raises VerificationError: ``not_found`` (also when ``BROWSER_SDK`` is
+        off), ``expired``, ``locked``, ``too_many_failures``,
+        ``already_used``, ``destination_mismatch``, ``rate_limited`` or
+        ``kodmobi_unavailable``.
+    """
+    if not settings.BROWSER_SDK:
+        raise VerificationError(Failure.NOT_FOUND)
+    ip = client_ip(request) if request is not None else None
+    limits.check_rate("complete_per_ip", ip)
+    session = get_flow_session(session_id, flow_token)
+    require_open(session)
+    if (
+        not isinstance(verify_token, str)
+        or not 0 < len(verify_token) <= _MAX_VERIFY_TOKEN
+    ):
+        raise VerificationError(Failure.EXPIRED)
+    has_streak = guards.check_streak(session.identifier, ip or session.client_ip)
+    _confirm(session, verify_token, same_session=True)
+    mark_verified(session)
+    if has_streak:
+        guards.clear_streak(session.identifier)
+    return session
+
+
+@sensitive_variables("verify_token", "verification")
+def _confirm(
+    session: OTPSession, verify_token: str, *, same_session: bool = False
+) -> None:
+    """Redeem ``verify_token`` with the secret key; it must name this flow."""
+    try:
+        verification = upstream.call(
+            lambda kodmobi: kodmobi.verify_token(
+                verify_token, language=kodmobi_language()
+            )
+        )
+    except KodMobiError as exc:
+        # Nobody may log in on an unconfirmed reply.
+        raise fail(session, exc, EventKind.FAILED) from exc
+    try:
+        confirmed = users.normalize_identifier(verification.destination).value
+    except VerificationError:
+        confirmed = ""
+    names_this_flow = constant_time_compare(confirmed, session.identifier)
+    if same_session:
+        names_this_flow &= constant_time_compare(
+            verification.session_id, session.kodmobi_session_id
+        )
+    if not names_this_flow:
+        update(session, status=Status.FAILED, last_error="destination_mismatch")
+        record_event(session, EventKind.FAILED, detail="destination_mismatch")
+        logger.warning(
+            "kod.mobi verified another destination for session %s", session.pk
+        )
+        raise VerificationError(Failure.DESTINATION_MISMATCH)
+
+
+def _finished_upstream(
+    session: OTPSession, exc: KodMobiSessionExpiredError
+) -> VerificationError:
+    """kod.mobi takes no more codes for this session: find out why.
+
+    kod.mobi ends a session early when its right code was checked: by a
+    concurrent request of this flow (a double submit whose winner may still
+    be confirming) or by another flow on the same code. That is
+    ``already_used``, and the flow must stay as it is, or the winner fails
+    too. Only when no other check could have taken the code did the session
+    run out at kod.mobi first (its clock ahead of ours): ``expired``.
+    """
+    session.refresh_from_db(
+        fields=["status", "expires_at", "attempts", "failed_attempts"]
+    )
+    if session.is_expired():
+        expire(session)
+        return VerificationError(Failure.EXPIRED)
+    # This check is one attempt; any other that was not a wrong code may
+    # have been the right one.
+    sibling_checks = session.attempts - session.failed_attempts - 1
+    taken_elsewhere = (
+        OTPSession.objects.filter(
+            kodmobi_session_id=session.kodmobi_session_id,
+            status__in=(Status.VERIFIED, Status.CONSUMED),
+        )
+        .exclude(pk=session.pk)
+        .exists()
+    )
+    if session.status != Status.SENT or sibling_checks > 0 or taken_elsewhere:
+        return VerificationError(Failure.ALREADY_USED)
+    return record(session, exc, EventKind.FAILED)
+
+
+def _reject(
+    session: OTPSession,
+    exc: KodMobiWrongCodeError | KodMobiBlockedError,
+    request: HttpRequest | None,
+    ip: str | None,
+) -> VerificationError:
+    """Record a wrong code. kod.mobi answers the last one it takes with a block."""
+    OTPSession.objects.filter(pk=session.pk).update(
+        failed_attempts=F("failed_attempts") + 1, last_error=upstream.error_code(exc)
+    )
+    session.failed_attempts += 1
+    guards.record_failure(session.identifier, ip)
+    blocked = isinstance(exc, KodMobiBlockedError)
+    left = 0 if blocked else session.attempts_left
+    record_event(
+        session, EventKind.CODE_REJECTED, session.channel, f"attempt {session.attempts}"
+    )
+    signals.code_rejected.send(
+        sender=OTPSession, session=session, attempts_left=left, last_attempt=left == 0
+    )
+    # For lockout tools such as django-axes; the identifier goes out masked.
+    user_login_failed.send(
+        sender=__name__,
+        credentials={
+            "kodmobi_identifier": session.masked_identifier,
+            "kodmobi_session_id": session.pk,
+        },
+        request=request,
+    )
+    if left == 0:
+        lock(session)
+        return VerificationError(Failure.LOCKED)
+    return VerificationError(Failure.INVALID_CODE, attempts_left=left)
