@@ -62,6 +62,7 @@ def get_client() -> KodMobiClient:
         settings.SECRET_KEY,
         tuple(sorted(settings.PATHS.items())),
         settings.TIMEOUT,
+        settings.DEADLINE,
         settings.MAX_RETRIES,
         settings.CHALLENGE_HEADER,
         settings.SANDBOX,
@@ -77,6 +78,7 @@ def get_client() -> KodMobiClient:
         base_url=SANDBOX_URL if engine else settings.API_URL,
         paths=settings.PATHS,
         timeout=settings.TIMEOUT,
+        deadline=settings.DEADLINE,
         max_retries=settings.MAX_RETRIES,
         challenge_header=settings.CHALLENGE_HEADER,
     )

@@ -197,10 +197,7 @@ class CodeView(FlowMixin, View):
                 channels = services.get_channels(session)
             except VerificationError:
                 channels = ()
-        cards = [
-            {"channel": channel, "wait": wait}
-            for channel, wait in services.channel_cards(session, channels)
-        ]
+        cards = services.channel_cards(session, channels)
         context = {
             "form": form,
             "session": session,

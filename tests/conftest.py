@@ -32,9 +32,17 @@ class FakeClock:
         return self.now
 
 
+#: The suite's sandbox: a phone is connected on every messenger (the default
+#: leaves Telegram to be connected first, tested on its own).
+CONNECTED = {"telegram", "whatsapp", "sms"}
+
+
 @pytest.fixture
 def engine() -> SandboxEngine:
-    return SandboxEngine(SandboxConfig(echo=False), clock=FakeClock())
+    return SandboxEngine(
+        SandboxConfig(echo=False, phone_channels=frozenset(CONNECTED)),
+        clock=FakeClock(),
+    )
 
 
 @pytest.fixture
@@ -46,7 +54,9 @@ def kodmobi(engine: SandboxEngine) -> Iterator[KodMobiClient]:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    engine = SandboxEngine(SandboxConfig(echo=False))
+    engine = SandboxEngine(
+        SandboxConfig(echo=False, phone_channels=frozenset(CONNECTED))
+    )
     with SandboxServer(engine) as server:
         yield server
 

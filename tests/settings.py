@@ -71,7 +71,12 @@ AUTHENTICATION_BACKENDS = [
 RATE_LIMIT_NAMES = tuple(DEFAULTS["RATE_LIMITS"])
 KODMOBI = {
     # kod.mobi answers from the in-process sandbox: no socket, no network.
-    "SANDBOX": {"echo": False},
+    "SANDBOX": {
+        "echo": False,
+        # Phones are connected on every messenger in the suite; the sandbox's
+        # default (Telegram not yet opened) has tests of its own.
+        "phone_channels": frozenset({"telegram", "whatsapp", "sms"}),
+    },
     "PUBLIC_KEY": "test-public-key",
     "SECRET_KEY": "test-secret-key",
     # Counted per test where they are the subject (tests/test_limits.py);

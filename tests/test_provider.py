@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.http import HttpRequest
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.utils import translation
@@ -43,7 +44,7 @@ class ProviderTests(SimpleTestCase):
         assert engine.config.public_key == "test-public-key"
         with override_settings(
             KODMOBI={
-                "SANDBOX": {"echo": False},
+                "SANDBOX": settings.KODMOBI["SANDBOX"],
                 "PUBLIC_KEY": "test-public-key",
                 "SECRET_KEY": "test-secret-key",
                 "MAX_ATTEMPTS": 3,

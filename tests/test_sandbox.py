@@ -216,7 +216,8 @@ class TestUsersAndConnect:
         with sandbox_client(engine) as client:
             session = client.create_session("+79990000004")
             assert session.sent_to == "sms"
-            assert [c.type for c in session.channels if c.is_active] == ["sms"]
+            assert [c.type for c in session.channels if c.timeout] == ["sms"]
+            assert not any(c.is_active for c in session.channels)
 
     def test_nobody_reachable(self) -> None:
         engine = SandboxEngine(

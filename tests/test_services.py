@@ -21,6 +21,7 @@ from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.services import (
     ClientInfo,
     Flow,
+    channel_cards,
     complete_with_token,
     get_channels,
     get_flow_session,
@@ -116,7 +117,15 @@ class TestChannelFirst(FlowTestCase):
         self.addCleanup(sent.close)
         flow = start_login(PHONE, channel="whatsapp")
         assert flow.session.channel == "whatsapp"
-        assert {c.type for c in flow.channels if c.is_active} == {
+        # kod.mobi shows the channel it just used inactive while it counts
+        # down; to a person it is reachable, only waiting.
+        assert {c.type for c in flow.channels if c.is_active} == {"telegram", "sms"}
+        cards = {
+            card.channel.type: card
+            for card in channel_cards(flow.session, flow.channels)
+        }
+        assert (cards["whatsapp"].usable, cards["whatsapp"].wait) == (True, 60)
+        assert {t for t, card in cards.items() if card.usable} == {
             "telegram",
             "whatsapp",
             "sms",
@@ -193,7 +202,12 @@ class TestChannelFirst(FlowTestCase):
 
     def test_channels_for_a_session_and_the_project(self) -> None:
         flow = start_login(EMAIL)
-        assert {c.type for c in get_channels(flow.session) if c.is_active} == {"email"}
+        channels = get_channels(flow.session)
+        assert {c.type for c in channels if c.timeout} == {"email"}
+        usable = {
+            c.channel.type for c in channel_cards(flow.session, channels) if c.usable
+        }
+        assert usable == {"email"}
         assert len(get_channels()) == 4
 
     def test_send_false_then_send(self) -> None:

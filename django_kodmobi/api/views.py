@@ -76,15 +76,15 @@ def _channels_reply(
 ) -> list[dict[str, Any]]:
     return [
         {
-            "type": c.type,
-            "name": c.name,
-            "is_active": c.is_active,
-            "timeout": wait,
-            "image_url": c.image_url,
-            "link": c.link,
-            "description": c.description,
+            "type": card.channel.type,
+            "name": card.channel.name,
+            "is_active": card.usable,
+            "timeout": card.wait,
+            "image_url": card.channel.image_url,
+            "link": card.channel.link,
+            "description": card.channel.description,
         }
-        for c, wait in services.channel_cards(session, channels)
+        for card in services.channel_cards(session, channels)
     ]
 
 

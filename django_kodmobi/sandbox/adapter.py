@@ -84,7 +84,11 @@ class SandboxAdapter(BaseAdapter):
         response.status_code = answer.status
         response.headers = CaseInsensitiveDict(answer.headers)
         response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = io.BytesIO(answer.body)
+        response.raw = (
+            _Trickle(answer.body, answer.drip, self._sleep)
+            if answer.drip
+            else io.BytesIO(answer.body)
+        )
         response.url = request.url or ""
         response.request = request
         response.reason = "OK" if answer.status < 400 else "Error"
@@ -92,6 +96,33 @@ class SandboxAdapter(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+class _Trickle(io.RawIOBase):
+    """A body that arrives one byte every ``pause`` seconds."""
+
+    def __init__(
+        self, body: bytes, pause: float, sleep: Callable[[float], None]
+    ) -> None:
+        super().__init__()
+        self._body = body
+        self._pause = pause
+        self._sleep = sleep
+        self._sent = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._sent >= len(self._body):
+            return 0
+        self._sleep(self._pause)
+        buffer[0] = self._body[self._sent]
+        self._sent += 1
+        return 1
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(1)
 
 
 def sandbox_client(

@@ -47,7 +47,10 @@ class SandboxConfig:
     project_name: str = "kod.mobi sandbox"
     #: The project's channels, in the order kod.mobi prefers them.
     channels: tuple[str, ...] = ("telegram", "whatsapp", "sms", "email")
-    phone_channels: frozenset[str] = frozenset({"telegram", "whatsapp", "sms"})
+    #: Where a phone is reachable until told otherwise. Telegram is not: as in
+    #: kod.mobi's docs, a person must open the bot first (its "connect" link,
+    #: here a sandbox page that does just that).
+    phone_channels: frozenset[str] = frozenset({"whatsapp", "sms"})
     email_channels: frozenset[str] = frozenset({"email"})
     users: dict[str, frozenset[str]] = field(default_factory=dict)
     sms_blocked_prefixes: tuple[str, ...] = ()
@@ -60,6 +63,12 @@ class SandboxConfig:
     session_ttl: int = 180
     channel_timeout: int = 60
     max_wrong_codes: int = 5
+    #: Wrong codes for one destination, across its sessions, after which it
+    #: is blocked (ERROR_PHONE_BLOCKED) for ``destination_block_seconds``.
+    destination_max_wrong_codes: int = 15
+    destination_block_seconds: int = 3600
+    #: The account is out of money: sending answers ERROR_WRONG_BALANCE.
+    balance_empty: bool = False
     challenge_enabled: bool = False
     challenge_header: str = "X-CF-TURNSTILE-TOKEN"
     challenge_provider: str = "turnstile"

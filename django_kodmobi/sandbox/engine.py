@@ -255,3 +255,5 @@ def _apply_fault(fault: Fault, response: SandboxResponse) -> None:
         response.body = response.body[: max(1, len(response.body) // 2)]
     elif fault.kind is FaultKind.DROP:
         response.drop = True
+    elif fault.kind is FaultKind.DRIP:
+        response.drip = fault.latency

@@ -20,6 +20,8 @@ class FaultKind(str, enum.Enum):
     MALFORMED = "malformed"
     #: Do the work, then close the connection without answering.
     DROP = "drop"
+    #: Do the work, then send the reply one byte every ``latency`` seconds.
+    DRIP = "drip"
 
 
 @dataclass
@@ -28,7 +30,7 @@ class Fault:
 
     kind: FaultKind
     operations: frozenset[str] = frozenset()
-    #: Seconds of added delay, for ``latency``.
+    #: Seconds of added delay, for ``latency``; between bytes, for ``drip``.
     latency: float = 1.0
     #: The HTTP status, for ``error``.
     status: int = 503

@@ -42,6 +42,8 @@ class SandboxResponse:
     delay: float = 0.0
     #: Close the connection instead of answering.
     drop: bool = False
+    #: Seconds between the body's bytes: a reply that trickles in.
+    drip: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.body)

@@ -75,6 +75,9 @@ class SandboxProject:
         }
         self._manual_codes: dict[int, str] = {}
         self._creates_since_sweep = 0
+        #: Wrong codes per destination across sessions, and blocks.
+        self._destination_wrong: dict[str, int] = {}
+        self._destination_blocked_until: dict[str, float] = {}
 
     # -- configuration at run time ----------------------------------------
 
@@ -112,10 +115,13 @@ class SandboxProject:
         now = self.clock()
         with self._lock:
             self._maybe_sweep(now)
+            self._check_destination_block(to, now)
             live = self._live_session_for(to)
             if live is not None:
                 # kod.mobi hands back the live session and sends nothing new.
                 return self._session_reply(live, "none", base_url)
+            if not self.config.channels:
+                raise Refusal("ERROR_PROJECT_HAS_NO_CHANNELS")
             if send:
                 channel = channel or self._preferred_channel(to)
                 self._check_deliverable(to, channel)
@@ -167,8 +173,10 @@ class SandboxProject:
                 session.verify_token = secrets.token_urlsafe(32)
                 self._tokens[session.verify_token] = session.id
                 self._live_by_destination.pop(session.to, None)
+                self._destination_wrong.pop(session.to, None)
                 return {"verify_token": session.verify_token, "is_test": True}
             session.wrong_codes += 1
+            self._count_destination_failure(session.to, now)
             if session.wrong_codes >= self.config.max_wrong_codes:
                 session.blocked = True
                 self._live_by_destination.pop(session.to, None)
@@ -300,7 +308,23 @@ class SandboxProject:
             return channel in self._default_reachable(to)
         return channel in reachable
 
+    def _check_destination_block(self, to: str, now: float) -> None:
+        until = self._destination_blocked_until.get(to, 0.0)
+        if until > now:
+            raise Refusal("ERROR_PHONE_BLOCKED", 429, timeout=math.ceil(until - now))
+
+    def _count_destination_failure(self, to: str, now: float) -> None:
+        wrong = self._destination_wrong.get(to, 0) + 1
+        if wrong >= self.config.destination_max_wrong_codes:
+            self._destination_blocked_until[to] = (
+                now + self.config.destination_block_seconds
+            )
+            wrong = 0
+        self._destination_wrong[to] = wrong
+
     def _check_deliverable(self, to: str, channel: str | None) -> None:
+        if self.config.balance_empty:
+            raise Refusal("ERROR_WRONG_BALANCE", 402)
         if channel is None or not self._is_reachable(to, channel):
             raise Refusal("ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL")
         if channel == "sms" and to.startswith(self.config.sms_blocked_prefixes):
@@ -363,8 +387,10 @@ class SandboxProject:
         if session is None:
             is_active, timeout = True, 0
         else:
-            is_active = self._is_reachable(session.to, channel)
             timeout = max(0, math.ceil(session.blocked_until.get(channel, 0.0) - now))
+            # Like kod.mobi: a channel counting down after a send is shown
+            # inactive until it may send again.
+            is_active = self._is_reachable(session.to, channel) and timeout == 0
         link = f"{base_url}/sandbox/connect/{channel}"
         if channel == "telegram" and self.config.telegram_bot_link:
             link = self.config.telegram_bot_link

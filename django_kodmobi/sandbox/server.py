@@ -54,10 +54,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
-            self.wfile.write(answer.body)
+            if answer.drip:
+                self._trickle(answer.body, answer.drip)
+            else:
+                self.wfile.write(answer.body)
         except (BrokenPipeError, ConnectionResetError):
             # The caller gave up (timed out) before the reply was ready.
             self.close_connection = True
+
+    def _trickle(self, body: bytes, pause: float) -> None:
+        """Send ``body`` a byte at a time, ``pause`` seconds apart."""
+        self.wfile.flush()
+        for index in range(len(body)):
+            time.sleep(pause)
+            self.wfile.write(body[index : index + 1])
+            self.wfile.flush()
 
     do_GET = do_POST = do_DELETE = do_OPTIONS = do_PUT = do_PATCH = _answer
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from django_kodmobi import clock
 from django_kodmobi.models import OTPSession, Status
 
-from .channels import channel_cards, channel_waits, get_channels
+from .channels import ChannelCard, channel_cards, channel_waits, get_channels
 from .context import ClientInfo, client_ip
 from .flows import Flow, get_flow_session
 from .login import authenticate_flow, log_in, redeem_for_login, verify_and_log_in
@@ -34,6 +34,7 @@ from .start import resend_code, start_login
 from .verify import complete_with_token, normalize_code, verify_code
 
 __all__ = [
+    "ChannelCard",
     "ClientInfo",
     "Flow",
     "authenticate_flow",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.cache import cache
 
 from django_kodmobi import clock
@@ -13,7 +15,7 @@ from django_kodmobi.provider import kodmobi_language
 
 from . import upstream
 
-__all__ = ["channel_cards", "channel_waits", "get_channels"]
+__all__ = ["ChannelCard", "channel_cards", "channel_waits", "get_channels"]
 
 #: Cached in place of the project's channel list while kod.mobi is down.
 _DOWN = "down"
@@ -65,10 +67,25 @@ def channel_waits(session: OTPSession) -> dict[str, int]:
     }
 
 
+@dataclass(frozen=True)
+class ChannelCard:
+    """A channel as a person sees it: can it send, and in how many seconds."""
+
+    channel: SessionChannel
+    #: Seconds before it may send again: the longer of kod.mobi's timeout
+    #: and this app's own cooldown.
+    wait: int
+
+    @property
+    def usable(self) -> bool:
+        """Reachable. kod.mobi shows a channel that is counting down after a
+        send as inactive: it reached the person, it only has to wait."""
+        return self.channel.is_active or self.wait > 0
+
+
 def channel_cards(
     session: OTPSession | None, channels: tuple[SessionChannel, ...]
-) -> list[tuple[SessionChannel, int]]:
-    """Each channel with the seconds it must wait: the longer of kod.mobi's
-    timeout and this app's own cooldown."""
+) -> list[ChannelCard]:
+    """The channels with their waits, for pages and API replies alike."""
     waits = channel_waits(session) if session is not None else {}
-    return [(c, max(c.timeout, waits.get(c.type, 0))) for c in channels]
+    return [ChannelCard(c, max(c.timeout, waits.get(c.type, 0))) for c in channels]

@@ -44,7 +44,13 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def browser_sandbox() -> Iterator[SandboxServer]:
     # A short channel timeout lets a test watch a resend countdown run out.
-    engine = SandboxEngine(SandboxConfig(echo=False, channel_timeout=3))
+    engine = SandboxEngine(
+        SandboxConfig(
+            echo=False,
+            channel_timeout=3,
+            phone_channels=frozenset({"telegram", "whatsapp", "sms"}),
+        )
+    )
     with SandboxServer(engine) as server:
         yield server
 
