@@ -430,6 +430,8 @@ class KodMobiClient:
         status = response.status_code
         try:
             body = self._read_body(response, ends_at)
+        except KodMobiError:
+            raise
         except requests.RequestException as exc:
             raise _transport_error(exc) from exc
         except (OSError, ValueError) as exc:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -150,6 +152,10 @@ class SandboxEngine:
         self.inbox = inbox or Inbox(echo=self.config.echo)
         self.faults = FaultSet()
         self.project = SandboxProject(self.config, self.inbox, self.now)
+        #: Requests received per operation ("create", "check", ...), so a
+        #: test can tell whether the app asked kod.mobi at all.
+        self.calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
 
     def now(self) -> float:
         return self._base_clock() + self._offset
@@ -187,6 +193,8 @@ class SandboxEngine:
         self, route: _Route, request: SandboxRequest, language: str
     ) -> SandboxResponse:
         fault: Fault | None = None
+        with self._calls_lock:
+            self.calls[route.operation] += 1
         try:
             if request.method != route.method:
                 raise Refusal("ERROR_BAD_REQUEST", 405)

@@ -17,6 +17,7 @@ from django_kodmobi.client import (
     KodMobiAPIError,
     KodMobiAuthenticationError,
     KodMobiBadRequestError,
+    KodMobiBalanceError,
     KodMobiBlockedError,
     KodMobiChallengeError,
     KodMobiChannelError,
@@ -54,12 +55,16 @@ def call(operation: Callable[[KodMobiClient], _T]) -> _T:
 def failure_for(exc: KodMobiError) -> VerificationError:
     """The person's outcome for a kod.mobi error."""
     retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        retry_after = max(1, retry_after)  # "wait 0 s" helps nobody
     for error_class, reason in OUTCOMES:
         if isinstance(exc, error_class):
             return VerificationError(reason, retry_after=retry_after)
     if isinstance(exc, KodMobiAuthenticationError):
         # Our keys are wrong: the integrator must act, the person cannot.
         logger.error("kod.mobi refused our API key; check KODMOBI keys: %s", exc)
+    elif isinstance(exc, KodMobiBalanceError):
+        logger.error("kod.mobi cannot send: the account balance is too low")
     return VerificationError(Failure.UNAVAILABLE, retry_after=retry_after)
 
 

@@ -1,0 +1,230 @@
+"""Guessing a code: the budgets that bound it, and who enforces them.
+
+Where kod.mobi enforces a rule too (its own 5-strike block), the sandbox is
+told to be lenient and the test counts kod.mobi's checks, so a pass proves
+the app refused without asking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.test import TestCase, override_settings
+
+from django_kodmobi import services
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import FailureStreak, KodSession, OTPSession, Status
+from django_kodmobi.services import ClientInfo, Flow, start_login, verify_code
+from django_kodmobi.services import verify as verify_module
+from django_kodmobi.testing import KodMobiTestMixin
+
+from .helpers import session_request
+
+PHONE = "+79991234567"
+EMAIL = "anna@example.com"
+ATTACKER = ClientInfo("203.0.113.66", "curl")
+VICTIM = ClientInfo("198.51.100.7", "Firefox")
+
+
+def kodmobi(**extra: Any) -> dict[str, Any]:
+    return {**settings.KODMOBI, **extra}
+
+
+class GuessTestCase(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        # kod.mobi's own block would hide the app's: make it lenient.
+        self.kodmobi.config.max_wrong_codes = 1000
+        self.kodmobi.config.destination_max_wrong_codes = 1000
+
+    def wrong(self, identifier: str = PHONE) -> str:
+        return "000000" if self.kodmobi_code(identifier) != "000000" else "111111"
+
+    def guess(self, flow: Flow, code: str, ip: str | None = None) -> Failure | None:
+        request = session_request()
+        if ip:
+            request.META["REMOTE_ADDR"] = ip
+        try:
+            verify_code(flow.session.pk, flow.token, code, request=request)
+        except VerificationError as exc:
+            return exc.reason
+        return None
+
+
+class AttemptBudgetTests(GuessTestCase):
+    """Defect 3: the cap is per kod.mobi session, not per local flow."""
+
+    def test_five_flows_on_one_code_share_five_checks(self) -> None:
+        flows = [start_login(PHONE, client=VICTIM) for _ in range(5)]
+        assert len({f.session.kodmobi_session_id for f in flows}) == 1
+        wrong = self.wrong()
+        outcomes = [self.guess(flow, wrong) for flow in flows for _ in range(2)]
+        assert self.kodmobi.calls["check"] == 5
+        assert outcomes.count(Failure.INVALID_CODE) == 5
+        assert set(outcomes[5:]) == {Failure.LOCKED}
+        assert KodSession.objects.get().attempts == 5
+        assert set(OTPSession.objects.values_list("status", flat=True)) == {Status.LOCKED}
+
+    def test_the_right_code_is_refused_once_the_budget_is_spent(self) -> None:
+        flow = start_login(PHONE)
+        for _ in range(5):
+            assert self.guess(flow, self.wrong()) in (Failure.INVALID_CODE, Failure.LOCKED)
+        assert self.guess(flow, self.kodmobi_code(PHONE)) is Failure.LOCKED
+        assert self.kodmobi.calls["check"] == 5
+
+    @override_settings(KODMOBI=kodmobi(MAX_ATTEMPTS=3))
+    def test_the_budget_is_the_setting(self) -> None:
+        flow = start_login(PHONE)
+        for _ in range(4):
+            self.guess(flow, self.wrong())
+        assert self.kodmobi.calls["check"] == 3
+
+
+class FailureStreakTests(GuessTestCase):
+    """Defect 2: wrong codes in a row are counted per identifier across
+    sessions, with pauses per source and a hard cap for everyone."""
+
+    def spend(self, count: int, client: ClientInfo = ATTACKER) -> list[Failure | None]:
+        outcomes = []
+        while len(outcomes) < count:
+            flow = start_login(PHONE, client=client)
+            for _ in range(min(5, count - len(outcomes))):
+                outcomes.append(self.guess(flow, self.wrong(), client.ip))
+            OTPSession.objects.filter(pk=flow.session.pk).update(status=Status.EXPIRED)
+            self.kodmobi.advance(181)
+        return outcomes
+
+    def test_ten_failures_pause_that_source_for_fifteen_minutes(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.spend(10)
+            flow = start_login(PHONE, client=VICTIM)
+            checks = self.kodmobi.calls["check"]
+            # The guesser is paused, before kod.mobi is asked...
+            with pytest.raises(VerificationError) as info:
+                start_login(PHONE, client=ATTACKER)
+            assert info.value.reason is Failure.TOO_MANY_FAILURES
+            assert info.value.retry_after == 15 * 60
+            assert self.guess(flow, self.wrong(), ATTACKER.ip) is Failure.TOO_MANY_FAILURES
+            assert self.kodmobi.calls["check"] == checks
+            # ...while the person, elsewhere, logs in.
+            assert self.guess(flow, self.kodmobi_code(PHONE), VICTIM.ip) is None
+            clock.shift(15 * 60)
+        assert not FailureStreak.objects.exists(), "a right code clears every streak"
+
+    def test_the_pause_ends(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.spend(10)
+            clock.shift(15 * 60 - 1)
+            with pytest.raises(VerificationError):
+                start_login(PHONE, client=ATTACKER)
+            clock.shift(1)
+            start_login(PHONE, client=ATTACKER)
+
+    def test_tiers_grow(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.spend(10)
+            clock.shift(15 * 60)
+            self.spend(10)
+            with pytest.raises(VerificationError) as info:
+                start_login(PHONE, client=ATTACKER)
+            assert info.value.retry_after == 2 * 3600
+
+    @override_settings(KODMOBI=kodmobi(MAX_FAILURES=12, FAILURE_COOLDOWNS=()))
+    def test_the_hard_cap_stops_code_logins_from_anywhere(self) -> None:
+        outcomes = self.spend(12)
+        assert outcomes.count(Failure.INVALID_CODE) == 12 - 2  # two locks end flows
+        starts = self.kodmobi.calls["create"]
+        with pytest.raises(VerificationError) as info:
+            start_login(PHONE, client=VICTIM)
+        assert (info.value.reason, info.value.retry_after) == (
+            Failure.TOO_MANY_FAILURES,
+            None,
+        )
+        assert self.kodmobi.calls["create"] == starts
+        # Another identifier is not affected.
+        start_login("+79990000001", client=ATTACKER)
+
+    @override_settings(KODMOBI=kodmobi(MAX_FAILURES=12, FAILURE_COOLDOWNS=()))
+    def test_a_right_code_resets_the_count(self) -> None:
+        self.spend(11)
+        flow = start_login(PHONE, client=VICTIM)
+        assert self.guess(flow, self.kodmobi_code(PHONE)) is None
+        self.kodmobi.advance(181)
+        self.spend(11)
+        start_login(PHONE, client=VICTIM)
+
+    def test_streaks_are_stored_as_hashes(self) -> None:
+        self.spend(1)
+        for streak in FailureStreak.objects.all():
+            assert PHONE not in streak.key and PHONE[1:] not in streak.identifier_key
+            assert ATTACKER.ip not in streak.key
+
+
+@override_settings(KODMOBI=kodmobi(SIGNUP=True))
+class DoubleSubmitTests(GuessTestCase):
+    """Defect 4: two requests with the right code, interleaved as the race
+    interleaves them: the second checks while the first confirms."""
+
+    def test_exactly_one_login_and_the_other_is_told_already_used(self) -> None:
+        flow = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        loser: list[Failure | None] = []
+        confirm = verify_module._confirm
+
+        def confirm_while_a_twin_checks(session: OTPSession, token: str, **kw: Any) -> None:
+            loser.append(self.guess(flow, code))
+            confirm(session, token, **kw)
+
+        with mock.patch.object(verify_module, "_confirm", confirm_while_a_twin_checks):
+            request = session_request()
+            services.verify_and_log_in(request, flow.session.pk, flow.token, code)
+        assert loser == [Failure.ALREADY_USED]
+        assert request.user.is_authenticated
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.CONSUMED
+
+    def test_upstream_expiry_without_a_twin_is_expiry(self) -> None:
+        flow = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        self.kodmobi.advance(181)  # kod.mobi's clock runs ahead of ours
+        assert self.guess(flow, code) is Failure.EXPIRED
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.EXPIRED
+
+
+class TargetedLockoutTests(GuessTestCase):
+    """Defect 5: an attacker who knows someone's phone number."""
+
+    @override_settings(KODMOBI=kodmobi(RATE_LIMITS={"start_per_identifier": "5/10m"}))
+    def test_using_up_starts_from_one_address_leaves_the_person_theirs(self) -> None:
+        for _ in range(5):
+            start_login(PHONE, client=ATTACKER)
+        with pytest.raises(VerificationError) as info:
+            start_login(PHONE, client=ATTACKER)
+        assert info.value.reason is Failure.RATE_LIMITED
+        start_login(PHONE, client=VICTIM)
+
+    def test_burning_a_shared_code_does_not_stop_the_next_one(self) -> None:
+        self.kodmobi.config.max_wrong_codes = 5  # kod.mobi's real block
+        victim = start_login(PHONE, client=VICTIM)
+        attacker = start_login(PHONE, client=ATTACKER)
+        assert attacker.session.kodmobi_session_id == victim.session.kodmobi_session_id
+        for _ in range(5):
+            self.guess(attacker, self.wrong(), ATTACKER.ip)
+        assert self.guess(victim, self.kodmobi_code(PHONE), VICTIM.ip) is Failure.LOCKED
+        again = start_login(PHONE, client=VICTIM)
+        assert again.session.kodmobi_session_id != victim.session.kodmobi_session_id
+        assert self.guess(again, self.kodmobi_code(PHONE), VICTIM.ip) is None
+
+    def test_a_joining_start_reveals_nothing_of_the_flow_in_progress(self) -> None:
+        victim = start_login(PHONE, client=VICTIM)
+        self.guess(victim, self.wrong(), VICTIM.ip)
+        self.guess(victim, self.wrong(), VICTIM.ip)
+        joined = start_login(PHONE, client=ATTACKER)
+        fresh = OTPSession.objects.get(pk=joined.session.pk)
+        assert (fresh.attempts, fresh.failed_attempts, fresh.attempts_left) == (0, 0, 5)
+        assert fresh.resends == 0
