@@ -18,6 +18,7 @@ from django.test import TestCase, override_settings
 from django_kodmobi import services
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import FailureStreak, KodSession, OTPSession, Status
+from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.services import ClientInfo, Flow, start_login, verify_code
 from django_kodmobi.services import verify as verify_module
 from django_kodmobi.testing import KodMobiTestMixin
@@ -64,17 +65,32 @@ class AttemptBudgetTests(GuessTestCase):
         wrong = self.wrong()
         outcomes = [self.guess(flow, wrong) for flow in flows for _ in range(2)]
         assert self.kodmobi.calls["check"] == 5
-        assert outcomes.count(Failure.INVALID_CODE) == 5
-        assert set(outcomes[5:]) == {Failure.LOCKED}
+        # The fifth wrong code spends the budget: every flow on it is locked.
+        assert outcomes[:4] == [Failure.INVALID_CODE] * 4
+        assert set(outcomes[4:]) == {Failure.LOCKED}
         assert KodSession.objects.get().attempts == 5
-        assert set(OTPSession.objects.values_list("status", flat=True)) == {Status.LOCKED}
+        assert set(OTPSession.objects.values_list("status", flat=True)) == {
+            Status.LOCKED
+        }
 
     def test_the_right_code_is_refused_once_the_budget_is_spent(self) -> None:
         flow = start_login(PHONE)
         for _ in range(5):
-            assert self.guess(flow, self.wrong()) in (Failure.INVALID_CODE, Failure.LOCKED)
+            assert self.guess(flow, self.wrong()) in (
+                Failure.INVALID_CODE,
+                Failure.LOCKED,
+            )
         assert self.guess(flow, self.kodmobi_code(PHONE)) is Failure.LOCKED
         assert self.kodmobi.calls["check"] == 5
+
+    def test_a_failed_last_check_locks_at_once(self) -> None:
+        flow = start_login(PHONE)
+        for _ in range(4):
+            assert self.guess(flow, self.wrong()) is Failure.INVALID_CODE
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"check"}), times=1))
+        assert self.guess(flow, self.kodmobi_code(PHONE)) is Failure.UNAVAILABLE
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.LOCKED
 
     @override_settings(KODMOBI=kodmobi(MAX_ATTEMPTS=3))
     def test_the_budget_is_the_setting(self) -> None:
@@ -89,7 +105,7 @@ class FailureStreakTests(GuessTestCase):
     sessions, with pauses per source and a hard cap for everyone."""
 
     def spend(self, count: int, client: ClientInfo = ATTACKER) -> list[Failure | None]:
-        outcomes = []
+        outcomes: list[Failure | None] = []
         while len(outcomes) < count:
             flow = start_login(PHONE, client=client)
             for _ in range(min(5, count - len(outcomes))):
@@ -108,7 +124,9 @@ class FailureStreakTests(GuessTestCase):
                 start_login(PHONE, client=ATTACKER)
             assert info.value.reason is Failure.TOO_MANY_FAILURES
             assert info.value.retry_after == 15 * 60
-            assert self.guess(flow, self.wrong(), ATTACKER.ip) is Failure.TOO_MANY_FAILURES
+            assert (
+                self.guess(flow, self.wrong(), ATTACKER.ip) is Failure.TOO_MANY_FAILURES
+            )
             assert self.kodmobi.calls["check"] == checks
             # ...while the person, elsewhere, logs in.
             assert self.guess(flow, self.kodmobi_code(PHONE), VICTIM.ip) is None
@@ -161,7 +179,7 @@ class FailureStreakTests(GuessTestCase):
         self.spend(1)
         for streak in FailureStreak.objects.all():
             assert PHONE not in streak.key and PHONE[1:] not in streak.identifier_key
-            assert ATTACKER.ip not in streak.key
+            assert str(ATTACKER.ip) not in streak.key
 
 
 @override_settings(KODMOBI=kodmobi(SIGNUP=True))
@@ -175,7 +193,9 @@ class DoubleSubmitTests(GuessTestCase):
         loser: list[Failure | None] = []
         confirm = verify_module._confirm
 
-        def confirm_while_a_twin_checks(session: OTPSession, token: str, **kw: Any) -> None:
+        def confirm_while_a_twin_checks(
+            session: OTPSession, token: str, **kw: Any
+        ) -> None:
             loser.append(self.guess(flow, code))
             confirm(session, token, **kw)
 

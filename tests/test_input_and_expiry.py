@@ -115,7 +115,9 @@ class ClientAddressTests(TestCase):
 
     @override_settings(KODMOBI={**settings.KODMOBI, "TRUSTED_PROXY_COUNT": 1})
     def test_one_trusted_proxy(self) -> None:
-        assert client_ip(self.request("198.51.100.1, 203.0.113.5:4711")) == "203.0.113.5"
+        assert (
+            client_ip(self.request("198.51.100.1, 203.0.113.5:4711")) == "203.0.113.5"
+        )
         # Whatever the client puts first is not trusted.
         assert client_ip(self.request("6.6.6.6, 203.0.113.5")) == "203.0.113.5"
         # Garbage from the proxy falls back to the peer, never to nobody.
@@ -140,12 +142,16 @@ class ExpiryTests(KodMobiTestMixin, TestCase):
     def test_kodmobis_expiry_never_lengthens_a_flow(self) -> None:
         self.kodmobi.config.session_ttl = 3600
         flow = start_login(EMAIL)
-        assert flow.session.expires_at == flow.session.created_at + timedelta(seconds=180)
+        assert flow.session.expires_at == flow.session.created_at + timedelta(
+            seconds=180
+        )
 
     @override_settings(KODMOBI={**settings.KODMOBI, "SIGNUP": True, "SESSION_TTL": 60})
     def test_a_shorter_local_maximum(self) -> None:
         flow = start_login(EMAIL)
-        assert flow.session.expires_at == flow.session.created_at + timedelta(seconds=60)
+        assert flow.session.expires_at == flow.session.created_at + timedelta(
+            seconds=60
+        )
 
     def test_a_verified_flow_cannot_log_in_after_it_expires(self) -> None:
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
@@ -179,7 +185,10 @@ class ExpiryTests(KodMobiTestMixin, TestCase):
             assert expire_stale() == 1
             assert expire_stale() == 0
         statuses = dict(OTPSession.objects.values_list("pk", "status"))
-        assert statuses == {verified.session.pk: Status.EXPIRED, sent.session.pk: Status.EXPIRED}
+        assert statuses == {
+            verified.session.pk: Status.EXPIRED,
+            sent.session.pk: Status.EXPIRED,
+        }
 
     def test_a_locked_flow_stays_locked_after_its_expiry(self) -> None:
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:

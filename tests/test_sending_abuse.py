@@ -23,7 +23,7 @@ from .workers import hammer_limit, run_in_processes
 REDIS = os.environ.get("CACHE_URL", "").startswith("redis")
 
 
-def kodmobi(rates: dict[str, str] | None = None, **extra: Any) -> Any:
+def kodmobi(rates: dict[str, str] | None = None, **extra: Any) -> override_settings:
     off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
     return override_settings(
         KODMOBI={**settings.KODMOBI, "RATE_LIMITS": {**off, **(rates or {})}, **extra}
@@ -122,12 +122,14 @@ class SendLimitTests(KodMobiTestMixin, TestCase):
         with time_machine.travel("2026-11-28 10:00:00Z", tick=False) as clock:
             # The minute stops the first round, the hour the second, the day
             # the rest.
-            for round_, (allowed, then) in enumerate([(2, 60), (1, 3600), (1, 3600), (0, 0)]):
+            for round_, (allowed, then) in enumerate(
+                [(2, 60), (1, 3600), (1, 3600), (0, 0)]
+            ):
                 for n in range(allowed):
                     start_login(f"+7999{round_}00000{n}", client=client)
-                assert refused(lambda: start_login("+79998888888", client=client)).reason is (
-                    Failure.RATE_LIMITED
-                )
+                assert refused(
+                    lambda: start_login("+79998888888", client=client)
+                ).reason is (Failure.RATE_LIMITED)
                 clock.shift(then)
         assert self.kodmobi.calls["create"] == 4
 
@@ -135,7 +137,9 @@ class SendLimitTests(KodMobiTestMixin, TestCase):
     def test_the_sites_hourly_budget(self) -> None:
         for n in range(3):
             start_login(f"+7999000000{n}", client=ClientInfo(f"203.0.113.{n}"))
-        error = refused(lambda: start_login("+79990000009", client=ClientInfo("198.51.100.1")))
+        error = refused(
+            lambda: start_login("+79990000009", client=ClientInfo("198.51.100.1"))
+        )
         assert error.reason is Failure.RATE_LIMITED
         assert self.kodmobi.calls["create"] == 3
 
@@ -164,9 +168,17 @@ class SendLimitTests(KodMobiTestMixin, TestCase):
 
     def test_canonical_forms(self) -> None:
         email = IdentifierKind.EMAIL
-        assert guards.canonical_for_limits("a.n.na+x@gmail.com", email) == "anna@gmail.com"
-        assert guards.canonical_for_limits("anna@googlemail.com", email) == "anna@gmail.com"
-        assert guards.canonical_for_limits("a.nna+x@example.com", email) == "a.nna@example.com"
+        assert (
+            guards.canonical_for_limits("a.n.na+x@gmail.com", email) == "anna@gmail.com"
+        )
+        assert (
+            guards.canonical_for_limits("anna@googlemail.com", email)
+            == "anna@gmail.com"
+        )
+        assert (
+            guards.canonical_for_limits("a.nna+x@example.com", email)
+            == "a.nna@example.com"
+        )
         assert guards.canonical_for_limits("+x@example.com", email) == "+x@example.com"
         phone = IdentifierKind.PHONE
         assert guards.canonical_for_limits("+79991234567", phone) == "+79991234567"
@@ -175,7 +187,10 @@ class SendLimitTests(KodMobiTestMixin, TestCase):
 class DestinationPolicyTests(KodMobiTestMixin, TestCase):
     def test_premium_toll_free_and_shared_cost_numbers_get_nothing(self) -> None:
         for number in ["+78091234567", "+78001234567", "+449012345678", "+18002345678"]:
-            assert refused(lambda n=number: start_login(n)).reason is Failure.INVALID_IDENTIFIER
+            assert (
+                refused(lambda n=number: start_login(n)).reason
+                is Failure.INVALID_IDENTIFIER
+            )
         assert self.kodmobi.calls["create"] == 0
         assert OTPSession.objects.count() == 0
 
@@ -219,4 +234,9 @@ class RedisAcrossWorkersTests(SimpleTestCase):
             limits.check_rate("start_per_ip", "203.0.113.1")
             clock.shift(2)
             limits.check_rate("start_per_ip", "203.0.113.1")
-            assert refused(lambda: limits.check_rate("start_per_ip", "203.0.113.1")).retry_after == 58
+            assert (
+                refused(
+                    lambda: limits.check_rate("start_per_ip", "203.0.113.1")
+                ).retry_after
+                == 58
+            )

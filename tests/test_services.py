@@ -315,6 +315,7 @@ class TestVerifyFailures(FlowTestCase):
             self.verify(flow, self.wrong(flow))
         assert info.value.attempts_left == 1
 
+    @override_settings(KODMOBI=kodmobi_settings(DEADLINE=0.2))
     def test_attempts_are_reserved_before_kodmobi_is_called(self) -> None:
         flow = start_login(PHONE)
         KodSession.objects.filter(pk=flow.session.kodmobi_session_id).update(attempts=5)

@@ -17,7 +17,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from django_kodmobi import breaker, provider
-from django_kodmobi.client import KodMobiClient, KodMobiResponseError, KodMobiTimeoutError
+from django_kodmobi.client import (
+    KodMobiClient,
+    KodMobiTimeoutError,
+)
 from django_kodmobi.client.types import safe_link
 from django_kodmobi.models import OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind, SandboxServer
@@ -61,15 +64,27 @@ def channel(**changes: Any) -> dict[str, Any]:
 #: Replies to "create" that must read as "kod.mobi is not answering properly".
 MALFORMED_CREATES: dict[str, bytes] = {
     "deep nesting": b"[" * 100_000 + b"]" * 100_000,
-    "infinite timeout": json.dumps(created()).replace('"timeout": 60', '"timeout": Infinity').encode(),
-    "NaN timeout": json.dumps(created()).replace('"timeout": 60', '"timeout": NaN').encode(),
-    "float overflow": json.dumps(created()).replace('"timeout": 60', '"timeout": 1e999').encode(),
-    "date past the calendar": json.dumps(created(session_expired_at="9999-12-31T23:59:59-23:59")).encode(),
-    "date before it": json.dumps(created(session_expired_at="0001-01-01T00:00:00+01:00")).encode(),
+    "infinite timeout": json.dumps(created())
+    .replace('"timeout": 60', '"timeout": Infinity')
+    .encode(),
+    "NaN timeout": json.dumps(created())
+    .replace('"timeout": 60', '"timeout": NaN')
+    .encode(),
+    "float overflow": json.dumps(created())
+    .replace('"timeout": 60', '"timeout": 1e999')
+    .encode(),
+    "date past the calendar": json.dumps(
+        created(session_expired_at="9999-12-31T23:59:59-23:59")
+    ).encode(),
+    "date before it": json.dumps(
+        created(session_expired_at="0001-01-01T00:00:00+01:00")
+    ).encode(),
     "over-long id": json.dumps(created(session_id="0" * 5000)).encode(),
     "id with markup": json.dumps(created(session_id="<script>")).encode(),
     "over-long channel type": json.dumps(created(sent_to="x" * 100)).encode(),
-    "channel type of another shape": json.dumps(created(channels=[channel(type="SMS; DROP")])).encode(),
+    "channel type of another shape": json.dumps(
+        created(channels=[channel(type="SMS; DROP")])
+    ).encode(),
     "wrong types": json.dumps(created(channels="sms")).encode(),
     "not JSON": b"<html>502 Bad Gateway</html>",
     "truncated": json.dumps(created()).encode()[:40],
@@ -104,7 +119,9 @@ class MalformedReplyTests(TestCase):
         }
 
     def test_values_are_clamped(self) -> None:
-        reply = created(channels=[channel(timeout=10**30), channel(type="email", timeout=-5)])
+        reply = created(
+            channels=[channel(timeout=10**30), channel(type="email", timeout=-5)]
+        )
         with responses.RequestsMock() as upstream:
             upstream.post(f"{API}/session/create", json=reply)
             flow = start_login("+79991234567")
@@ -171,7 +188,9 @@ class UnsafeLinkTests(KodMobiTestMixin, TestCase):
         telegram = next(c for c in reply["channels"] if c["type"] == "telegram")
         assert telegram["link"] == ""
         session = self.client.session
-        login = self.client.post(reverse("kodmobi:login"), {"identifier": "+79991234568"})
+        login = self.client.post(
+            reverse("kodmobi:login"), {"identifier": "+79991234568"}
+        )
         assert login.status_code == 302, session
         page = self.client.get(reverse("kodmobi:code"))
         assert b"javascript:" not in page.content.lower()
@@ -179,6 +198,8 @@ class UnsafeLinkTests(KodMobiTestMixin, TestCase):
 
 class DeadlineTests(TestCase):
     """Defect 7: a reply trickling in a byte at a time, or not at all."""
+
+    server: SandboxServer
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -240,7 +261,9 @@ class DeadlineTests(TestCase):
             KodMobiClient("k", deadline=0)
 
 
-@override_settings(KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 3, "BREAKER_COOLDOWN": 30})
+@override_settings(
+    KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 3, "BREAKER_COOLDOWN": 30}
+)
 class CircuitBreakerTests(KodMobiTestMixin, TestCase):
     def setUp(self) -> None:
         super().setUp()

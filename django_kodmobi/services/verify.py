@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from django.contrib.auth.signals import user_login_failed
 from django.db.models import F
@@ -28,7 +29,7 @@ from django_kodmobi.client import (
 )
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
-from django_kodmobi.models import EventKind, OTPSession, Status
+from django_kodmobi.models import EventKind, KodSession, OTPSession, Status
 from django_kodmobi.provider import kodmobi_language
 
 from . import upstream
@@ -43,6 +44,8 @@ logger = logging.getLogger("django_kodmobi.services")
 _CODE_NOISE = re.compile(r"[\s\-]+")
 _MAX_CODE_INPUT = 32
 _MAX_VERIFY_TOKEN = 512
+#: Seconds between looks at a flow whose last checks are still in flight.
+_SETTLE_POLL = 0.05
 
 
 def normalize_code(code: object) -> str:
@@ -88,11 +91,7 @@ def verify_code(
     ip = ip or session.client_ip
     has_streak = guards.check_streak(session.identifier, ip)
     if not OTPSession.objects.reserve_attempt(session):
-        session.refresh_from_db()
-        if session.is_open and not session.is_expired():
-            lock(session)  # the shared budget is spent
-        require_open(session)
-        raise VerificationError(Failure.EXPIRED)  # expired between two reads
+        raise _budget_spent(session)
 
     try:
         result = upstream.call(
@@ -108,7 +107,10 @@ def verify_code(
     except KodMobiSessionExpiredError as exc:
         raise _finished_upstream(session, exc) from exc
     except KodMobiError as exc:
-        raise record(session, exc, EventKind.FAILED) from exc
+        failure = record(session, exc, EventKind.FAILED)
+        if _checks_left(session) == 0:
+            lock(session)  # that was the code's last check
+        raise failure from exc
     _confirm(session, result.verify_token)
     mark_verified(session)
     if has_streak:
@@ -189,6 +191,42 @@ def _confirm(
         raise VerificationError(Failure.DESTINATION_MISMATCH)
 
 
+def _checks_left(session: OTPSession) -> int:
+    """Checks left on the code of ``session``, whichever flow makes them."""
+    used = (
+        KodSession.objects.filter(pk=session.kodmobi_session_id)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+    return max(0, settings.MAX_ATTEMPTS - (used or 0))
+
+
+def _budget_spent(session: OTPSession) -> VerificationError:
+    """No check left on this code: report how the checks made end.
+
+    The last check to end without success locks every flow on the code, so
+    a flow still open here has checks in flight (a double submit, a burst
+    of guesses), and one of them may hold the right code: locking now would
+    make it fail. Wait until they settle, at most one kod.mobi deadline,
+    then answer with the outcome: ``already_used`` if one was right,
+    ``locked`` if none was.
+    """
+    give_up = time.monotonic() + settings.DEADLINE + 1
+    while True:
+        session.refresh_from_db(fields=["status", "expires_at"])
+        if not session.is_open or session.is_expired():
+            break
+        if time.monotonic() > give_up:
+            lock(session)
+            break
+        time.sleep(_SETTLE_POLL)
+    try:
+        require_open(session)
+    except VerificationError as exc:
+        return exc
+    return VerificationError(Failure.LOCKED)  # pragma: no cover - locked above
+
+
 def _finished_upstream(
     session: OTPSession, exc: KodMobiSessionExpiredError
 ) -> VerificationError:
@@ -235,8 +273,9 @@ def _reject(
     )
     session.failed_attempts += 1
     guards.record_failure(session.identifier, ip)
+    # The flow's own count, or what is left of the code's shared budget.
     blocked = isinstance(exc, KodMobiBlockedError)
-    left = 0 if blocked else session.attempts_left
+    left = 0 if blocked else min(session.attempts_left, _checks_left(session))
     record_event(
         session, EventKind.CODE_REJECTED, session.channel, f"attempt {session.attempts}"
     )

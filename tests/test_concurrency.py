@@ -1,0 +1,127 @@
+"""Races, with real concurrent callers on PostgreSQL.
+
+Each caller is a thread with its own database connection, released together
+by a barrier, against the one in-process kod.mobi sandbox. SQLite's
+in-memory test database is private to one connection, so these run on
+PostgreSQL only (the second pass of ``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
+from django.db import connection, connections
+from django.test import TransactionTestCase, override_settings
+
+from django_kodmobi import services
+from django_kodmobi.exceptions import VerificationError
+from django_kodmobi.models import KodSession, OTPSession, Status
+from django_kodmobi.services import Flow, start_login
+from django_kodmobi.testing import KodMobiTestMixin
+
+from .helpers import session_request
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"
+)
+EMAIL = "anna@example.com"
+
+
+def race(callers: list[Callable[[], Any]]) -> list[Any]:
+    """Run every caller at once; return each one's result or exception."""
+    barrier = threading.Barrier(len(callers))
+    results: list[Any] = [None] * len(callers)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = callers[index]()
+        except Exception as exc:  # noqa: BLE001 - the outcome is the result
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(callers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def outcomes(results: list[Any]) -> Counter[str]:
+    return Counter(
+        r.reason.value if isinstance(r, VerificationError) else type(r).__name__
+        for r in results
+    )
+
+
+@override_settings(KODMOBI={**settings.KODMOBI, "SIGNUP": True})
+class RaceTests(KodMobiTestMixin, TransactionTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.kodmobi.config.max_wrong_codes = 1000
+        self.kodmobi.config.destination_max_wrong_codes = 1000
+        get_user_model().objects.create_user("anna", EMAIL)
+
+    def wrong(self) -> str:
+        return "000000" if self.kodmobi_code(EMAIL) != "000000" else "111111"
+
+    def test_fifty_wrong_codes_at_once_reach_kodmobi_five_times(self) -> None:
+        flow = start_login(EMAIL)
+        wrong = self.wrong()
+        results = race([self.guesser(flow, wrong)] * 50)
+        assert self.kodmobi.calls["check"] <= 5
+        counts = outcomes(results)
+        assert counts["invalid_code"] + counts["locked"] == 50, counts
+        assert KodSession.objects.get().attempts == 5
+
+    def test_twenty_right_codes_at_once_log_in_exactly_once(self) -> None:
+        logins: list[Any] = []
+        lock = threading.Lock()
+
+        def count(**kwargs: Any) -> None:
+            with lock:
+                logins.append(kwargs["user"])
+
+        user_logged_in.connect(count, weak=False)
+        self.addCleanup(user_logged_in.disconnect, count)
+        for round_ in range(20):
+            flow = start_login(EMAIL)
+            code = self.kodmobi_code(EMAIL)
+            before = len(logins)
+            results = race([self.logger_in(flow, code)] * 20)
+            counts = outcomes(results)
+            assert len(logins) - before == 1, (round_, counts)
+            assert counts == Counter({"User": 1, "already_used": 19}), (round_, counts)
+            assert OTPSession.objects.get(pk=flow.session.pk).status == Status.CONSUMED
+            self.kodmobi.advance(181)
+
+    @staticmethod
+    def logger_in(flow: Flow, code: str) -> Callable[[], Any]:
+        def log_in() -> Any:
+            return services.verify_and_log_in(
+                session_request(), flow.session.pk, flow.token, code
+            )
+
+        return log_in
+
+    @staticmethod
+    def guesser(flow: Flow, code: str) -> Callable[[], Any]:
+        return lambda: services.verify_code(flow.session.pk, flow.token, code)
+
+    def test_five_flows_on_one_code_share_one_budget(self) -> None:
+        flows = [start_login(EMAIL) for _ in range(5)]
+        assert len({f.session.kodmobi_session_id for f in flows}) == 1
+        wrong = self.wrong()
+        results = race([self.guesser(flow, wrong) for flow in flows for _ in range(4)])
+        assert self.kodmobi.calls["check"] == 5
+        assert set(outcomes(results)) <= {"invalid_code", "locked"}
+        assert KodSession.objects.get().attempts == 5
