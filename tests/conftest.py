@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -109,3 +111,48 @@ def phone() -> str:
 @pytest.fixture
 def email(phone: str) -> str:
     return f"user{phone[1:]}@example.com"
+
+
+# -- no secrets or personal data in any log line of the whole suite ---------------
+
+#: A full E.164 number or a whole email address, as a log line must never hold.
+_PERSONAL = re.compile(r"\+\d{8,15}\b|[\w.+-]+@[\w-]+\.[\w.-]+")
+#: A 256-bit url-safe token (flow tokens, verify tokens): long, and mixing
+#: upper case, lower case and digits as random text does.
+_TOKEN = re.compile(
+    r"(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{40,}"
+)
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {record.getMessage()}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secrets_in_logs() -> Iterator[None]:
+    """Every log line of this app, at every level, over the whole run."""
+    from django.conf import settings
+
+    capture = _Capture()
+    logger = logging.getLogger("django_kodmobi")
+    level = logger.level
+    logger.addHandler(capture)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(capture)
+        logger.setLevel(level)
+    keys = {settings.KODMOBI["PUBLIC_KEY"], settings.KODMOBI["SECRET_KEY"]}
+    leaks = [
+        line
+        for line in capture.lines
+        if _PERSONAL.search(line) or _TOKEN.search(line) or any(k in line for k in keys)
+    ]
+    assert capture.lines, "the capture saw no log line at all"
+    assert not leaks, "\n".join(leaks[:20])
