@@ -265,3 +265,5 @@ def _apply_fault(fault: Fault, response: SandboxResponse) -> None:
         response.drop = True
     elif fault.kind is FaultKind.DRIP:
         response.drip = fault.latency
+    elif fault.kind is FaultKind.BODY:
+        response.status, response.body = 200, fault.body.encode()

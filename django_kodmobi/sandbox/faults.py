@@ -22,6 +22,9 @@ class FaultKind(str, enum.Enum):
     DROP = "drop"
     #: Do the work, then send the reply one byte every ``latency`` seconds.
     DRIP = "drip"
+    #: Do the work, then answer 200 with ``body`` instead of the reply (a
+    #: reply of the wrong shape, values out of range).
+    BODY = "body"
 
 
 @dataclass
@@ -34,6 +37,8 @@ class Fault:
     latency: float = 1.0
     #: The HTTP status, for ``error``.
     status: int = 503
+    #: The reply body, for ``body`` (at most 1 MiB).
+    body: str = ""
     #: How many more requests it hits; ``None`` means until cleared.
     times: int | None = None
     id: int = field(default=0, compare=False)
@@ -54,11 +59,15 @@ class Fault:
             raise ValueError("latency must be between 0 and 300 seconds")
         if isinstance(operations, str) or not isinstance(operations, Iterable):
             raise ValueError("operations must be a list of names")
+        body = data.get("body", "")
+        if not isinstance(body, str) or len(body) > 1 << 20:
+            raise ValueError("body must be a string of at most 1 MiB")
         return cls(
             kind=kind,
             operations=frozenset(str(op) for op in operations),
             latency=latency,
             status=status,
+            body=body,
             times=None if times is None else int(times),
         )
 
@@ -69,6 +78,7 @@ class Fault:
             "operations": sorted(self.operations),
             "latency": self.latency,
             "status": self.status,
+            "body": self.body[:200],
             "times": self.times,
         }
 
