@@ -148,7 +148,7 @@ def _no_secrets_in_logs() -> Iterator[None]:
     finally:
         logger.removeHandler(capture)
         logger.setLevel(level)
-    keys = {settings.KODMOBI["PUBLIC_KEY"], settings.KODMOBI["SECRET_KEY"]}
+    keys = {str(settings.KODMOBI["PUBLIC_KEY"]), str(settings.KODMOBI["SECRET_KEY"])}
     leaks = [
         line
         for line in capture.lines

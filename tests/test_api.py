@@ -120,9 +120,10 @@ class StartTests(ApiTestCase):
         body = self.assert_error(response, 503, "kodmobi_unavailable")
         assert response["Retry-After"] == "30" and body["retry_after"] == 30
 
-    def test_form_encoded_body(self) -> None:
+    def test_json_only(self) -> None:
         response = self.api.post(url("start"), {"identifier": PHONE})
-        assert response.status_code == HTTPStatus.CREATED
+        self.assert_error(response, 415, "unsupported_media_type")
+        assert OTPSession.objects.count() == 0
 
 
 class ResendTests(ApiTestCase):

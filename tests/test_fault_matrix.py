@@ -66,6 +66,7 @@ FAULTS: dict[str, Fault] = {
 
 class FaultMatrixTests(TestCase):
     server: SandboxServer
+    live_settings: override_settings
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -74,7 +75,7 @@ class FaultMatrixTests(TestCase):
             echo=False, phone_channels=frozenset({"telegram", "whatsapp", "sms"})
         )
         cls.server = SandboxServer(SandboxEngine(config)).start()
-        cls.settings = override_settings(
+        cls.live_settings = override_settings(
             KODMOBI={
                 **settings.KODMOBI,
                 "SANDBOX": False,
@@ -89,11 +90,11 @@ class FaultMatrixTests(TestCase):
                 "SIGNUP": True,
             }
         )
-        cls.settings.enable()
+        cls.live_settings.enable()
 
     @classmethod
     def tearDownClass(cls) -> None:
-        cls.settings.disable()
+        cls.live_settings.disable()
         cls.server.close()
         provider.reset()
         super().tearDownClass()

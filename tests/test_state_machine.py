@@ -34,6 +34,7 @@ from hypothesis.stateful import (
 )
 from rest_framework.test import APIClient
 
+from django_kodmobi.conf import settings as kodmobi_settings
 from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.testing import fresh_sandbox
 
@@ -158,7 +159,7 @@ class FlowMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_code_checked_beyond_the_budget(self) -> None:
-        maximum = settings.KODMOBI.get("MAX_ATTEMPTS", 5)
+        maximum = kodmobi_settings.MAX_ATTEMPTS
         # The SDK completions check at kod.mobi directly, outside the app:
         # they are counted here too, so the bound is one check more.
         assert all(count <= maximum + 1 for count in self.checks.values()), self.checks

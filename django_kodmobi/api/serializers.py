@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -12,23 +13,43 @@ from django_kodmobi.client import Channel
 CHANNEL_CHOICES = [channel.value for channel in Channel]
 
 
-class FlowField(serializers.CharField):
-    """The opaque ``flow`` reference returned by *start*: keep it secret."""
+#: What DRF refuses in any text field, said in the schema too.
+_NO_NUL = RegexValidator(r"^[^\x00]*$", _("Null characters are not allowed."))
+#: CAPTCHA tokens travel on to kod.mobi in a header: visible ASCII only.
+_VISIBLE_ASCII = RegexValidator(r"^[!-~]*$", _("Only visible ASCII characters."))
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 128)
+
+class InputText(serializers.CharField):
+    """A text input as the services take it: at least one character, no NUL,
+    not trimmed (the services normalise what they read, so a value of only
+    spaces is refused for what it is, not as a missing field)."""
+
+    def __init__(self, max_length: int, **kwargs: Any) -> None:
         kwargs.setdefault("min_length", 1)
-        kwargs.setdefault(
-            "help_text", _("The flow reference returned by start. Keep it secret.")
-        )
-        super().__init__(**kwargs)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("validators", [_NO_NUL])
+        super().__init__(max_length=max_length, **kwargs)
+
+
+def flow_field() -> InputText:
+    """The opaque ``flow`` reference returned by *start*: keep it secret."""
+    return InputText(
+        128, help_text=_("The flow reference returned by start. Keep it secret.")
+    )
+
+
+def challenge_field() -> InputText:
+    return InputText(
+        4096,
+        required=False,
+        validators=[_VISIBLE_ASCII],
+        help_text=_("The CAPTCHA response, when the kod.mobi project asks for one."),
+    )
 
 
 class StartRequest(serializers.Serializer[Any]):
-    identifier = serializers.CharField(
-        min_length=1,
-        max_length=254,
-        help_text=_("A phone number (E.164 or national) or an email."),
+    identifier = InputText(
+        254, help_text=_("A phone number (E.164 or national) or an email.")
     )
     channel = serializers.ChoiceField(
         choices=CHANNEL_CHOICES,
@@ -36,27 +57,25 @@ class StartRequest(serializers.Serializer[Any]):
         help_text=_("Send through this channel; without it kod.mobi picks the best."),
     )
     send = serializers.BooleanField(default=True)
-    challenge_token = serializers.CharField(max_length=4096, required=False)
+    challenge_token = challenge_field()
 
 
 class ResendRequest(serializers.Serializer[Any]):
-    flow = FlowField()
+    flow = flow_field()
     channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
-    challenge_token = serializers.CharField(max_length=4096, required=False)
+    challenge_token = challenge_field()
 
 
 class VerifyRequest(serializers.Serializer[Any]):
-    flow = FlowField()
-    code = serializers.CharField(min_length=1, max_length=32, trim_whitespace=True)
-    challenge_token = serializers.CharField(max_length=4096, required=False)
+    flow = flow_field()
+    code = InputText(32)
+    challenge_token = challenge_field()
 
 
 class CompleteRequest(serializers.Serializer[Any]):
-    flow = FlowField()
-    verify_token = serializers.CharField(
-        min_length=1,
-        max_length=512,
-        help_text=_("The verify_token the kod.mobi browser SDK got."),
+    flow = flow_field()
+    verify_token = InputText(
+        512, help_text=_("The verify_token the kod.mobi browser SDK got.")
     )
 
 

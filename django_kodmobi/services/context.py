@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from django.http import HttpRequest
 
 from django_kodmobi.conf import settings
+from django_kodmobi.exceptions import Failure, VerificationError
 
-__all__ = ["ClientInfo", "client_ip"]
+__all__ = ["ClientInfo", "challenge", "client_ip"]
+
+#: What a CAPTCHA response token may hold: visible ASCII, as every provider
+#: issues them, and all that an HTTP header to kod.mobi can carry.
+CHALLENGE_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")
 
 
 @dataclass(frozen=True)
@@ -64,3 +70,15 @@ def parse_address(value: object) -> str | None:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return None
+
+
+def challenge(token: object) -> str | None:
+    """A CAPTCHA response to pass on, ``None`` for none; refuse garbage.
+
+    :raises VerificationError: ``challenge_failed``.
+    """
+    if token in (None, ""):
+        return None
+    if not isinstance(token, str) or not CHALLENGE_TOKEN.fullmatch(token):
+        raise VerificationError(Failure.CHALLENGE_FAILED)
+    return token

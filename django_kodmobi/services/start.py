@@ -36,7 +36,7 @@ from django_kodmobi.provider import kodmobi_language
 
 from . import upstream
 from .channels import channel_waits
-from .context import ClientInfo
+from .context import ClientInfo, challenge
 from .flows import (
     Flow,
     get_flow_session,
@@ -75,6 +75,7 @@ def start_login(
         ``kodmobi_unavailable`` (the row then records why).
     """
     normalized = users.normalize_identifier(identifier)
+    challenge_token = challenge(challenge_token)
     client = client or ClientInfo()
     channel = guards.check_destination(
         normalized.value, normalized.kind, _channel(channel)
@@ -172,6 +173,7 @@ def resend_code(
     """
     session = get_flow_session(session_id, flow_token)
     require_open(session)
+    challenge_token = challenge(challenge_token)
     kind = IdentifierKind(session.identifier_kind)
     requested = _channel(channel)
     if requested is None:

@@ -33,7 +33,7 @@ from django_kodmobi.models import EventKind, KodSession, OTPSession, Status
 from django_kodmobi.provider import kodmobi_language
 
 from . import upstream
-from .context import client_ip
+from .context import challenge, client_ip
 from .flows import expire, get_flow_session, record_event, require_open, update
 from .recording import fail, lock, mark_verified, record
 
@@ -88,6 +88,7 @@ def verify_code(
     session = get_flow_session(session_id, flow_token)
     require_open(session)
     cleaned = normalize_code(code)
+    challenge_token = challenge(challenge_token)
     ip = ip or session.client_ip
     has_streak = guards.check_streak(session.identifier, ip)
     if not OTPSession.objects.reserve_attempt(session):
