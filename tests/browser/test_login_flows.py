@@ -174,6 +174,36 @@ class TestWithJavaScript:
         )
         expect()(page.locator("#who")).to_have_text("Hello anna")
 
+    def test_paste_then_enter_logs_in_once(
+        self, page: Any, site: Any, browser_sandbox: SandboxServer, people: None
+    ) -> None:
+        """Paste submits the form; an Enter right after must not send the
+        code again (the person would see the second answer: "already used")."""
+        open_login(page, site)
+        page.get_by_label("Phone number or email").fill(EMAIL)
+        send_and_wait(page)
+        code = code_for(browser_sandbox, EMAIL)
+        checks = browser_sandbox.engine.calls["check"]
+        # kod.mobi takes its time: the first request is still out when the
+        # person presses Enter.
+        browser_sandbox.engine.faults.add(
+            Fault(FaultKind.LATENCY, frozenset({"check"}), latency=1.0, times=1)
+        )
+        page.get_by_label("Code").focus()
+        page.evaluate(
+            """(text) => {
+                const input = document.querySelector('[data-kodmobi-code]');
+                const data = new DataTransfer();
+                data.setData('text', text);
+                input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+            }""",
+            code,
+        )
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")
+        expect()(page.locator("#who")).to_have_text("Hello anna")
+        assert browser_sandbox.engine.calls["check"] == checks + 1
+
 
 class TestErrorMessages:
     def test_every_error_a_person_can_meet(

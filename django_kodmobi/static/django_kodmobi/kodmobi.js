@@ -87,10 +87,26 @@
     });
   }
 
+  // A pasted code submits the form at once; an Enter right after would send
+  // the same code again. The server logs in exactly one of them anyway, but
+  // the browser shows the answer to the last, so send a code form once.
+  function setUpSingleSubmit(root) {
+    each(root, "[data-kodmobi-code-form]", function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.getAttribute("data-kodmobi-sent") === "true") {
+          event.preventDefault();
+          return;
+        }
+        form.setAttribute("data-kodmobi-sent", "true");
+      });
+    });
+  }
+
   function init() {
     each(document, "[data-kodmobi-widget]", setUpCards);
     setUpCountdowns(document);
     setUpCodeInput(document);
+    setUpSingleSubmit(document);
     setUpIconFallbacks(document);
   }
 
