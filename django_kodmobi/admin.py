@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from . import guards
 from .exceptions import VerificationError
-from .models import OTPEvent, OTPSession
+from .models import FailureStreak, OTPEvent, OTPSession
 from .users import normalize_identifier
 
 
@@ -134,3 +135,33 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
         with contextlib.suppress(VerificationError):
             search_term = normalize_identifier(search_term).value
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(FailureStreak)
+class FailureStreakAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Wrong codes in a row. Delete a streak to let its phone or email log in
+    by code again. Streaks hold hashes: search by the phone or email itself."""
+
+    list_display = ["failures", "blocked_until", "updated_at"]
+    readonly_fields = ["failures", "blocked_until", "updated_at"]
+    fields = readonly_fields
+    search_fields = ["identifier_key"]
+    search_help_text = _("A phone number or email address, as typed.")
+    ordering = ["-updated_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[FailureStreak], search_term: str
+    ) -> tuple[QuerySet[FailureStreak], bool]:
+        if not search_term.strip():
+            return queryset, False
+        try:
+            identifier = normalize_identifier(search_term).value
+        except VerificationError:
+            return queryset.none(), False
+        return queryset.filter(identifier_key=guards.streak_key(identifier)), False

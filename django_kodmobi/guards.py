@@ -35,6 +35,7 @@ __all__ = [
     "check_streak",
     "clear_streak",
     "record_failure",
+    "streak_key",
 ]
 
 #: Channels that cost money per message and so attract SMS pumping.
@@ -99,9 +100,14 @@ def _number_type_name(value: int) -> str:
 # -- failure streaks -------------------------------------------------------------
 
 
+def streak_key(identifier: str) -> str:
+    """The key of ``identifier``'s own streak (the hard cap's)."""
+    return digest(f"id:{identifier}")
+
+
 def _keys(identifier: str, ip: str | None) -> tuple[str, str]:
     """The streak keys: the identifier's, and the identifier's from ``ip``."""
-    return digest(f"id:{identifier}"), digest(f"id-ip:{identifier}|{ip or '-'}")
+    return streak_key(identifier), digest(f"id-ip:{identifier}|{ip or '-'}")
 
 
 def check_streak(identifier: str, ip: str | None) -> bool:

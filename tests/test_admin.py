@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from django_kodmobi.services import log_in, start_login, verify_code
@@ -84,3 +86,38 @@ class AdminTests(KodMobiTestMixin, TestCase):
         self.client.post(change, {"status": "verified"})
         self.other.refresh_from_db()
         assert self.other.status == "sent"
+
+
+@override_settings(
+    KODMOBI={**settings.KODMOBI, "MAX_FAILURES": 2, "FAILURE_COOLDOWNS": ()}
+)
+class FailureStreakAdminTests(KodMobiTestMixin, TestCase):
+    """An admin finds a stopped phone by typing it, and lets it in again."""
+
+    def test_find_and_reset(self) -> None:
+        from django_kodmobi import guards
+        from django_kodmobi.exceptions import Failure, VerificationError
+        from django_kodmobi.models import FailureStreak
+
+        phone = "+79991234567"
+        guards.record_failure(phone, "203.0.113.1")
+        guards.record_failure(phone, "203.0.113.2")
+        guards.record_failure("+79990000000", "203.0.113.1")
+        with pytest.raises(VerificationError) as info:
+            start_login(phone)
+        assert info.value.reason is Failure.TOO_MANY_FAILURES
+        admin = User.objects.create_superuser("admin", "admin@example.com", "pw")
+        self.client.force_login(admin)
+        changelist = reverse("admin:kodmobi_failurestreak_changelist")
+        found = self.client.get(changelist, {"q": "+7 (999) 123-45-67"})
+        assert found.context["cl"].result_count == 1 + 2  # its own and per-IP
+        assert (
+            self.client.get(changelist, {"q": "not a phone"}).context["cl"].result_count
+            == 0
+        )
+        streak = FailureStreak.objects.get(pk=guards.streak_key(phone))
+        self.client.post(
+            reverse("admin:kodmobi_failurestreak_delete", args=[streak.pk]),
+            {"post": "yes"},
+        )
+        start_login(phone)
