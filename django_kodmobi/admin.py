@@ -144,7 +144,7 @@ class FailureStreakAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     list_display = ["failures", "blocked_until", "updated_at"]
     readonly_fields = ["failures", "blocked_until", "updated_at"]
-    fields = readonly_fields
+    fields = ["failures", "blocked_until", "updated_at"]
     search_fields = ["identifier_key"]
     search_help_text = _("A phone number or email address, as typed.")
     ordering = ["-updated_at"]
