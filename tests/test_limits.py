@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.test import SimpleTestCase, TestCase, override_settings
@@ -40,6 +41,8 @@ class ParseTests(SimpleTestCase):
                 parse_rate(text)
 
 
+# One clock: no test here may depend on where the wall clock stands.
+@time_machine.travel("2026-11-28 10:00:30Z", tick=False)
 class LimitTests(KodMobiTestMixin, TestCase):
     def setUp(self) -> None:
         super().setUp()
@@ -118,6 +121,8 @@ class LimitTests(KodMobiTestMixin, TestCase):
         with limits(start_per_ip=""):
             for n in range(5):
                 start_login(f"+7999123456{n}", client=ClientInfo("203.0.113.5"))
+        assert self.kodmobi.calls["create"] == 5
+        assert not [key for key in cache._cache if ":rate:" in key]  # type: ignore[attr-defined]
 
     def test_without_a_shared_cache_counts_nothing_or_per_process(self) -> None:
         with (
@@ -132,6 +137,8 @@ class LimitTests(KodMobiTestMixin, TestCase):
         ):
             for n in range(3):
                 start_login(f"+7999123456{n}", client=ClientInfo("203.0.113.5"))
+        # A cache that keeps nothing limits nothing (hence check kodmobi.W004).
+        assert self.kodmobi.calls["create"] == 3
 
 
 class LimitCheckTests(SimpleTestCase):

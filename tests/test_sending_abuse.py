@@ -64,9 +64,11 @@ class SlidingWindowTests(SimpleTestCase):
             for _ in range(3):
                 self.hit()
             clock.shift(59.999)
-            refused(self.hit)
+            assert refused(self.hit).retry_after == 1
             clock.shift(0.001)
-            self.hit()
+            for _ in range(3):
+                self.hit()  # exactly a minute later: all three have left
+            assert refused(self.hit).reason is Failure.RATE_LIMITED
 
     @kodmobi({"start_per_ip": "2/m,3/h"})
     def test_every_rate_holds_and_a_refusal_costs_nothing(self) -> None:
@@ -86,7 +88,8 @@ class SlidingWindowTests(SimpleTestCase):
         self.hit("start_per_ip", "203.0.113.1")
         self.hit("verify_per_ip", "203.0.113.1")
         self.hit("start_per_ip", "203.0.113.2")
-        refused(lambda: self.hit("start_per_ip", "203.0.113.1"))
+        error = refused(lambda: self.hit("start_per_ip", "203.0.113.1"))
+        assert error.reason is Failure.RATE_LIMITED
 
     @kodmobi({"start_per_ip": "1/m"})
     def test_no_address_still_counts(self) -> None:
@@ -196,7 +199,8 @@ class DestinationPolicyTests(KodMobiTestMixin, TestCase):
 
     @override_settings(KODMOBI={**settings.KODMOBI, "BLOCKED_NUMBER_TYPES": ()})
     def test_number_types_are_a_setting(self) -> None:
-        start_login("+78001234567")
+        assert start_login("+78001234567").session.status == "sent"
+        assert self.kodmobi.calls["create"] == 1
 
     @override_settings(KODMOBI={**settings.KODMOBI, "SMS_COUNTRIES": ["RU"]})
     def test_sms_and_whatsapp_only_where_the_site_serves(self) -> None:
