@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
 DEMO_PORT ?= 8000
 
-.PHONY: help install test coverage lint format demo sandbox messages clean
+.PHONY: help install test coverage lint format demo sandbox messages mutation clean
 
 help:
 	@echo "make demo     run the example site with the local kod.mobi sandbox"
@@ -51,6 +51,14 @@ sandbox: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python example_project/run_demo.py --port $(DEMO_PORT) --sandbox-port $(SANDBOX_PORT)
 
+# Mutation testing of the modules that hold the rules (see [tool.mutmut] in
+# pyproject.toml); slow, so not part of `make test`. `mutmut results` lists
+# the survivors, `mutmut show NAME` shows one.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet "mutmut>=3.3"
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
+
 # Refresh the ru catalogues after changing translatable strings, then
 # translate the new entries (tests fail on untranslated ones).
 messages: $(STAMP)
@@ -60,4 +68,4 @@ messages: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) .coverage htmlcov .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .coverage htmlcov .mypy_cache .ruff_cache build dist *.egg-info mutants

