@@ -59,6 +59,19 @@ def enter_code(page: Any, code: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def paste(page: Any, text: str) -> None:
+    """Paste ``text`` into the code input, as a clipboard paste does."""
+    page.evaluate(
+        """(text) => {
+            const input = document.querySelector('[data-kodmobi-code]');
+            const data = new DataTransfer();
+            data.setData('text', text);
+            input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+        }""",
+        text,
+    )
+
+
 def assert_fits_phone_width(page: Any) -> None:
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -163,15 +176,7 @@ class TestWithJavaScript:
         send_and_wait(page)
         code = code_for(browser_sandbox, EMAIL)
         page.get_by_label("Code").focus()
-        page.evaluate(
-            """(text) => {
-                const input = document.querySelector('[data-kodmobi-code]');
-                const data = new DataTransfer();
-                data.setData('text', text);
-                input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
-            }""",
-            f"{code[:3]} {code[3:]}",
-        )
+        paste(page, f"{code[:3]} {code[3:]}")
         expect()(page.locator("#who")).to_have_text("Hello anna")
 
     def test_paste_then_enter_logs_in_once(
@@ -190,15 +195,7 @@ class TestWithJavaScript:
             Fault(FaultKind.LATENCY, frozenset({"check"}), latency=1.0, times=1)
         )
         page.get_by_label("Code").focus()
-        page.evaluate(
-            """(text) => {
-                const input = document.querySelector('[data-kodmobi-code]');
-                const data = new DataTransfer();
-                data.setData('text', text);
-                input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
-            }""",
-            code,
-        )
+        paste(page, code)
         page.wait_for_timeout(300)
         page.keyboard.press("Enter")
         expect()(page.locator("#who")).to_have_text("Hello anna")
