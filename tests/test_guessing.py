@@ -182,6 +182,26 @@ class FailureStreakTests(GuessTestCase):
             assert str(ATTACKER.ip) not in streak.key
 
 
+class KodMobiBlockTests(GuessTestCase):
+    def test_a_destination_kodmobi_blocked_reads_as_a_pause(self) -> None:
+        self.kodmobi.config.destination_max_wrong_codes = 3
+        flow = start_login(PHONE)
+        for _ in range(3):
+            self.guess(flow, self.wrong())
+        self.kodmobi.advance(181)
+        with pytest.raises(VerificationError) as info:
+            start_login(PHONE)
+        assert (info.value.reason, info.value.retry_after) == (
+            Failure.TOO_MANY_FAILURES,
+            3600 - 181,
+        )
+        failed = OTPSession.objects.latest("created_at")
+        assert (failed.status, failed.last_error) == (
+            Status.FAILED,
+            "ERROR_PHONE_BLOCKED",
+        )
+
+
 @override_settings(KODMOBI=kodmobi(SIGNUP=True))
 class DoubleSubmitTests(GuessTestCase):
     """Defect 4: two requests with the right code, interleaved as the race

@@ -676,3 +676,106 @@ class TestClock:
         assert first.session_id not in sessions
         assert token_session.session_id not in sessions
         assert len(sessions) == 256
+
+
+class TestRealism:
+    """What kod.mobi does that the app's hard paths depend on."""
+
+    def test_telegram_waits_until_the_bot_is_opened(self) -> None:
+        engine = SandboxEngine(SandboxConfig(echo=False))
+        with sandbox_client(engine) as client:
+            session = client.create_session("+79990000010")
+            assert session.sent_to == "whatsapp"
+            telegram = next(c for c in session.channels if c.type == "telegram")
+            assert not telegram.is_active and telegram.link.endswith(
+                "/connect/telegram"
+            )
+            engine.project.connect("+79990000010", "telegram")
+            engine.advance(61)
+            assert (
+                client.send_code(session.session_id, "telegram").channel.type
+                == "telegram"
+            )
+
+    def test_a_channel_counting_down_shows_inactive(self) -> None:
+        engine = SandboxEngine(SandboxConfig(echo=False))
+        with sandbox_client(engine) as client:
+            session = client.create_session("+79990000011", channel="sms")
+            sms = {c.type: c for c in client.get_channels(session.session_id)}["sms"]
+            assert (sms.is_active, sms.timeout) == (False, 60)
+            engine.advance(60)
+            sms = {c.type: c for c in client.get_channels(session.session_id)}["sms"]
+            assert (sms.is_active, sms.timeout) == (True, 0)
+
+    def test_wrong_codes_across_sessions_block_the_destination(self) -> None:
+        from django_kodmobi.client import (
+            KodMobiAPIError,
+            KodMobiDestinationBlockedError,
+        )
+
+        engine = SandboxEngine(SandboxConfig(echo=False, destination_max_wrong_codes=7))
+        to = "+79990000012"
+        with sandbox_client(engine) as client:
+            for _ in range(2):
+                session = client.create_session(to)
+                wrong = "000000" if engine.last_code(to) != "000000" else "111111"
+                for _ in range(5 if _ == 0 else 2):
+                    with pytest.raises(KodMobiAPIError):
+                        client.check_code(session.session_id, wrong)
+                engine.advance(181)
+            with pytest.raises(KodMobiDestinationBlockedError) as info:
+                client.create_session(to)
+            assert info.value.retry_after == 3600 - 181
+            engine.advance(3600)
+            client.create_session(to)
+
+    def test_a_right_code_clears_the_count(self) -> None:
+        from django_kodmobi.client import KodMobiAPIError
+
+        engine = SandboxEngine(SandboxConfig(echo=False, destination_max_wrong_codes=3))
+        to = "+79990000013"
+        with sandbox_client(engine) as client:
+            session = client.create_session(to)
+            wrong = "000000" if engine.last_code(to) != "000000" else "111111"
+            for _ in range(2):
+                with pytest.raises(KodMobiAPIError):
+                    client.check_code(session.session_id, wrong)
+            client.check_code(session.session_id, engine.last_code(to) or "")
+            session = client.create_session(to)
+            for _ in range(2):
+                with pytest.raises(KodMobiAPIError):
+                    client.check_code(session.session_id, wrong)
+
+    def test_empty_balance_and_no_channels(self) -> None:
+        from django_kodmobi.client import (
+            KodMobiBalanceError,
+            KodMobiChannelNotEnabledError,
+        )
+
+        engine = SandboxEngine(SandboxConfig(echo=False, balance_empty=True))
+        with sandbox_client(engine) as client, pytest.raises(KodMobiBalanceError):
+            client.create_session("+79990000014")
+        engine = SandboxEngine(SandboxConfig(echo=False, channels=()))
+        with (
+            sandbox_client(engine) as client,
+            pytest.raises(KodMobiChannelNotEnabledError),
+        ):
+            client.create_session("+79990000015")
+
+    def test_a_drip_arrives_a_byte_at_a_time(self) -> None:
+        pauses: list[float] = []
+        engine = SandboxEngine(SandboxConfig(echo=False))
+        engine.faults.add(Fault(FaultKind.DRIP, frozenset({"channels"}), latency=0.25))
+        with sandbox_client(engine, sleep=pauses.append) as client:
+            channels = client.get_channels()
+        assert len(channels) == 4
+        assert len(pauses) > 100 and set(pauses) == {0.25}
+
+    def test_body_fault(self) -> None:
+        engine = SandboxEngine(SandboxConfig(echo=False))
+        engine.faults.add(Fault(FaultKind.BODY, body='{"nope": 1}', times=1))
+        reply = call(engine, "GET", "/session/channels")
+        assert (reply.status, reply.json()) == (200, {"nope": 1})
+        assert Fault.from_json({"kind": "body", "body": "x"}).body == "x"
+        with pytest.raises(ValueError):
+            Fault.from_json({"kind": "body", "body": 7})

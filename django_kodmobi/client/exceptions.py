@@ -19,6 +19,7 @@ __all__ = [
     "KodMobiBadRequestError",
     "KodMobiBalanceError",
     "KodMobiBlockedError",
+    "KodMobiDestinationBlockedError",
     "KodMobiChallengeError",
     "KodMobiChannelCountryError",
     "KodMobiChannelError",
@@ -162,6 +163,15 @@ class KodMobiBlockedError(KodMobiAPIError):
     """Too many wrong codes: the session or the destination is blocked."""
 
 
+class KodMobiDestinationBlockedError(KodMobiBlockedError):
+    """Too many wrong codes across sessions: the destination is blocked."""
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds the block lasts, when kod.mobi says (``error_params.timeout``)."""
+        return self._int_param("timeout")
+
+
 class KodMobiChallengeError(KodMobiAPIError):
     """The CAPTCHA challenge token is missing or wrong."""
 
@@ -189,7 +199,7 @@ _BY_SYS_MESSAGE: dict[str, type[KodMobiAPIError]] = {
     "ERROR_MESSAGE_WRONG_CODE": KodMobiWrongCodeError,
     "ERROR_MESSAGE_ATTEMPT": KodMobiRateLimitError,
     "ERROR_BLOCKED": KodMobiBlockedError,
-    "ERROR_PHONE_BLOCKED": KodMobiBlockedError,
+    "ERROR_PHONE_BLOCKED": KodMobiDestinationBlockedError,
     "ERROR_CHALLENGE": KodMobiChallengeError,
     "ERROR_MESSAGE_NOT_FOUND": KodMobiNotFoundError,
     "ERROR_WRONG_BALANCE": KodMobiBalanceError,

@@ -130,12 +130,16 @@ def sandbox_client(
 ) -> KodMobiClient:
     """Return a :class:`KodMobiClient` wired to ``engine`` in-process.
 
-    The client gets the sandbox's keys unless ``options`` name others.
+    The client gets the sandbox's keys unless ``options`` name others; a
+    ``sleep`` option also paces the sandbox's latency and drip faults.
     """
     engine = engine or SandboxEngine()
     options.setdefault("public_key", engine.config.public_key)
     options.setdefault("secret_key", engine.config.secret_key)
     options.setdefault("base_url", SANDBOX_URL)
     client = KodMobiClient(**options)
-    client.session.mount(client.base_url, SandboxAdapter(engine))
+    # One ``sleep`` for the client's backoff and the sandbox's simulated
+    # latency, so a test that makes waiting instant makes all of it instant.
+    sleep = options.get("sleep", time.sleep)
+    client.session.mount(client.base_url, SandboxAdapter(engine, sleep=sleep))
     return client

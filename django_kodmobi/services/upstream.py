@@ -22,6 +22,7 @@ from django_kodmobi.client import (
     KodMobiChallengeError,
     KodMobiChannelError,
     KodMobiClient,
+    KodMobiDestinationBlockedError,
     KodMobiError,
     KodMobiRateLimitError,
     KodMobiSessionExpiredError,
@@ -41,6 +42,8 @@ OUTCOMES: tuple[tuple[type[KodMobiError], Failure], ...] = (
     (KodMobiChannelError, Failure.CHANNEL_UNAVAILABLE),
     (KodMobiChallengeError, Failure.CHALLENGE_FAILED),
     (KodMobiBadRequestError, Failure.INVALID_IDENTIFIER),
+    # kod.mobi paused this phone or email: not "ask for a new code".
+    (KodMobiDestinationBlockedError, Failure.TOO_MANY_FAILURES),
     (KodMobiBlockedError, Failure.LOCKED),
     (KodMobiSessionExpiredError, Failure.EXPIRED),
 )
