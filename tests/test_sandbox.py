@@ -716,10 +716,10 @@ class TestRealism:
         engine = SandboxEngine(SandboxConfig(echo=False, destination_max_wrong_codes=7))
         to = "+79990000012"
         with sandbox_client(engine) as client:
-            for _ in range(2):
+            for round_ in range(2):
                 session = client.create_session(to)
                 wrong = "000000" if engine.last_code(to) != "000000" else "111111"
-                for _ in range(5 if _ == 0 else 2):
+                for _ in range(5 if round_ == 0 else 2):
                     with pytest.raises(KodMobiAPIError):
                         client.check_code(session.session_id, wrong)
                 engine.advance(181)
