@@ -403,6 +403,34 @@ class SchemaTests(ApiTestCase):
 
         return dict(json.loads(response.content))
 
+    def test_errors_are_documented_with_their_status(self) -> None:
+        from django_kodmobi.exceptions import OUTCOMES
+
+        start = self.schema()["paths"][url("start")]["post"]["responses"]
+        documented = {
+            status: set(reply["description"].split(", "))
+            for status, reply in start.items()
+            if not status.startswith("2")
+        }
+        for reason, outcome in OUTCOMES.items():
+            assert reason.value in documented[str(int(outcome.status))], reason
+        assert {"invalid"} <= documented["400"]
+        assert documented["403"] >= {"csrf_failed"}
+        assert documented["413"] == {"request_too_large"}
+        assert documented["415"] == {"unsupported_media_type"}
+
+    def test_the_flow_header(self) -> None:
+        paths = self.schema()["paths"]
+        status = paths[url("status")]["get"]["parameters"]
+        channels = paths[url("channels")]["get"]["parameters"]
+        assert [(p["name"], p["in"], p["required"]) for p in status] == [
+            ("X-Kodmobi-Flow", "header", True)
+        ]
+        assert [(p["name"], p["in"], p.get("required", False)) for p in channels] == [
+            ("X-Kodmobi-Flow", "header", False)
+        ]
+        assert all(p["description"] for p in status + channels)
+
     def test_schema_is_valid_openapi(self) -> None:
         from openapi_spec_validator import validate
 

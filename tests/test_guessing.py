@@ -227,6 +227,30 @@ class DoubleSubmitTests(GuessTestCase):
         flow.session.refresh_from_db()
         assert flow.session.status == Status.CONSUMED
 
+    def test_upstream_expiry_after_a_wrong_code_is_expiry(self) -> None:
+        # Someone else's verified flow is no twin of this one either.
+        other = start_login("bob@example.com")
+        verify_code(other.session.pk, other.token, self.kodmobi_code("bob@example.com"))
+        flow = start_login(EMAIL)
+        assert self.guess(flow, self.wrong(EMAIL)) is Failure.INVALID_CODE
+        code = self.kodmobi_code(EMAIL)
+        self.kodmobi.advance(181)
+        assert self.guess(flow, code) is Failure.EXPIRED
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.last_error) == (
+            Status.EXPIRED,
+            "ERROR_SESSION_EXPIRED",
+        )
+
+    def test_a_code_taken_by_another_flow_is_already_used(self) -> None:
+        first = start_login(EMAIL)
+        second = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        assert self.guess(first, code) is None
+        assert self.guess(second, code) is Failure.ALREADY_USED
+        second.session.refresh_from_db()
+        assert second.session.status == Status.SENT
+
     def test_upstream_expiry_without_a_twin_is_expiry(self) -> None:
         flow = start_login(EMAIL)
         code = self.kodmobi_code(EMAIL)

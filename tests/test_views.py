@@ -250,6 +250,32 @@ class ResendAndRestartTests(PageTestCase):
         assert "Please wait before asking for another code." in content
         assert "Try again in" in content
 
+    def test_every_page_passes_the_captcha_answer_on(self) -> None:
+        token = self.kodmobi.config.challenge_token
+        self.kodmobi.config.challenge_enabled = True
+        blocked = self.start(PHONE, channel="telegram")
+        assert "Please confirm you are not a robot" in blocked.content.decode()
+        self.start(PHONE, channel="telegram", kodmobi_challenge_token=token)
+        self.kodmobi.advance(61)
+        OTPSession.objects.update(channel_cooldowns={})
+        without = self.client.post(
+            reverse("kodmobi:resend"), {"channel": "whatsapp"}, follow=True
+        )
+        assert "Please confirm you are not a robot" in without.content.decode()
+        resent = self.client.post(
+            reverse("kodmobi:resend"),
+            {"channel": "whatsapp", "kodmobi_challenge_token": token},
+            follow=True,
+        )
+        assert "We sent the code again." in resent.content.decode()
+        code = self.kodmobi_code(PHONE)
+        refused = self.client.post(reverse("kodmobi:code"), {"code": code})
+        assert "Please confirm you are not a robot" in refused.content.decode()
+        self.client.post(
+            reverse("kodmobi:code"), {"code": code, "kodmobi_challenge_token": token}
+        )
+        assert self.kodmobi.calls["verify"] == 1
+
     def test_resend_without_a_flow(self) -> None:
         assert self.client.post(reverse("kodmobi:resend"), {"channel": "sms"})[
             "Location"
