@@ -126,12 +126,13 @@ def start_login(
     KodSession.objects.bulk_create(
         [KodSession(pk=reply.session_id, channel=sent_to)], ignore_conflicts=True
     )
-    if joined:
-        first_channel = (
+    channel_used = sent_to
+    if joined:  # the code went out earlier: say where
+        channel_used = (
             KodSession.objects.filter(pk=reply.session_id)
             .values_list("channel", flat=True)
             .first()
-        )
+        ) or ""
     values: dict[str, Any] = {
         "kodmobi_session_id": reply.session_id,
         "expires_at": clamp_expiry(session, reply.expires_at),
@@ -139,7 +140,7 @@ def start_login(
             {"type": c.type, "name": c.name, "is_active": c.is_active}
             for c in reply.channels
         ],
-        "channel": sent_to or (first_channel if joined else "") or "",
+        "channel": channel_used,
         "channel_cooldowns": cooldowns(session, reply.channels, sent_to),
     }
     if sent_to or joined:
