@@ -393,6 +393,32 @@ class ChannelsAndStatusTests(ApiTestCase):
         assert OTPSession.objects.get().status == Status.SENT
 
 
+def tokens_with_the_request(request: Any, user: Any) -> dict[str, Any]:
+    """A custom API_LOGIN callable: it gets the request and the user."""
+    return {"seen": request.path, "who": user.get_username()}
+
+
+class MoreApiTests(ApiTestCase):
+    def test_status_shows_the_flows_own_channels(self) -> None:
+        flow = self.start(EMAIL)["flow"]
+        channels = {
+            c["type"]: c
+            for c in self.api.get(url("status"), HTTP_X_KODMOBI_FLOW=flow).json()[
+                "channels"
+            ]
+        }
+        assert channels["email"]["timeout"] > 0 and channels["email"]["is_active"]
+        assert not channels["telegram"]["is_active"]
+
+    @override_settings(
+        KODMOBI=kodmobi(API_LOGIN="tests.test_api.tokens_with_the_request")
+    )
+    def test_a_custom_login_gets_the_request(self) -> None:
+        flow = self.start(EMAIL)["flow"]
+        reply = self.verify(flow, self.kodmobi_code(EMAIL)).json()
+        assert (reply["seen"], reply["who"]) == (url("verify"), "anna")
+
+
 class SchemaTests(ApiTestCase):
     def schema(self) -> dict[str, Any]:
         response = self.api.get(

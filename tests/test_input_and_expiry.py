@@ -190,6 +190,13 @@ class ExpiryTests(KodMobiTestMixin, TestCase):
             sent.session.pk: Status.EXPIRED,
         }
 
+    def test_cleanup_can_look_ahead(self) -> None:
+        flow = start_login(EMAIL)
+        assert expire_stale(now=flow.session.expires_at - timedelta(seconds=1)) == 0
+        assert expire_stale(now=flow.session.expires_at) == 1
+        flow.session.refresh_from_db()
+        assert flow.session.updated_at > flow.session.created_at
+
     def test_a_locked_flow_stays_locked_after_its_expiry(self) -> None:
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
             flow = start_login(EMAIL)

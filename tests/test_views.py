@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -313,3 +314,80 @@ class WidgetTests(PageTestCase):
         )
         assert response["Location"] == "/widget/"
         assert OTPSession.objects.get().status == Status.CONSUMED
+
+
+class PageDetailTests(PageTestCase):
+    """What the pages pass on and keep, each pinned by a test."""
+
+    def test_the_clients_address_and_agent_reach_the_audit_and_limits(self) -> None:
+        self.client.post(
+            reverse("kodmobi:login"),
+            {"identifier": EMAIL},
+            REMOTE_ADDR="203.0.113.44",
+            HTTP_USER_AGENT="Firefox/140",
+        )
+        row = OTPSession.objects.get()
+        assert (row.client_ip, row.user_agent) == ("203.0.113.44", "Firefox/140")
+        limits = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
+        with override_settings(
+            KODMOBI={
+                **settings.KODMOBI,
+                "RATE_LIMITS": {**limits, "start_per_ip": "1/m"},
+            }
+        ):
+            self.client.post(
+                reverse("kodmobi:login"),
+                {"identifier": EMAIL},
+                REMOTE_ADDR="203.0.113.45",
+            )
+            again = self.client.post(
+                reverse("kodmobi:login"),
+                {"identifier": EMAIL},
+                REMOTE_ADDR="203.0.113.45",
+            )
+        assert "Too many attempts from here" in again.content.decode()
+
+    def test_a_refused_channel_is_not_offered_as_the_pick_again(self) -> None:
+        self.kodmobi.project.set_reachable(PHONE, ["whatsapp"])
+        page = self.start(PHONE, channel="sms", next="/private/")
+        assert page.status_code == 400
+        assert page.context["selected_channel"] == ""
+        assert page.context["next"] == "/private/"
+        assert "We can&#x27;t send a code through this channel" in page.content.decode()
+        other = self.start("not a phone", channel="whatsapp")
+        assert other.context["selected_channel"] == "whatsapp"
+
+    def test_a_dead_flow_is_dropped_from_the_session(self) -> None:
+        self.start(EMAIL)
+        OTPSession.objects.all().delete()
+        assert self.client.get(reverse("kodmobi:code"))["Location"] == reverse(
+            "kodmobi:login"
+        )
+        assert FLOW_KEY not in self.client.session
+
+    def test_code_page_details(self) -> None:
+        self.start(EMAIL)
+        page = self.client.get(reverse("kodmobi:code"))
+        content = page.content.decode()
+        assert 'data-kodmobi-code-length="6"' in content
+        assert page.context["channel_name"] == "Email"
+        with override_settings(
+            KODMOBI={
+                **settings.KODMOBI,
+                "SANDBOX_INBOX_URL": "http://127.0.0.1:8765/sandbox/",
+            }
+        ):
+            page = self.client.get(reverse("kodmobi:code"))
+        assert "http://127.0.0.1:8765/sandbox/" in page.content.decode()
+
+    def test_our_own_cooldown_counts_where_kodmobi_says_nothing(self) -> None:
+        self.start(PHONE, channel="sms")
+        # kod.mobi's countdown is gone; this app's own is not.
+        self.kodmobi.advance(61)
+        future = OTPSession.objects.get().channel_cooldowns["sms"] + 30
+        OTPSession.objects.update(channel_cooldowns={"sms": future})
+        page = self.client.get(reverse("kodmobi:code")).content.decode()
+        assert 'data-kodmobi-countdown="0"' in page
+        assert 'data-kodmobi-countdown="60"' not in page
+        card = next(c for c in page.split("<button") if 'value="sms"' in c)
+        assert 'data-kodmobi-countdown="0"' not in card
