@@ -182,6 +182,66 @@ class FailureStreakTests(GuessTestCase):
             assert str(ATTACKER.ip) not in streak.key
 
 
+class WrongCodeRecordTests(GuessTestCase):
+    """What a wrong code and a lock leave behind: rows, events, signals."""
+
+    def test_the_audit_and_the_signals(self) -> None:
+        from django.contrib.auth.signals import user_login_failed
+
+        from django_kodmobi import signals
+        from django_kodmobi.models import EventKind, OTPEvent
+
+        received: list[tuple[str, dict[str, Any]]] = []
+
+        def on(name: str) -> Any:
+            def receiver(**kwargs: Any) -> None:
+                received.append((name, kwargs))
+
+            return receiver
+
+        receivers = {
+            "rejected": (signals.code_rejected, on("rejected")),
+            "locked": (signals.session_locked, on("locked")),
+            "failed": (user_login_failed, on("failed")),
+        }
+        for signal, receiver in receivers.values():
+            signal.connect(receiver, weak=False)
+            self.addCleanup(signal.disconnect, receiver)
+        self.kodmobi.config.max_wrong_codes = 5
+        flow = start_login(PHONE, channel="sms")
+        joined = start_login(PHONE, client=VICTIM)
+        request = session_request()
+        for _ in range(5):
+            with pytest.raises(VerificationError):
+                verify_code(flow.session.pk, flow.token, self.wrong(), request=request)
+        row = OTPSession.objects.get(pk=flow.session.pk)
+        assert (row.failed_attempts, row.attempts, row.status) == (5, 5, Status.LOCKED)
+        assert row.last_error == "ERROR_BLOCKED"
+        rejected = list(
+            OTPEvent.objects.filter(session=row, kind=EventKind.CODE_REJECTED)
+            .order_by("at", "id")
+            .values_list("channel", "detail")
+        )
+        assert rejected == [("sms", f"attempt {n}") for n in range(1, 6)]
+        locks = OTPEvent.objects.filter(kind=EventKind.LOCKED)
+        assert sorted(locks.values_list("session_id", "detail")) == sorted(
+            [(flow.session.pk, "attempts spent"), (joined.session.pk, "attempts spent")]
+        )
+        names = [name for name, _ in received]
+        assert names.count("rejected") == 5 and names.count("failed") == 5
+        first = next(kwargs for name, kwargs in received if name == "rejected")
+        assert (first["sender"], first["session"].pk) == (OTPSession, flow.session.pk)
+        failed = next(kwargs for name, kwargs in received if name == "failed")
+        assert failed["request"] is request
+        assert failed["credentials"]["kodmobi_session_id"] == flow.session.pk
+        assert "4567" in failed["credentials"]["kodmobi_identifier"]
+        assert PHONE not in str(failed["credentials"])
+        locked = [kwargs for name, kwargs in received if name == "locked"]
+        assert [
+            (k["sender"], k["session"].pk, k["session"].status) for k in locked
+        ] == [(OTPSession, flow.session.pk, Status.LOCKED)]
+
+
 class KodMobiBlockTests(GuessTestCase):
     def test_a_destination_kodmobi_blocked_reads_as_a_pause(self) -> None:
         self.kodmobi.config.destination_max_wrong_codes = 3

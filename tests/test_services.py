@@ -326,6 +326,9 @@ class TestVerifyFailures(FlowTestCase):
             self.verify(flow)
         assert info.value.reason is Failure.LOCKED
         check.assert_not_called()
+        # Nothing was in flight: after waiting for it, the flow is locked.
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.LOCKED
 
     def test_malformed_code_spends_nothing(self) -> None:
         flow = start_login(PHONE)

@@ -261,8 +261,9 @@ class DeadlineTests(TestCase):
             KodMobiClient("k", deadline=0)
 
 
+# A cool-down unlike the 30 s default, so Retry-After must come from it.
 @override_settings(
-    KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 3, "BREAKER_COOLDOWN": 30}
+    KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 3, "BREAKER_COOLDOWN": 45}
 )
 class CircuitBreakerTests(KodMobiTestMixin, TestCase):
     def setUp(self) -> None:
@@ -283,10 +284,11 @@ class CircuitBreakerTests(KodMobiTestMixin, TestCase):
             refused = [self.start(f"+7999000{n:04d}") for n in range(100)]
             assert {r.status_code for r in refused} == {503}
             assert {r.json()["code"] for r in refused} == {"kodmobi_unavailable"}
-            assert {int(r["Retry-After"]) for r in refused} == {30}
+            assert {int(r["Retry-After"]) for r in refused} == {45}
             assert self.kodmobi.calls["create"] == 3, "kod.mobi was left alone"
-            clock.shift(29)
-            assert self.start().status_code == 503
+            clock.shift(44)
+            late = self.start()
+            assert (late.status_code, late["Retry-After"]) == (503, "1")
             assert self.kodmobi.calls["create"] == 3
             clock.shift(1)
             assert self.start().status_code == 201, "the probe goes through"
@@ -298,9 +300,9 @@ class CircuitBreakerTests(KodMobiTestMixin, TestCase):
             self.kodmobi.faults.add(Fault(FaultKind.ERROR, times=4))
             for _ in range(3):
                 self.start()
-            clock.shift(30)
+            clock.shift(45)
             assert self.start().status_code == 503  # the probe fails
-            clock.shift(29)
+            clock.shift(44)
             assert self.start().status_code == 503
             assert self.kodmobi.calls["create"] == 4
 

@@ -166,7 +166,7 @@ class KodMobiAPIView(APIView):
         data: dict[str, Any] = {"code": exc.reason.value, "detail": exc.message}
         headers = {}
         retry_after = exc.retry_after
-        if exc.reason is Failure.UNAVAILABLE:
+        if exc.reason is Failure.UNAVAILABLE and retry_after is None:
             retry_after = _UNAVAILABLE_RETRY_AFTER
         if retry_after is not None:
             data["retry_after"] = retry_after
