@@ -125,3 +125,20 @@ class RaceTests(KodMobiTestMixin, TransactionTestCase):
         assert self.kodmobi.calls["check"] == 5
         assert set(outcomes(results)) <= {"invalid_code", "locked"}
         assert KodSession.objects.get().attempts == 5
+
+
+class StreakRaceTests(TransactionTestCase):
+    def test_concurrent_failures_are_all_counted(self) -> None:
+        from django_kodmobi import guards
+        from django_kodmobi.models import FailureStreak
+
+        phone = "+79991234567"
+        results = race(
+            [lambda: guards.record_failure(phone, "203.0.113.9") for _ in range(20)]
+        )
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert FailureStreak.objects.get(pk=guards.streak_key(phone)).failures == 20
+        assert sorted(FailureStreak.objects.values_list("failures", flat=True)) == [
+            20,
+            20,
+        ]
