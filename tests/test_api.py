@@ -419,6 +419,82 @@ class MoreApiTests(ApiTestCase):
         assert (reply["seen"], reply["who"]) == (url("verify"), "anna")
 
 
+class ApiPassOnTests(ApiTestCase):
+    """What the API passes on to the services, each pinned."""
+
+    def test_captcha_answers_reach_kodmobi_on_every_call(self) -> None:
+        token = self.kodmobi.config.challenge_token
+        self.kodmobi.config.challenge_enabled = True
+        assert (
+            self.api.post(url("start"), {"identifier": PHONE}, format="json").json()[
+                "code"
+            ]
+            == "challenge_failed"
+        )
+        flow = self.start(PHONE, channel="sms", challenge_token=token)["flow"]
+        self.kodmobi.advance(61)
+        OTPSession.objects.update(channel_cooldowns={})
+        body = {"flow": flow, "channel": "whatsapp"}
+        refused = self.api.post(url("resend"), body, format="json")
+        assert refused.json()["code"] == "challenge_failed"
+        resent = self.api.post(
+            url("resend"), {**body, "challenge_token": token}, format="json"
+        )
+        assert resent.status_code == 200
+        # The reply shows the flow's own channels: WhatsApp now counts down.
+        waits = {c["type"]: c["timeout"] for c in resent.json()["channels"]}
+        assert waits["whatsapp"] == 60
+        code = self.kodmobi_code(PHONE)
+        assert self.verify(flow, code).json()["code"] == "challenge_failed"
+        ok = self.api.post(
+            url("verify"),
+            {"flow": flow, "code": code, "challenge_token": token},
+            format="json",
+        )
+        assert ok.status_code == 403 and ok.json()["code"] == "login_not_allowed"
+        assert self.kodmobi.calls["verify"] == 1
+
+    def test_flow_channels_carry_this_apps_own_cooldown(self) -> None:
+        flow = self.start(PHONE, channel="sms")["flow"]
+        self.kodmobi.advance(61)
+        until = OTPSession.objects.get().channel_cooldowns["sms"] + 30
+        OTPSession.objects.update(channel_cooldowns={"sms": until})
+        channels = self.api.get(url("channels"), HTTP_X_KODMOBI_FLOW=flow).json()
+        sms = next(c for c in channels if c["type"] == "sms")
+        assert sms["timeout"] > 0 and sms["is_active"]
+
+    @override_settings(
+        KODMOBI=kodmobi(
+            BROWSER_SDK=True,
+            API_LOGIN="token",
+            RATE_LIMITS={"complete_per_ip": "1/m", "start_per_ip": ""},
+        )
+    )
+    def test_complete_in_token_mode_counted_per_address(self) -> None:
+        reply = self.start(EMAIL, send=False)
+        session_id = reply["kodmobi_session_id"]
+        self.kodmobi.project.send({"session_id": session_id, "type": "email"}, "x")
+        token = self.kodmobi.project.check(
+            {"session_id": session_id, "code": self.kodmobi_code(EMAIL)}
+        )["verify_token"]
+        other = self.api.post(
+            url("complete"),
+            {"flow": "someone.elses", "verify_token": "not-it"},
+            format="json",
+            REMOTE_ADDR="198.51.100.8",
+        )
+        assert other.json()["code"] == "not_found"  # counted, for its own address
+        done = self.api.post(
+            url("complete"),
+            {"flow": reply["flow"], "verify_token": token},
+            format="json",
+            REMOTE_ADDR="198.51.100.9",
+        )
+        assert done.status_code == 200, done.content
+        assert done.json()["token"]
+        assert "_auth_user_id" not in self.api.session
+
+
 class SchemaTests(ApiTestCase):
     def schema(self) -> dict[str, Any]:
         response = self.api.get(
