@@ -7,6 +7,7 @@ the app refused without asking.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from unittest import mock
 
@@ -352,3 +353,89 @@ class TargetedLockoutTests(GuessTestCase):
         fresh = OTPSession.objects.get(pk=joined.session.pk)
         assert (fresh.attempts, fresh.failed_attempts, fresh.attempts_left) == (0, 0, 5)
         assert fresh.resends == 0
+
+
+class ResendRuleTests(GuessTestCase):
+    """Resends: the app's own cooldown and cap, proven by kod.mobi's silence."""
+
+    def test_the_local_cooldown_refuses_without_asking_kodmobi(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            flow = start_login(PHONE, channel="sms")
+            # kod.mobi would send again now; this app still waits 2 s more.
+            OTPSession.objects.filter(pk=flow.session.pk).update(
+                channel_cooldowns={"sms": time.time() + 62}
+            )
+            clock.shift(60)
+            with pytest.raises(VerificationError) as info:
+                services.resend_code(flow.session.pk, flow.token, "sms")
+            assert (info.value.reason, info.value.retry_after) == (
+                Failure.RESEND_TOO_SOON,
+                3,
+            )
+            assert self.kodmobi.calls["send"] == 0
+            clock.shift(2)
+            assert services.resend_code(flow.session.pk, flow.token, "sms").resends == 1
+
+    def test_a_refused_resend_is_given_back_and_recorded(self) -> None:
+        from django_kodmobi.models import EventKind, OTPEvent
+
+        flow = start_login(PHONE, channel="sms")
+        self.kodmobi.project.set_reachable(PHONE, ["sms"])
+        with pytest.raises(VerificationError) as info:
+            services.resend_code(flow.session.pk, flow.token, "telegram")
+        assert info.value.reason is Failure.CHANNEL_UNAVAILABLE
+        row = OTPSession.objects.get(pk=flow.session.pk)
+        assert (row.resends, row.last_error) == (
+            0,
+            "ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL",
+        )
+        event = OTPEvent.objects.filter(session=row, kind=EventKind.SEND_FAILED).get()
+        assert (event.channel, event.detail) == (
+            "telegram",
+            "ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL",
+        )
+
+    def test_the_cap_is_per_flow(self) -> None:
+        from django.test import override_settings as override
+
+        with override(KODMOBI=kodmobi(MAX_RESENDS=1)):
+            first = start_login(PHONE, channel="sms")
+            second = start_login("+79990000077", channel="sms")
+            services.resend_code(first.session.pk, first.token, "whatsapp")
+            services.resend_code(second.session.pk, second.token, "whatsapp")
+            with pytest.raises(VerificationError) as info:
+                services.resend_code(first.session.pk, first.token, "telegram")
+        assert info.value.reason is Failure.TOO_MANY_RESENDS
+        assert self.kodmobi.calls["send"] == 2
+
+    def test_a_resend_is_recorded_with_its_channel_and_signal(self) -> None:
+        from django_kodmobi import signals
+        from django_kodmobi.models import EventKind, OTPEvent
+
+        sent: list[dict[str, Any]] = []
+
+        def receiver(**kwargs: Any) -> None:
+            sent.append(kwargs)
+
+        signals.code_sent.connect(receiver, weak=False)
+        self.addCleanup(signals.code_sent.disconnect, receiver)
+        flow = start_login(PHONE, channel="sms")
+        OTPSession.objects.filter(pk=flow.session.pk).update(last_error="earlier")
+        session = services.resend_code(flow.session.pk, flow.token, "whatsapp")
+        row = OTPSession.objects.get(pk=session.pk)
+        assert (row.channel, row.last_error, row.resends) == ("whatsapp", "", 1)
+        assert row.channel_cooldowns["whatsapp"] > row.channel_cooldowns["sms"] - 1
+        event = OTPEvent.objects.filter(session=row, kind=EventKind.RESENT).get()
+        assert (event.channel, event.detail) == ("whatsapp", "resend 1")
+        last = sent[-1]
+        assert (
+            last["sender"],
+            last["session"].pk,
+            last["channel"],
+            last["resend"],
+        ) == (
+            OTPSession,
+            flow.session.pk,
+            "whatsapp",
+            True,
+        )

@@ -898,3 +898,41 @@ class TestNoSecretsStored(FlowTestCase):
             for values in model.objects.values():
                 rows.append(repr(values))
         return "\n".join(rows)
+
+
+class TestUsernames(TestCase):
+    """A new account's username: the identifier when it fits and is free."""
+
+    def test_taken_and_boundary(self) -> None:
+        from django_kodmobi.users import _free_username
+
+        User.objects.create_user("taken@example.com")
+        assert _free_username(User, "taken@example.com").startswith("user-")
+        exactly = "a" * 138 + "@example.com"  # 150 characters, the field's max
+        assert len(exactly) == 150 and _free_username(User, exactly) == exactly
+        assert _free_username(User, "b" + exactly).startswith("user-")
+
+    def test_a_manager_without_create_user(self) -> None:
+        from django_kodmobi import users
+        from django_kodmobi.models import IdentifierKind
+
+        manager_class = type(User._default_manager)
+        create_user = manager_class.create_user
+        del manager_class.create_user  # a manager that has none
+        try:
+            with override_settings(KODMOBI=kodmobi_settings(SIGNUP=True)):
+                user = users.create_user(
+                    users.Identifier("new@example.com", IdentifierKind.EMAIL)
+                )
+        finally:
+            manager_class.create_user = create_user  # type: ignore[method-assign]
+        assert user is not None and user.pk and not user.has_usable_password()
+        assert User.objects.get(pk=user.pk).email == "new@example.com"
+
+    def test_a_user_model_without_is_active_can_log_in(self) -> None:
+        from django_kodmobi import users
+
+        class Minimal:
+            is_staff = False
+
+        assert users.can_log_in(Minimal())  # type: ignore[arg-type]
