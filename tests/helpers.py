@@ -13,3 +13,17 @@ def session_request(path: str = "/login/") -> HttpRequest:
     request.session.save()
     request.user = AnonymousUser()
     return request
+
+
+def rate_limit_keys() -> list[str]:
+    """The rate-limit keys the default cache holds, on Redis or local memory."""
+    from django.core.cache import cache
+
+    from django_kodmobi import limits
+
+    redis = limits._redis_client("any")
+    if redis is not None:
+        keys = [key.decode() for key in redis.keys("*")]
+    else:
+        keys = list(cache._cache.keys())  # type: ignore[attr-defined]
+    return [key for key in keys if ":rate:" in key]

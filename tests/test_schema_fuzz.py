@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import schemathesis
 from django.conf import settings
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -39,6 +41,11 @@ IDENTIFIERS = st.one_of(
 
 @pytest.fixture
 def api_settings(db: Any) -> Any:
+    # The WSGI app closes the database connection after each request, as in
+    # production; inside a test transaction that must not happen (Django's
+    # own test client disconnects the same handler).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     # Token mode: no CSRF cookie dance, so requests reach the flow itself.
     with override_settings(
         KODMOBI={
@@ -51,6 +58,8 @@ def api_settings(db: Any) -> Any:
         provider.reset()
         yield
     provider.reset()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()
