@@ -675,6 +675,7 @@ class TestSignup(FlowTestCase):
         assert user.email == self.NEW and user.username == self.NEW
         assert not user.has_usable_password()
         assert signed_up.calls[0]["user"] == user
+        assert signed_up.calls[0]["request"] is not None  # the backend passes it on
         assert self.events(flow)[-2:] == ["signed_up", "logged_in"]
 
     def test_policy_callable(self) -> None:

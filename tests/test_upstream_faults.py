@@ -324,3 +324,37 @@ class CircuitBreakerTests(KodMobiTestMixin, TestCase):
         self.start("+79990000003")
         self.start("+79990000004")
         assert self.start("+79990000005").status_code == 201
+
+
+@override_settings(KODMOBI={**settings.KODMOBI, "MAX_RETRIES": 0})
+class ChannelListCacheTests(KodMobiTestMixin, TestCase):
+    """The project's channel list: cached while it lasts, per language, and
+    a failure remembered only briefly."""
+
+    def test_lifetimes_and_languages(self) -> None:
+        from django.utils import translation
+
+        from django_kodmobi.exceptions import Failure, VerificationError
+        from django_kodmobi.services import get_channels
+
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            get_channels()
+            with translation.override("ru"):
+                get_channels()  # its own list, in Russian
+            assert self.kodmobi.calls["channels"] == 2
+            clock.shift(299)
+            get_channels()
+            assert self.kodmobi.calls["channels"] == 2
+            clock.shift(1)
+            self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"channels"})))
+            with pytest.raises(VerificationError) as info:
+                get_channels()
+            assert info.value.reason is Failure.UNAVAILABLE
+            with pytest.raises(VerificationError) as info:
+                get_channels()  # remembered: kod.mobi is not asked again
+            assert info.value.retry_after == 15
+            assert self.kodmobi.calls["channels"] == 3
+            self.kodmobi.faults.clear()
+            clock.shift(15)
+            assert len(get_channels()) == 4
+            assert self.kodmobi.calls["channels"] == 4
