@@ -103,6 +103,21 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         self.filter(pk=session.pk).update(attempts=F("attempts") - 1)
         return False
 
+    def reserve_resend(self, session: OTPSession) -> bool:
+        """Count one resend of an open flow, within ``MAX_RESENDS``."""
+        now = clock.now()
+        return bool(
+            self.filter(
+                pk=session.pk,
+                status__in=OPEN_STATUSES,
+                resends__lt=kodmobi_settings.MAX_RESENDS,
+            ).update(resends=F("resends") + 1, updated_at=now)
+        )
+
+    def give_back_resend(self, session: OTPSession) -> None:
+        """kod.mobi refused to send: that resend did not happen."""
+        self.filter(pk=session.pk, resends__gt=0).update(resends=F("resends") - 1)
+
     def mark_verified(self, session: OTPSession) -> bool:
         """Open → verified, for exactly one caller."""
         now = clock.now()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
 from django_kodmobi import clock, guards, limits, signals, users
@@ -24,7 +23,6 @@ from django_kodmobi.client import (
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import (
-    OPEN_STATUSES,
     EventKind,
     IdentifierKind,
     KodSession,
@@ -189,9 +187,7 @@ def resend_code(
     # A flow started with send=False has sent nothing yet: its first send
     # is not a resend.
     resend = bool(session.channel)
-    if resend and not OTPSession.objects.filter(
-        pk=session.pk, status__in=OPEN_STATUSES, resends__lt=settings.MAX_RESENDS
-    ).update(resends=F("resends") + 1, updated_at=clock.now()):
+    if resend and not OTPSession.objects.reserve_resend(session):
         raise VerificationError(Failure.TOO_MANY_RESENDS)
     try:
         reply = upstream.call(
@@ -209,7 +205,7 @@ def resend_code(
             and not isinstance(exc, KodMobiBlockedError)
         ):
             # A refusal sent nothing: give the resend back.
-            OTPSession.objects.filter(pk=session.pk).update(resends=F("resends") - 1)
+            OTPSession.objects.give_back_resend(session)
         raise record(session, exc, EventKind.SEND_FAILED, channel) from exc
     session.refresh_from_db(fields=["resends"])
     sent = reply.channel.type
