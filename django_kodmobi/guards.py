@@ -156,7 +156,7 @@ def _increment(key: str, identifier_key: str, now: datetime) -> int:
         try:
             with transaction.atomic():
                 FailureStreak.objects.create(
-                    key=key, identifier_key=identifier_key, failures=1, updated_at=now
+                    key=key, identifier_key=identifier_key, failures=1
                 )
             return 1
         except IntegrityError:  # a concurrent first failure made it

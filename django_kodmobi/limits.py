@@ -85,26 +85,27 @@ def check_rates(uses: Iterable[tuple[str, str | None]]) -> None:
 
     :raises VerificationError: ``rate_limited`` with ``retry_after``.
     """
-    keys: list[str] = []
-    rates: list[Rate] = []
+    logs: list[tuple[str, Rate]] = []
     for name, value in uses:
         base = f"kodmobi:rate:{name}:{digest(value or '-')}"
         for rate in parse_rates(settings.RATE_LIMITS.get(name, "")):
-            keys.append(f"{base}:{rate.count}/{rate.seconds}")
-            rates.append(rate)
-    if not keys:
+            logs.append((f"{base}:{rate.count}/{rate.seconds}", rate))
+    if not logs:
         return
-    wait = _hit(keys, rates, clock.epoch())
+    wait = _hit(logs, clock.epoch())
     if wait > 0:
         raise VerificationError(Failure.RATE_LIMITED, retry_after=math.ceil(wait))
 
 
-def _hit(keys: Sequence[str], rates: Sequence[Rate], now: float) -> float:
-    """Record one request in every log unless one is full; return the wait."""
-    redis = _redis_client(keys[0])
+def _hit(logs: Sequence[tuple[str, Rate]], now: float) -> float:
+    """Record one request in every log unless one is full; return the wait.
+
+    ``logs`` pairs each log's cache key with the rate it counts.
+    """
+    redis = _redis_client(logs[0][0])
     if redis is not None:
-        return _hit_redis(redis, keys, rates, now)
-    return _hit_locally(keys, rates, now)
+        return _hit_redis(redis, logs, now)
+    return _hit_locally(logs, now)
 
 
 # -- Redis: one script, one round trip ------------------------------------------
@@ -140,13 +141,11 @@ def _redis_client(key: str) -> Any:
     return client.get_client(key, write=True)
 
 
-def _hit_redis(
-    redis: Any, keys: Sequence[str], rates: Sequence[Rate], now: float
-) -> float:
+def _hit_redis(redis: Any, logs: Sequence[tuple[str, Rate]], now: float) -> float:
     args: list[Any] = [repr(now), f"{now!r}:{secrets.token_hex(8)}"]
-    for rate in rates:
+    for _key, rate in logs:
         args += [rate.count, rate.seconds]
-    full_keys = [cache.make_and_validate_key(key) for key in keys]
+    full_keys = [cache.make_and_validate_key(key) for key, _rate in logs]
     return float(redis.eval(_SCRIPT, len(full_keys), *full_keys, *args))
 
 
@@ -155,18 +154,18 @@ def _hit_redis(
 _local_lock = threading.Lock()
 
 
-def _hit_locally(keys: Sequence[str], rates: Sequence[Rate], now: float) -> float:
+def _hit_locally(logs: Sequence[tuple[str, Rate]], now: float) -> float:
     with _local_lock:
-        logs = cache.get_many(keys)
+        stored = cache.get_many([key for key, _rate in logs])
         kept: dict[str, list[float]] = {}
         wait = 0.0
-        for key, rate in zip(keys, rates, strict=False):
-            log = [t for t in logs.get(key, []) if t > now - rate.seconds]
+        for key, rate in logs:
+            log = [t for t in stored.get(key, []) if t > now - rate.seconds]
             if len(log) >= rate.count:
                 wait = max(wait, log[len(log) - rate.count] + rate.seconds - now)
             kept[key] = log
         if wait > 0:
             return wait
-        for key, rate in zip(keys, rates, strict=False):
+        for key, rate in logs:
             cache.set(key, [*kept[key], now], timeout=rate.seconds + 1)
         return 0.0

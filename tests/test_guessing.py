@@ -14,9 +14,11 @@ from unittest import mock
 import pytest
 import time_machine
 from django.conf import settings
+from django.db.models import QuerySet
 from django.test import TestCase, override_settings
+from django.utils import timezone
 
-from django_kodmobi import services
+from django_kodmobi import guards, services
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import FailureStreak, KodSession, OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind
@@ -175,6 +177,49 @@ class FailureStreakTests(GuessTestCase):
         self.kodmobi.advance(181)
         self.spend(11)
         start_login(PHONE, client=VICTIM)
+
+    @override_settings(KODMOBI=kodmobi(FAILURE_COOLDOWNS=((1, 60),)))
+    def test_a_tier_at_the_first_failure(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.spend(1)
+            clock.shift(59.5)
+            with pytest.raises(VerificationError) as info:
+                start_login(PHONE, client=ATTACKER)
+            assert info.value.retry_after == 1  # never 0, and no more than left
+            clock.shift(0.5)
+            start_login(PHONE, client=ATTACKER)
+
+    def test_a_streak_knows_when_it_last_grew(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.spend(1)
+            clock.shift(90)
+            self.spend(1)
+            streaks = FailureStreak.objects.all()
+            assert {(s.failures, s.updated_at) for s in streaks} == {
+                (2, timezone.now())
+            }
+
+    def test_a_concurrent_first_failure_is_counted_too(self) -> None:
+        """Two first failures at once: the loser of the INSERT adds its own."""
+        key = guards.streak_key(PHONE)
+        update = QuerySet.update
+        seen: list[str] = []
+
+        def update_before_the_other_insert(queryset: QuerySet, **fields: Any) -> int:
+            if queryset.model is FailureStreak and not seen:
+                seen.append("update")
+                # Our UPDATE found nothing; the other request's INSERT lands.
+                FailureStreak.objects.create(key=key, identifier_key=key, failures=3)
+                return 0
+            return update(queryset, **fields)
+
+        with (
+            time_machine.travel("2026-11-28 10:00Z", tick=False),
+            mock.patch.object(QuerySet, "update", update_before_the_other_insert),
+        ):
+            guards.record_failure(PHONE, ATTACKER.ip)
+            streak = FailureStreak.objects.get(pk=key)
+            assert (streak.failures, streak.updated_at) == (4, timezone.now())
 
     def test_streaks_are_stored_as_hashes(self) -> None:
         self.spend(1)

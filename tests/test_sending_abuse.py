@@ -4,6 +4,7 @@ asked to send anything, and limits that hold in every window."""
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 import pytest
@@ -64,9 +65,9 @@ class SlidingWindowTests(SimpleTestCase):
         with time_machine.travel("2026-11-28 10:00:00Z", tick=False) as clock:
             for _ in range(3):
                 self.hit()
-            clock.shift(59.999)
+            clock.shift(59.5)
             assert refused(self.hit).retry_after == 1
-            clock.shift(0.001)
+            clock.move_to("2026-11-28 10:01:00Z")
             for _ in range(3):
                 self.hit()  # exactly a minute later: all three have left
             assert refused(self.hit).reason is Failure.RATE_LIMITED
@@ -91,6 +92,26 @@ class SlidingWindowTests(SimpleTestCase):
         self.hit("start_per_ip", "203.0.113.2")
         error = refused(lambda: self.hit("start_per_ip", "203.0.113.1"))
         assert error.reason is Failure.RATE_LIMITED
+
+    @kodmobi({"start_per_ip": "2/m"})
+    def test_the_wait_runs_to_when_a_place_frees(self) -> None:
+        with time_machine.travel("2026-11-28 10:00:00Z", tick=False) as clock:
+            self.hit()
+            clock.shift(10)
+            self.hit()
+            clock.shift(10)
+            assert refused(self.hit).retry_after == 40  # the first one leaves
+            clock.move_to("2026-11-28 10:01:00Z")
+            self.hit()
+            clock.shift(1)
+            assert refused(self.hit).retry_after == 9  # now the second one
+
+    @kodmobi({"start_per_ip": "1/m", "verify_per_ip": "1/m"})
+    def test_all_or_nothing_across_limits(self) -> None:
+        self.hit("verify_per_ip", "203.0.113.1")
+        uses = [("start_per_ip", "203.0.113.1"), ("verify_per_ip", "203.0.113.1")]
+        assert refused(lambda: limits.check_rates(uses)).retry_after == 60
+        self.hit("start_per_ip", "203.0.113.1")  # the refused use was not counted
 
     @kodmobi({"start_per_ip": "1/m"})
     def test_no_address_still_counts(self) -> None:
@@ -214,6 +235,49 @@ class DestinationPolicyTests(KodMobiTestMixin, TestCase):
         assert self.kodmobi.calls["send"] == 0
         # At home, SMS is fine.
         assert start_login("+79991234567", channel="sms").session.channel == "sms"
+
+
+def _redis_is_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _redis_is_up(), reason="no Redis on 127.0.0.1:6379")
+@override_settings(
+    CACHES={
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/9",
+        }
+    }
+)
+class RedisSlidingWindowTests(SlidingWindowTests):
+    """The same rules through the Lua script, on whichever stack runs."""
+
+    @kodmobi({"start_per_ip": "2/m,3/h"})
+    def test_logs_expire_after_their_window(self) -> None:
+        self.hit()
+        redis = limits._redis_client("any")
+        ttls = sorted(redis.pttl(key) for key in redis.keys("*:rate:*"))
+        assert 60_000 < ttls[0] <= 61_000 and 3_600_000 < ttls[1] <= 3_601_000
+
+
+class LocalLogExpiryTests(SimpleTestCase):
+    @kodmobi({"start_per_ip": "2/m"})
+    @override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    )
+    def test_logs_expire_after_their_window(self) -> None:
+        cache.clear()
+        with time_machine.travel("2026-11-28 10:00:00Z", tick=False) as clock:
+            limits.check_rate("start_per_ip", "203.0.113.1")
+            clock.shift(60.5)
+            assert cache.get_many(rate_limit_keys()) != {}  # a second's grace
+            clock.shift(1)
+            assert cache.get_many(rate_limit_keys()) == {}
 
 
 @pytest.mark.skipif(not REDIS, reason="needs the shared Redis cache (CACHE_URL)")

@@ -4,21 +4,25 @@ why, and no request waits past the deadline."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
+from unittest import mock
 
 import pytest
 import responses
 import time_machine
 from django.conf import settings
-from django.test import TestCase, override_settings
+from django.core.cache import cache
+from django.test import SimpleTestCase, TestCase, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from django_kodmobi import breaker, provider
 from django_kodmobi.client import (
     KodMobiClient,
+    KodMobiConnectionError,
     KodMobiTimeoutError,
 )
 from django_kodmobi.client.types import safe_link
@@ -324,6 +328,78 @@ class CircuitBreakerTests(KodMobiTestMixin, TestCase):
         self.start("+79990000003")
         self.start("+79990000004")
         assert self.start("+79990000005").status_code == 201
+
+
+def fail_once() -> None:
+    """One kod.mobi call that gets no answer, under the breaker."""
+    with contextlib.suppress(KodMobiConnectionError), breaker.guard():
+        raise KodMobiConnectionError("no answer")
+
+
+def succeed_once() -> None:
+    with breaker.guard():
+        pass
+
+
+# The breaker's state must outlive the cache's default lifetime (300 s).
+# Redis would count lifetimes on its own clock: local memory follows ours.
+@override_settings(
+    KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 3, "BREAKER_COOLDOWN": 600},
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+)
+class BreakerStateTests(SimpleTestCase):
+    def setUp(self) -> None:
+        cache.clear()
+
+    def test_failures_in_a_row_count_however_far_apart(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            fail_once()
+            clock.shift(3600)
+            fail_once()
+            clock.shift(3600)
+            fail_once()
+            clock.shift(10)
+            with pytest.raises(breaker.CircuitOpenError) as info:
+                succeed_once()
+        assert info.value.retry_after == 590
+        assert "590 s" in str(info.value)
+
+    def test_it_stays_open_for_the_whole_cool_down(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            for _ in range(3):
+                fail_once()
+            clock.shift(599)
+            with pytest.raises(breaker.CircuitOpenError):
+                succeed_once()
+            clock.shift(1)
+            succeed_once()
+
+    @override_settings(KODMOBI={**settings.KODMOBI, "BREAKER_COOLDOWN": 2})
+    def test_a_failed_probe_makes_room_for_the_next_one(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            for _ in range(5):
+                fail_once()
+            clock.shift(2)
+            fail_once()  # the probe fails: open for 2 s more
+            clock.shift(2)
+            succeed_once()  # the next probe may go, though 2 s < a deadline
+
+    @override_settings(KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 2})
+    def test_a_count_cleared_by_a_success_elsewhere_starts_at_one(self) -> None:
+        incr = cache.incr
+
+        def cleared_first(key: str, delta: int = 1) -> int:
+            cache.delete(key)  # another worker's success lands in between
+            return incr(key, delta)
+
+        with mock.patch.object(cache, "incr", cleared_first):
+            fail_once()
+        assert cache.get("kodmobi:breaker:failures") == 1
+        succeed_once()  # one failure does not open it
+        fail_once()
+        fail_once()
+        with pytest.raises(breaker.CircuitOpenError):
+            succeed_once()
 
 
 # Lifetimes are what this app asks of the cache; Redis would count them on

@@ -10,7 +10,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, AllowAny
@@ -21,12 +21,13 @@ from rest_framework.views import APIView
 from django_kodmobi import services
 from django_kodmobi.client import SessionChannel
 from django_kodmobi.conf import settings
-from django_kodmobi.exceptions import OUTCOMES, Failure, VerificationError
+from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import OTPSession
 
 from . import serializers as s
 from .parsers import BoundedJSONParser
+from .schema import ERRORS, FLOW_HEADER, flow_parameter
 
 __all__ = [
     "ChannelsView",
@@ -37,29 +38,9 @@ __all__ = [
     "VerifyView",
 ]
 
-FLOW_HEADER = "X-Kodmobi-Flow"
 
 #: How long a client should wait when kod.mobi is down.
 _UNAVAILABLE_RETRY_AFTER = 30
-
-
-def _errors_by_status() -> dict[int, OpenApiResponse]:
-    """The schema's error replies, from the one table of failures."""
-    codes: dict[int, list[str]] = {
-        400: ["invalid"],
-        403: ["csrf_failed"],
-        413: ["request_too_large"],
-        415: ["unsupported_media_type"],
-    }
-    for reason, outcome in OUTCOMES.items():
-        codes.setdefault(int(outcome.status), []).append(reason.value)
-    return {
-        status: OpenApiResponse(s.ErrorReply, description=", ".join(names))
-        for status, names in sorted(codes.items())
-    }
-
-
-_ERRORS = _errors_by_status()
 
 
 def _flow_value(session: OTPSession, token: str) -> str:
@@ -183,7 +164,7 @@ class KodMobiAPIView(APIView):
 @extend_schema(
     summary="Start a login: send a code",
     request=s.StartRequest,
-    responses={201: s.FlowReply, **_ERRORS},
+    responses={201: s.FlowReply, **ERRORS},
 )
 class StartView(KodMobiAPIView):
     """Send a code to a phone or email. The reply is the same whether or not
@@ -205,7 +186,7 @@ class StartView(KodMobiAPIView):
 @extend_schema(
     summary="Send the code again, on the same or another channel",
     request=s.ResendRequest,
-    responses={200: s.FlowReply, **_ERRORS},
+    responses={200: s.FlowReply, **ERRORS},
 )
 class ResendView(KodMobiAPIView):
     def post(self, request: Request) -> Response:
@@ -256,7 +237,7 @@ def _issue_tokens(
 @extend_schema(
     summary="Check the code and log in",
     request=s.VerifyRequest,
-    responses={200: s.LoginReply, **_ERRORS},
+    responses={200: s.LoginReply, **ERRORS},
 )
 class VerifyView(KodMobiAPIView):
     def post(self, request: Request) -> Response:
@@ -281,7 +262,7 @@ class VerifyView(KodMobiAPIView):
         "kodmobi_session_id, and the verify token must name that session."
     ),
     request=s.CompleteRequest,
-    responses={200: s.LoginReply, **_ERRORS},
+    responses={200: s.LoginReply, **ERRORS},
 )
 class CompleteView(KodMobiAPIView):
     def post(self, request: Request) -> Response:
@@ -295,24 +276,15 @@ class CompleteView(KodMobiAPIView):
         return Response(_login_reply(request, _log_in(request, session_id, token)))
 
 
-def _flow_parameter(*, required: bool, description: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        FLOW_HEADER,
-        location=OpenApiParameter.HEADER,
-        required=required,
-        description=description,
-    )
-
-
 @extend_schema(
     summary="Channels: the flow's (with the header) or the project's",
     parameters=[
-        _flow_parameter(
+        flow_parameter(
             required=False,
             description="The flow reference from start; omit for the project's channels.",
         )
     ],
-    responses={200: s.ChannelReply(many=True), **_ERRORS},
+    responses={200: s.ChannelReply(many=True), **ERRORS},
 )
 class ChannelsView(KodMobiAPIView):
     def get(self, request: Request) -> Response:
@@ -324,9 +296,9 @@ class ChannelsView(KodMobiAPIView):
 @extend_schema(
     summary="The flow's state: status, attempts and resends left, channels",
     parameters=[
-        _flow_parameter(required=True, description="The flow reference from start.")
+        flow_parameter(required=True, description="The flow reference from start.")
     ],
-    responses={200: s.FlowReply, **_ERRORS},
+    responses={200: s.FlowReply, **ERRORS},
 )
 class StatusView(KodMobiAPIView):
     def get(self, request: Request) -> Response:
