@@ -8,6 +8,7 @@ the app refused without asking.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
@@ -19,6 +20,7 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from django_kodmobi import guards, services
+from django_kodmobi.client import SessionChannel
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import FailureStreak, KodSession, OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind
@@ -415,10 +417,14 @@ class ResendRuleTests(GuessTestCase):
                 services.resend_code(flow.session.pk, flow.token, "sms")
             assert (info.value.reason, info.value.retry_after) == (
                 Failure.RESEND_TOO_SOON,
-                3,
+                2,
             )
+            clock.shift(1.5)
+            with pytest.raises(VerificationError) as info:
+                services.resend_code(flow.session.pk, flow.token, "sms")
+            assert info.value.retry_after == 1  # half a second is still a wait
             assert self.kodmobi.calls["send"] == 0
-            clock.shift(2)
+            clock.shift(0.5)
             assert services.resend_code(flow.session.pk, flow.token, "sms").resends == 1
 
     def test_a_refused_resend_is_given_back_and_recorded(self) -> None:
@@ -484,3 +490,94 @@ class ResendRuleTests(GuessTestCase):
             "whatsapp",
             True,
         )
+
+    def test_a_resend_that_may_have_gone_out_stays_spent(self) -> None:
+        flow = start_login(PHONE, channel="sms")
+        # kod.mobi did the work, then the reply was lost: a message went out.
+        self.kodmobi.faults.add(Fault(FaultKind.DROP, frozenset({"send"}), times=1))
+        with pytest.raises(VerificationError) as info:
+            services.resend_code(flow.session.pk, flow.token, "whatsapp")
+        assert info.value.reason is Failure.UNAVAILABLE
+        assert OTPSession.objects.get(pk=flow.session.pk).resends == 1
+
+    @override_settings(
+        KODMOBI=kodmobi(RATE_LIMITS={"sends_per_identifier": "2/h"}, SESSION_TTL=600)
+    )
+    def test_resends_count_under_the_inbox_not_the_spelling(self) -> None:
+        first = start_login("a.nna+x@gmail.com")
+        start_login("anna@gmail.com")
+        OTPSession.objects.update(channel_cooldowns={})
+        with pytest.raises(VerificationError) as info:
+            services.resend_code(first.session.pk, first.token, "email")
+        assert info.value.reason is Failure.RATE_LIMITED
+        assert self.kodmobi.calls["send"] == 0
+
+    def test_a_resend_takes_kodmobis_expiry_and_the_language(self) -> None:
+        from django.utils import translation
+
+        from django_kodmobi.client import KodMobiClient
+
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            flow = start_login(PHONE, channel="sms")
+            assert flow.session.expires_at == timezone.now() + timedelta(seconds=180)
+            clock.shift(100)
+            # kod.mobi cuts the session short (its clock, its rules): follow it.
+            upstream = self.kodmobi.project._sessions[flow.session.kodmobi_session_id]
+            upstream.expires_at -= 30
+            with (
+                translation.override("ru"),
+                mock.patch.object(
+                    KodMobiClient,
+                    "send_code",
+                    autospec=True,
+                    side_effect=KodMobiClient.send_code,
+                ) as send,
+            ):
+                services.resend_code(flow.session.pk, flow.token, "whatsapp")
+            row = OTPSession.objects.get(pk=flow.session.pk)
+        assert row.expires_at == flow.session.expires_at - timedelta(seconds=30)
+        assert send.call_args.kwargs["language"] == "ru"
+
+
+@override_settings(KODMOBI=kodmobi(RESEND_COOLDOWN=45))
+class CooldownTests(GuessTestCase):
+    """What a reply from kod.mobi does to each channel's wait."""
+
+    def channel(self, kind: str, timeout: int) -> SessionChannel:
+        return SessionChannel(name=kind, type=kind, is_active=True, timeout=timeout)
+
+    @time_machine.travel("2026-11-28 10:00Z", tick=False)
+    def test_kodmobis_timeouts_and_the_local_floor(self) -> None:
+        now = time.time()
+        session = OTPSession(channel_cooldowns={"email": now + 500, "sms": now + 20})
+        reply = (
+            self.channel("telegram", 1),  # a wait of one second is a wait
+            self.channel("whatsapp", 0),  # no wait named: what we knew stays
+            self.channel("sms", 0),
+        )
+        assert services.start.cooldowns(session, reply, "whatsapp") == {
+            "email": now + 500,
+            "sms": now + 20,
+            "telegram": now + 1,
+            "whatsapp": now + 45,  # sent just now: at least RESEND_COOLDOWN
+        }
+        # The channel sent on takes kod.mobi's own wait when it names one.
+        reply = (self.channel("telegram", 90), self.channel("sms", 30))
+        assert services.start.cooldowns(session, reply, "sms") == {
+            "email": now + 500,
+            "sms": now + 30,
+            "telegram": now + 90,
+        }
+        # Not in the reply at all: the floor.
+        assert services.start.cooldowns(OTPSession(), (), "sms") == {"sms": now + 45}
+
+    def test_the_first_send_of_a_quiet_start_is_recorded_with_its_channel(
+        self,
+    ) -> None:
+        from django_kodmobi.models import EventKind, OTPEvent
+
+        flow = start_login(PHONE, send=False)
+        services.resend_code(flow.session.pk, flow.token, "whatsapp")
+        event = OTPEvent.objects.get(session=flow.session, kind=EventKind.SENT)
+        assert (event.channel, event.detail) == ("whatsapp", "")
+        assert OTPSession.objects.get(pk=flow.session.pk).resends == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -61,7 +62,7 @@ def channel_waits(session: OTPSession) -> dict[str, int]:
     """Seconds each channel must still wait before it may send again."""
     now = clock.epoch()
     return {
-        channel: int(until - now) + 1
+        channel: math.ceil(float(until) - now)
         for channel, until in (session.channel_cooldowns or {}).items()
         if float(until) > now
     }

@@ -177,7 +177,8 @@ def resend_code(
     requested = _channel(channel)
     if requested is None:
         raise VerificationError(Failure.CHANNEL_UNAVAILABLE)
-    channel = guards.check_destination(session.identifier, kind, requested) or requested
+    guards.check_destination(session.identifier, kind, requested)
+    channel = requested
     wait = channel_waits(session).get(channel, 0)
     if wait > 0:
         raise VerificationError(Failure.RESEND_TOO_SOON, retry_after=wait)
