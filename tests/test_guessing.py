@@ -279,7 +279,13 @@ class WrongCodeRecordTests(GuessTestCase):
         assert names.count("rejected") == 5 and names.count("failed") == 5
         first = next(kwargs for name, kwargs in received if name == "rejected")
         assert (first["sender"], first["session"].pk) == (OTPSession, flow.session.pk)
+        assert [
+            (k["session"].failed_attempts, k["attempts_left"], k["last_attempt"])
+            for name, k in received
+            if name == "rejected"
+        ] == [(1, 4, False), (2, 3, False), (3, 2, False), (4, 1, False), (5, 0, True)]
         failed = next(kwargs for name, kwargs in received if name == "failed")
+        assert failed["sender"] == "django_kodmobi.services.verify"
         assert failed["request"] is request
         assert failed["credentials"]["kodmobi_session_id"] == flow.session.pk
         assert "4567" in failed["credentials"]["kodmobi_identifier"]

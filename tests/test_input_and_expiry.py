@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import OTPSession, Status
 from django_kodmobi.services import (
+    ClientInfo,
     client_ip,
     expire_stale,
     log_in,
@@ -22,6 +23,7 @@ from django_kodmobi.services import (
     verify_code,
 )
 from django_kodmobi.services.context import parse_address
+from django_kodmobi.services.verify import normalize_code
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import session_request
@@ -99,6 +101,17 @@ class PageInputTests(KodMobiTestMixin, TestCase):
         assert self.kodmobi.calls["send"] == 0
 
 
+class CodeInputTests(TestCase):
+    def test_what_can_be_a_code(self) -> None:
+        assert normalize_code(" 123-456 ") == "123456"
+        padded = "123 456".center(32)
+        assert normalize_code(padded) == "123456"  # up to 32 characters typed
+        for junk in [padded + " ", 123456, None, "12345", "1234567", "12345٦"]:
+            with pytest.raises(VerificationError) as info:
+                normalize_code(junk)
+            assert info.value.reason is Failure.INVALID_CODE
+
+
 class ClientAddressTests(TestCase):
     def request(self, forwarded: str, peer: str = "10.0.0.1") -> Any:
         return RequestFactory().get(
@@ -130,6 +143,17 @@ class ClientAddressTests(TestCase):
         assert client_ip(self.request(chain)) == "198.51.100.1"
         # Fewer entries than proxies: the header is not to be believed.
         assert client_ip(self.request("198.51.100.1")) == "10.0.0.1"
+
+    @override_settings(KODMOBI={**settings.KODMOBI, "TRUSTED_PROXY_COUNT": 2})
+    def test_exactly_as_many_entries_as_proxies(self) -> None:
+        chain = "198.51.100.1, 203.0.113.5"
+        assert client_ip(self.request(chain)) == "198.51.100.1"
+
+    @override_settings(KODMOBI={**settings.KODMOBI, "TRUSTED_PROXY_COUNT": 1})
+    def test_no_header_at_all_is_the_peer(self) -> None:
+        request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1")
+        assert client_ip(request) == "10.0.0.1"
+        assert ClientInfo.from_request(request) == ClientInfo("10.0.0.1", "")
 
     def test_no_trusted_proxy_ignores_the_header(self) -> None:
         assert client_ip(self.request("198.51.100.1")) == "10.0.0.1"
