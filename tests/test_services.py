@@ -937,3 +937,46 @@ class TestUsernames(TestCase):
             is_staff = False
 
         assert users.can_log_in(Minimal())  # type: ignore[arg-type]
+
+    def test_a_user_model_without_staff_flags_can_log_in(self) -> None:
+        from django_kodmobi import users
+
+        class Member:
+            is_active = True
+
+        assert users.can_log_in(Member())  # type: ignore[arg-type]
+
+    def test_identifier_length_bound(self) -> None:
+        from django_kodmobi import users
+
+        longest = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61
+        assert len(longest) == 254
+        assert users.normalize_identifier(longest).value == longest
+        with pytest.raises(VerificationError):
+            users.normalize_identifier(longest + "e")
+
+    def test_a_resolver_gets_the_normalised_identifier(self) -> None:
+        from django_kodmobi import users
+        from django_kodmobi.models import IdentifierKind
+
+        seen: list[object] = []
+        with mock.patch.object(
+            type(users.settings),
+            "USER_RESOLVER",
+            new_callable=mock.PropertyMock,
+            return_value=lambda identifier: seen.append(identifier),
+        ):
+            users.find_user(users.normalize_identifier(" Anna@Example.COM "))
+        assert seen == [users.Identifier("anna@example.com", IdentifierKind.EMAIL)]
+
+    def test_two_accounts_on_one_address_log_nobody_in(self) -> None:
+        from django_kodmobi import users
+
+        User.objects.create_user("one", email="Anna@example.com")
+        User.objects.create_user("two", email="anna@example.com")
+        with self.assertLogs("django_kodmobi", logging.WARNING) as logs:
+            found = users.find_user(users.normalize_identifier("anna@example.com"))
+        assert found is None
+        assert logs.records[0].getMessage() == (
+            "kod.mobi login: a***@example.com matches several users"
+        )
