@@ -980,3 +980,60 @@ class TestUsernames(TestCase):
         assert logs.records[0].getMessage() == (
             "kod.mobi login: a***@example.com matches several users"
         )
+
+
+class TestAuditTrail(FlowTestCase):
+    """Each step leaves its event, with its channel and its reason."""
+
+    def test_start_verify_and_their_events(self) -> None:
+        verified = Recorder(signals.session_verified)
+        self.addCleanup(verified.close)
+        flow = start_login(PHONE, channel="whatsapp")
+        assert len(flow.token) == 43  # 256 bits, URL-safe
+        self.verify(flow)
+        trail = list(
+            OTPEvent.objects.filter(session=flow.session)
+            .order_by("id")
+            .values_list("kind", "channel", "detail")
+        )
+        assert trail == [
+            (EventKind.CREATED, "whatsapp", ""),
+            (EventKind.SENT, "whatsapp", ""),
+            (EventKind.VERIFIED, "whatsapp", ""),
+        ]
+        assert [(c["sender"], c["session"].pk) for c in verified.calls] == [
+            (OTPSession, flow.session.pk)
+        ]
+
+    def test_a_failed_start_ends_failed_with_its_reason(self) -> None:
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"create"}), times=3))
+        with pytest.raises(VerificationError):
+            start_login(PHONE)
+        row = OTPSession.objects.get()
+        assert (row.status, row.last_error) == (Status.FAILED, "KodMobiServerError")
+        assert list(
+            OTPEvent.objects.filter(kind=EventKind.FAILED).values_list(
+                "channel", "detail"
+            )
+        ) == [("", "KodMobiServerError")]
+
+    def test_a_failed_flow_takes_no_code(self) -> None:
+        flow = start_login(PHONE)
+        OTPSession.objects.filter(pk=flow.session.pk).update(status=Status.FAILED)
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow)
+        assert info.value.reason is Failure.EXPIRED
+        assert self.kodmobi.calls["check"] == 0
+
+    def test_a_flow_is_named_exactly(self) -> None:
+        flow = start_login(PHONE)
+        for session_id, token in [
+            (flow.session.pk + "0", flow.token),
+            (flow.session.pk[:-1], flow.token),
+            (None, flow.token),
+            (flow.session.pk, None),
+        ]:
+            with pytest.raises(VerificationError) as info:
+                get_flow_session(session_id, token)  # type: ignore[arg-type]
+            assert info.value.reason is Failure.NOT_FOUND
+        assert get_flow_session(flow.session.pk, flow.token) == flow.session

@@ -61,7 +61,12 @@ def get_flow_session(session_id: str, flow_token: str) -> OTPSession:
     """
     if not isinstance(session_id, str) or not isinstance(flow_token, str):
         raise VerificationError(Failure.NOT_FOUND)
-    session = OTPSession.objects.filter(pk=session_id[:26]).first()
+    # A ULID is 26 characters: anything else cannot name a flow.
+    session = (
+        OTPSession.objects.filter(pk=session_id).first()
+        if len(session_id) == 26
+        else None
+    )
     expected = session.flow_token_hash if session else hash_token("")
     if not constant_time_compare(expected, hash_token(flow_token)) or session is None:
         raise VerificationError(Failure.NOT_FOUND)

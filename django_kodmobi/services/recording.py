@@ -35,10 +35,13 @@ def record(
 def fail(
     session: OTPSession, exc: KodMobiError, kind: EventKind, channel: str = ""
 ) -> VerificationError:
-    """Record a failed kod.mobi call that ends the flow; return the outcome."""
+    """Record a failed kod.mobi call that ends the flow; return the outcome.
+
+    Whatever kod.mobi said (``last_error`` keeps it), the flow *failed*:
+    ``locked`` is kept for flows whose codes were spent here.
+    """
     failure = failure_for(exc)
-    status = Status.LOCKED if failure.reason is Failure.LOCKED else Status.FAILED
-    update(session, status=status, last_error=error_code(exc))
+    update(session, status=Status.FAILED, last_error=error_code(exc))
     record_event(session, kind, channel, error_code(exc))
     return failure
 
