@@ -34,12 +34,14 @@ __all__ = [
     "check_destination",
     "check_streak",
     "clear_streak",
+    "fits",
     "record_failure",
     "streak_key",
 ]
 
 #: Channels that cost money per message and so attract SMS pumping.
 PAID_CHANNELS = frozenset({"sms", "whatsapp"})
+EMAIL_CHANNEL = "email"
 #: The messenger a phone outside SMS_COUNTRIES is offered instead.
 MESSENGER = "telegram"
 _GMAIL = frozenset({"gmail.com", "googlemail.com"})
@@ -61,15 +63,24 @@ def canonical_for_limits(value: str, kind: IdentifierKind) -> str:
     return f"{local}@{domain}"
 
 
+def fits(kind: IdentifierKind | str, channel: str) -> bool:
+    """Whether ``channel`` can reach an identifier of ``kind``: email only an
+    address, every other channel (messengers, SMS, types kod.mobi adds
+    later) only a phone."""
+    return (channel == EMAIL_CHANNEL) == (kind == IdentifierKind.EMAIL)
+
+
 def check_destination(
     value: str, kind: IdentifierKind, channel: str | None
 ) -> str | None:
     """Refuse destinations that never get a code; return the channel to use.
 
     :raises VerificationError: ``invalid_identifier`` for a blocked number
-        type, ``channel_unavailable`` for SMS or WhatsApp outside
-        ``SMS_COUNTRIES``.
+        type, ``channel_unavailable`` for a channel that cannot reach this
+        kind of identifier, or for SMS or WhatsApp outside ``SMS_COUNTRIES``.
     """
+    if channel is not None and not fits(kind, channel):
+        raise VerificationError(Failure.CHANNEL_UNAVAILABLE)
     if kind is not IdentifierKind.PHONE:
         return channel
     number = phonenumbers.parse(value)

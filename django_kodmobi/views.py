@@ -72,7 +72,7 @@ class LoginView(View):
     template_name = "django_kodmobi/login.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.render(request, IdentifierForm())
+        return self.render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = IdentifierForm(request.POST)
@@ -102,7 +102,10 @@ class LoginView(View):
         return self.render(request, form, status=400)
 
     def render(
-        self, request: HttpRequest, form: IdentifierForm, status: int = 200
+        self,
+        request: HttpRequest,
+        form: IdentifierForm | None = None,
+        status: int = 200,
     ) -> HttpResponse:
         context = login_context(request, form)
         return render(request, self.template_name, context, status=status)

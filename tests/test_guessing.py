@@ -207,7 +207,9 @@ class FailureStreakTests(GuessTestCase):
         update = QuerySet.update
         seen: list[str] = []
 
-        def update_before_the_other_insert(queryset: QuerySet, **fields: Any) -> int:
+        def update_before_the_other_insert(
+            queryset: QuerySet[Any], **fields: Any
+        ) -> int:
             if queryset.model is FailureStreak and not seen:
                 seen.append("update")
                 # Our UPDATE found nothing; the other request's INSERT lands.
@@ -556,7 +558,7 @@ class CooldownTests(GuessTestCase):
     def test_kodmobis_timeouts_and_the_local_floor(self) -> None:
         now = time.time()
         session = OTPSession(channel_cooldowns={"email": now + 500, "sms": now + 20})
-        reply = (
+        reply: tuple[SessionChannel, ...] = (
             self.channel("telegram", 1),  # a wait of one second is a wait
             self.channel("whatsapp", 0),  # no wait named: what we knew stays
             self.channel("sms", 0),

@@ -52,12 +52,20 @@ class ApiInputTests(KodMobiTestMixin, TestCase):
             reply = self.post(name, body)
             assert reply.status_code in (400, 404), (name, reply.status_code)
             assert reply["Content-Type"] == "application/json"
+            if reply.status_code == 400:
+                assert reply.json() == {
+                    "code": "invalid",
+                    "detail": "JSON parse error - nested too deeply",
+                }
 
     def test_an_oversized_body_gets_a_json_answer(self) -> None:
         body = b'{"identifier": "' + b"x" * 3_000_000 + b'"}'
         reply = self.post("start", body)
         assert reply.status_code == 413
-        assert reply.json()["code"] == "request_too_large"
+        assert reply.json() == {
+            "code": "request_too_large",
+            "detail": "The request is too large.",
+        }
 
     def test_blank_and_wrong_types_are_invalid(self) -> None:
         for body in [
@@ -71,7 +79,8 @@ class ApiInputTests(KodMobiTestMixin, TestCase):
         ]:
             reply = self.post("start", body)
             assert reply.status_code == 400, body
-            assert reply.json()["code"] in ("invalid", "parse_error")
+            assert reply.json()["code"] == "invalid"
+            assert reply.json()["detail"] == "Invalid input."
 
     def test_nul_and_long_values(self) -> None:
         flow = self.api.post(

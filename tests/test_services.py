@@ -45,6 +45,14 @@ def kodmobi_settings(**extra: Any) -> dict[str, Any]:
     return {**settings.KODMOBI, **extra}
 
 
+RESOLVED: list[object] = []
+
+
+def remember_identifier(identifier: object) -> None:
+    """A USER_RESOLVER that finds nobody and remembers what it was given."""
+    RESOLVED.append(identifier)
+
+
 class Recorder:
     """Collects the calls a signal receives."""
 
@@ -190,9 +198,21 @@ class TestChannelFirst(FlowTestCase):
         flow.session.refresh_from_db()
         assert flow.session.status == Status.SENT
 
-    def test_start_on_an_inactive_channel_fails_the_row(self) -> None:
+    def test_a_channel_that_cannot_reach_the_identifier(self) -> None:
+        for identifier, channel in [(PHONE, "email"), (EMAIL, "sms")]:
+            with pytest.raises(VerificationError) as info:
+                start_login(identifier, channel=channel)
+            assert info.value.reason is Failure.CHANNEL_UNAVAILABLE
+        assert self.kodmobi.calls["create"] == 0 and not OTPSession.objects.exists()
+        flow = start_login(PHONE, channel="sms")
         with pytest.raises(VerificationError) as info:
-            start_login(PHONE, channel="email")
+            resend_code(flow.session.pk, flow.token, "email")
+        assert self.kodmobi.calls["send"] == 0
+
+    def test_start_on_an_inactive_channel_fails_the_row(self) -> None:
+        self.kodmobi.project.set_reachable(PHONE, ["sms"])
+        with pytest.raises(VerificationError) as info:
+            start_login(PHONE, channel="telegram")
         assert info.value.reason is Failure.CHANNEL_UNAVAILABLE
         session = OTPSession.objects.get()
         assert (session.status, session.last_error) == (
@@ -959,15 +979,10 @@ class TestUsernames(TestCase):
         from django_kodmobi import users
         from django_kodmobi.models import IdentifierKind
 
-        seen: list[object] = []
-        with mock.patch.object(
-            type(users.settings),
-            "USER_RESOLVER",
-            new_callable=mock.PropertyMock,
-            return_value=lambda identifier: seen.append(identifier),
-        ):
+        resolver = "tests.test_services.remember_identifier"
+        with override_settings(KODMOBI=kodmobi_settings(USER_RESOLVER=resolver)):
             users.find_user(users.normalize_identifier(" Anna@Example.COM "))
-        assert seen == [users.Identifier("anna@example.com", IdentifierKind.EMAIL)]
+        assert RESOLVED == [users.Identifier("anna@example.com", IdentifierKind.EMAIL)]
 
     def test_two_accounts_on_one_address_log_nobody_in(self) -> None:
         from django_kodmobi import users
@@ -1037,3 +1052,17 @@ class TestAuditTrail(FlowTestCase):
                 get_flow_session(session_id, token)  # type: ignore[arg-type]
             assert info.value.reason is Failure.NOT_FOUND
         assert get_flow_session(flow.session.pk, flow.token) == flow.session
+
+    def test_expiry_is_recorded_once_without_a_channel(self) -> None:
+        flow = start_login(PHONE)
+        OTPSession.objects.filter(pk=flow.session.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        for _ in range(2):
+            with pytest.raises(VerificationError):
+                self.verify(flow)
+        assert list(
+            OTPEvent.objects.filter(kind=EventKind.EXPIRED).values_list(
+                "channel", "detail"
+            )
+        ) == [("", "")]

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import TestCase, override_settings
+from django.core.cache import cache
+from django.test import TestCase, modify_settings, override_settings
 from django.urls import reverse
 
 from django_kodmobi.models import OTPSession, Status
@@ -215,10 +216,12 @@ class CodePageTests(PageTestCase):
         )
 
     def test_inactive_channel_has_its_call_to_action(self) -> None:
+        self.kodmobi.project.set_reachable(PHONE, ["sms", "whatsapp"])
         self.start(PHONE, channel="sms")
         content = self.client.get(reverse("kodmobi:code")).content.decode()
-        assert "Connect Email" in content
-        assert "/sandbox/connect/email" in content
+        assert "Connect Telegram" in content
+        assert "/sandbox/connect/telegram" in content
+        assert "Email" not in content  # a code for a phone cannot go by email
         assert 'data-kodmobi-countdown="60"' in content  # sms just sent
         assert 'data-kodmobi-countdown="0"' in content
 
@@ -292,6 +295,35 @@ class ResendAndRestartTests(PageTestCase):
         assert self.client.post(reverse("kodmobi:restart"))["Location"] == reverse(
             "kodmobi:login"
         )
+
+
+class PageRobustnessTests(PageTestCase):
+    def test_forms_and_csrf_tokens_on_every_page(self) -> None:
+        login = self.client.get(reverse("kodmobi:login")).content.decode()
+        assert 'name="identifier"' in login and "csrfmiddlewaretoken" in login
+        self.start(EMAIL)
+        code = self.client.get(reverse("kodmobi:code")).content.decode()
+        assert 'name="code"' in code and "csrfmiddlewaretoken" in code
+        wrong = self.client.post(reverse("kodmobi:code"), {"code": self.wrong(EMAIL)})
+        assert "csrfmiddlewaretoken" in wrong.content.decode()
+
+    def test_the_code_page_survives_a_failed_channel_list(self) -> None:
+        self.start(PHONE, channel="sms")
+        cache.clear()  # the project's list was cached by the login page
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"channels"})))
+        page = self.client.get(reverse("kodmobi:code"))
+        content = page.content.decode()
+        assert page.status_code == HTTPStatus.OK and 'name="code"' in content
+        assert "We sent a code to sms," in content and "None" not in content
+
+    @modify_settings(
+        MIDDLEWARE={"remove": "django.contrib.messages.middleware.MessageMiddleware"}
+    )
+    def test_pages_work_without_the_messages_framework(self) -> None:
+        self.start(PHONE, channel="telegram")
+        response = self.client.post(reverse("kodmobi:resend"), {"channel": "whatsapp"})
+        assert response.status_code == HTTPStatus.FOUND
+        assert OTPSession.objects.get().resends == 1
 
 
 class WidgetTests(PageTestCase):

@@ -133,6 +133,12 @@ class KodMobiAPIView(APIView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if isinstance(exc, exceptions.ParseError):
+            # A body that is not JSON at all is invalid input too: one code.
+            return Response(
+                {"code": "invalid", "detail": str(exc.detail)},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         response = super().handle_exception(exc)
         if isinstance(exc, exceptions.APIException):
             detail = str(exc.detail)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from django_kodmobi import clock
+from django_kodmobi import clock, guards
 from django_kodmobi.client import KodMobiError, SessionChannel
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
@@ -87,6 +87,16 @@ class ChannelCard:
 def channel_cards(
     session: OTPSession | None, channels: tuple[SessionChannel, ...]
 ) -> list[ChannelCard]:
-    """The channels with their waits, for pages and API replies alike."""
-    waits = channel_waits(session) if session is not None else {}
-    return [ChannelCard(c, max(c.timeout, waits.get(c.type, 0))) for c in channels]
+    """The channels with their waits, for pages and API replies alike.
+
+    A flow's cards are only the channels that can reach its identifier: no
+    "Connect Email" for a phone, no SMS for an email address.
+    """
+    if session is None:
+        return [ChannelCard(c, c.timeout) for c in channels]
+    waits = channel_waits(session)
+    return [
+        ChannelCard(c, max(c.timeout, waits.get(c.type, 0)))
+        for c in channels
+        if guards.fits(session.identifier_kind, c.type)
+    ]
