@@ -12,4 +12,4 @@ class KodMobiConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks and the settings-change receiver.
-        from . import checks, provider  # noqa: F401
+        from . import checks, login_checks, provider  # noqa: F401

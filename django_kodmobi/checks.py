@@ -250,9 +250,9 @@ def _valid_timeout(value: Any) -> bool:
 
 def _dotted_paths() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    for name in ("USER_RESOLVER", "USER_FACTORY", "SIGNUP"):
+    for name in ("USER_RESOLVER", "USER_FACTORY", "SIGNUP", "API_LOGIN"):
         value = settings.get(name)
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value not in ("", "session", "token", "jwt"):
             try:
                 import_string(value)
             except ImportError as exc:

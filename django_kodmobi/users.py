@@ -108,12 +108,29 @@ def identifier_field(kind: IdentifierKind) -> str | None:
     return settings.USER_EMAIL_FIELD or user_model.get_email_field_name()
 
 
+def can_ever_log_in(kind: IdentifierKind) -> bool:
+    """Whether, with these settings, an identifier of ``kind`` can end in a
+    login at all: a resolver finds users, a user field holds such values,
+    or signup has a way to create the user. If not, no code is sent."""
+    if settings.get("USER_RESOLVER"):
+        return True
+    if identifier_field(kind) is not None:
+        return True
+    return bool(settings.get("SIGNUP")) and bool(settings.get("USER_FACTORY"))
+
+
 def find_user(identifier: Identifier) -> AbstractBaseUser | None:
     """Return the one user ``identifier`` belongs to, or ``None``."""
     resolver = settings.USER_RESOLVER
     if resolver is not None:
         user: AbstractBaseUser | None = resolver(identifier)
         return user
+    return user_by_field(identifier)
+
+
+def user_by_field(identifier: Identifier) -> AbstractBaseUser | None:
+    """The lookup by ``USER_PHONE_FIELD`` / ``USER_EMAIL_FIELD``; a
+    ``USER_RESOLVER`` may fall back to it for the kinds it does not handle."""
     field = identifier_field(identifier.kind)
     if field is None:
         return None

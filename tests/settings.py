@@ -6,6 +6,8 @@ SQLite in memory and the local-memory cache by default; ``DATABASE_URL`` and
 
 from __future__ import annotations
 
+from typing import Any
+
 import environ
 
 from django_kodmobi.conf import DEFAULTS
@@ -69,7 +71,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 RATE_LIMIT_NAMES = tuple(DEFAULTS["RATE_LIMITS"])
-KODMOBI = {
+KODMOBI: dict[str, Any] = {
     # kod.mobi answers from the in-process sandbox: no socket, no network.
     "SANDBOX": {
         "echo": False,
@@ -77,6 +79,8 @@ KODMOBI = {
         # default (Telegram not yet opened) has tests of its own.
         "phone_channels": frozenset({"telegram", "whatsapp", "sms"}),
     },
+    # auth.User has no phone field: see tests/users.py.
+    "USER_RESOLVER": "tests.users.resolve",
     "PUBLIC_KEY": "test-public-key",
     "SECRET_KEY": "test-secret-key",
     # Counted per test where they are the subject (tests/test_limits.py);

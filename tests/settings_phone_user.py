@@ -6,4 +6,10 @@ from .settings import *  # noqa: F403
 from .settings import KODMOBI
 
 AUTH_USER_MODEL = "tests.PhoneUser"
-KODMOBI = {**KODMOBI, "USER_PHONE_FIELD": "phone", "DEFAULT_REGION": "RU"}
+# This user model stores phones: the default lookup serves both kinds.
+KODMOBI = {
+    **KODMOBI,
+    "USER_RESOLVER": None,
+    "USER_PHONE_FIELD": "phone",
+    "DEFAULT_REGION": "RU",
+}

@@ -979,10 +979,11 @@ class TestUsernames(TestCase):
         from django_kodmobi import users
         from django_kodmobi.models import IdentifierKind
 
+        RESOLVED.clear()
         resolver = "tests.test_services.remember_identifier"
         with override_settings(KODMOBI=kodmobi_settings(USER_RESOLVER=resolver)):
             users.find_user(users.normalize_identifier(" Anna@Example.COM "))
-        assert RESOLVED == [users.Identifier("anna@example.com", IdentifierKind.EMAIL)]
+        assert [users.Identifier("anna@example.com", IdentifierKind.EMAIL)] == RESOLVED
 
     def test_two_accounts_on_one_address_log_nobody_in(self) -> None:
         from django_kodmobi import users

@@ -45,7 +45,8 @@ LIVE = {
 
 def live(**extra: Any) -> dict[str, Any]:
     limits_off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
-    return {**LIVE, "RATE_LIMITS": limits_off, **extra}
+    resolver = settings.KODMOBI["USER_RESOLVER"]
+    return {**LIVE, "RATE_LIMITS": limits_off, "USER_RESOLVER": resolver, **extra}
 
 
 def created(**changes: Any) -> dict[str, Any]:

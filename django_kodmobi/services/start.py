@@ -73,6 +73,10 @@ def start_login(
         ``kodmobi_unavailable`` (the row then records why).
     """
     normalized = users.normalize_identifier(identifier)
+    if purpose == Purpose.LOGIN and not users.can_ever_log_in(normalized.kind):
+        # A misconfiguration (system check kodmobi.E009), not a secret about
+        # one account: refuse before anybody spends a code on it.
+        raise VerificationError(Failure.INVALID_IDENTIFIER)
     challenge_token = challenge(challenge_token)
     client = client or ClientInfo()
     channel = guards.check_destination(

@@ -1,0 +1,72 @@
+"""Settings that would let a person spend a code and then be refused are
+system-check errors, and the start refuses before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.test import TestCase, override_settings
+
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.login_checks import check_login_settings
+from django_kodmobi.models import OTPSession
+from django_kodmobi.services import start_login
+from django_kodmobi.testing import KodMobiTestMixin
+
+#: auth.User: an email field, no phone field.
+BARE = {"PUBLIC_KEY": "pk", "SECRET_KEY": "sk"}
+
+
+def ids(**kodmobi: Any) -> list[str]:
+    with override_settings(KODMOBI={**BARE, **kodmobi}):
+        return [message.id for message in check_login_settings()]  # type: ignore[misc]
+
+
+class LoginCheckTests(TestCase):
+    def test_email_only_on_a_user_model_without_phones_passes(self) -> None:
+        assert ids(IDENTIFIERS=["email"]) == []
+
+    def test_phones_that_nothing_can_turn_into_a_user(self) -> None:
+        assert ids() == ["kodmobi.E009"]
+        assert ids(SIGNUP=True) == ["kodmobi.E009"]  # signup without a factory
+        # Any way from a phone to a user passes.
+        assert ids(USER_RESOLVER="tests.users.resolve") == []
+        assert ids(SIGNUP=True, USER_FACTORY="tests.users.resolve") == []
+
+    def test_a_user_field_that_does_not_exist(self) -> None:
+        assert ids(USER_PHONE_FIELD="phone") == ["kodmobi.E008"]
+        assert ids(IDENTIFIERS=["email"], USER_EMAIL_FIELD="mail") == ["kodmobi.E008"]
+        assert ids(USER_PHONE_FIELD="first_name") == []  # any real field will do
+
+    def test_api_login_modes_need_their_apps(self) -> None:
+        email = {"IDENTIFIERS": ["email"]}
+        assert ids(**email, API_LOGIN="token") == []  # installed in the suite
+        apps = [a for a in settings.INSTALLED_APPS if a != "rest_framework.authtoken"]
+        with override_settings(INSTALLED_APPS=apps):
+            assert ids(**email, API_LOGIN="token") == ["kodmobi.E010"]
+        assert ids(**email, API_LOGIN="jwt") == []
+        with mock.patch("importlib.util.find_spec", return_value=None):
+            assert ids(**email, API_LOGIN="jwt") == ["kodmobi.E010"]
+
+    def test_an_api_login_hook_that_does_not_import(self) -> None:
+        from django_kodmobi.checks import check_settings
+
+        with override_settings(
+            KODMOBI={**BARE, "API_LOGIN": "nowhere.tokens"},
+            AUTHENTICATION_BACKENDS=["django_kodmobi.backends.KodMobiBackend"],
+        ):
+            assert "kodmobi.E004" in [m.id for m in check_settings()]
+
+
+@override_settings(KODMOBI={**settings.KODMOBI, "USER_RESOLVER": None})
+class StartRefusesWhatCanNeverLogInTests(KodMobiTestMixin, TestCase):
+    def test_no_code_for_a_phone_nobody_can_own(self) -> None:
+        with pytest.raises(VerificationError) as info:
+            start_login("+79991234567")
+        assert info.value.reason is Failure.INVALID_IDENTIFIER
+        assert self.kodmobi.calls["create"] == 0 and not OTPSession.objects.exists()
+        start_login("anna@example.com")  # emails still can
+        assert self.kodmobi.calls["create"] == 1
