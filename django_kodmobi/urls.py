@@ -13,4 +13,5 @@ urlpatterns = [
     path("login/code/", views.CodeView.as_view(), name="code"),
     path("login/resend/", views.ResendView.as_view(), name="resend"),
     path("login/restart/", views.RestartView.as_view(), name="restart"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
 ]

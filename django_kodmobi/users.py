@@ -20,7 +20,7 @@ from ulid import ULID
 
 from .conf import settings
 from .exceptions import Failure, VerificationError
-from .masking import mask_identifier
+from .masking import mask_for_display, mask_identifier
 from .models import IdentifierKind
 
 __all__ = [
@@ -143,6 +143,17 @@ def user_by_field(identifier: Identifier) -> AbstractBaseUser | None:
         logger.warning("kod.mobi login: %s matches several users", identifier.masked)
         return None
     return matches[0] if matches else None
+
+
+def display_contact(user: AbstractBaseUser) -> str:
+    """How a logged-in person is shown to themselves: their phone or email,
+    masked for the screen (``+7 ••• ••• 45 67``), else their username."""
+    for kind in (IdentifierKind.PHONE, IdentifierKind.EMAIL):
+        field = identifier_field(kind)
+        value = getattr(user, field, "") if field else ""
+        if value:
+            return mask_for_display(str(value))
+    return str(user.get_username())
 
 
 def signup_allowed(identifier: Identifier) -> bool:

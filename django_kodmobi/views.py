@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
@@ -25,7 +27,7 @@ from .forms import CodeForm, IdentifierForm
 from .masking import mask_for_display
 from .models import OTPSession
 
-__all__ = ["CodeView", "LoginView", "ResendView", "RestartView"]
+__all__ = ["CodeView", "LoginView", "LogoutView", "ResendView", "RestartView"]
 
 #: Where the pages keep the flow in the Django session.
 FLOW_KEY = "kodmobi_flow"
@@ -39,9 +41,19 @@ def is_safe_url(request: HttpRequest, url: str | None) -> bool:
     )
 
 
+def is_login_page(url: str) -> bool:
+    """True for this app's login pages and the site's ``LOGIN_URL``: after a
+    login, going "back" there would show the form again."""
+    path = urlsplit(url).path
+    login_pages = {reverse("kodmobi:login"), reverse("kodmobi:code")}
+    login_pages.add(urlsplit(resolve_url(django_settings.LOGIN_URL)).path)
+    return path in login_pages
+
+
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
-    """``candidate`` if it stays on this site, else ``LOGIN_REDIRECT_URL``."""
-    if candidate and is_safe_url(request, candidate):
+    """``candidate`` if it stays on this site and is not a login page, else
+    ``LOGIN_REDIRECT_URL``."""
+    if candidate and is_safe_url(request, candidate) and not is_login_page(candidate):
         return candidate
     return resolve_url(django_settings.LOGIN_REDIRECT_URL)
 
@@ -183,6 +195,7 @@ class CodeView(FlowMixin, View):
                 session.refresh_from_db()
             else:
                 request.session.pop(FLOW_KEY, None)
+                _notify(request, messages.SUCCESS, _("You are logged in."))
                 return HttpResponseRedirect(safe_next(request, next_url))
         return self.render(request, session, form, status=400)
 
@@ -206,7 +219,8 @@ class CodeView(FlowMixin, View):
             "session": session,
             "destination": mask_for_display(session.identifier),
             "channel_name": next(
-                (c.name for c in channels if c.type == session.channel), session.channel
+                (c.name for c in channels if c.type == session.channel),
+                services.channel_name(session.channel),
             ),
             "cards": cards,
             "is_open": is_open,
@@ -259,3 +273,17 @@ class RestartView(View):
 
             login += "?" + urlencode({"next": next_url})
         return redirect(login)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out (POST), say so, and go to ``LOGOUT_REDIRECT_URL`` or home."""
+
+    http_method_names = ["post", "options"]
+
+    def get_default_redirect_url(self) -> str:
+        return resolve_url(django_settings.LOGOUT_REDIRECT_URL or "/")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        _notify(request, messages.SUCCESS, _("You are logged out."))
+        return response

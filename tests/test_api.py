@@ -383,6 +383,16 @@ class ChannelsAndStatusTests(ApiTestCase):
             "email",
         ]
 
+    def test_channels_in_the_requests_language(self) -> None:
+        channels = self.api.get(url("channels"), HTTP_ACCEPT_LANGUAGE="ru").json()
+        by_type = {c["type"]: c for c in channels}
+        assert by_type["whatsapp"]["name"] == "WhatsApp"
+        assert by_type["email"]["description"] == "Код в письме"
+        english = self.api.get(url("channels"), HTTP_ACCEPT_LANGUAGE="en").json()
+        assert {c["type"]: c for c in english}["email"]["description"] == (
+            "Code in an email"
+        )
+
     def test_project_channels_are_cached(self) -> None:
         from django.core.cache import cache
 

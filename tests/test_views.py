@@ -6,6 +6,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import TestCase, modify_settings, override_settings
@@ -41,7 +42,7 @@ class LoginPageTests(PageTestCase):
         response = self.client.get(reverse("kodmobi:login"))
         assert response.status_code == HTTPStatus.OK
         content = response.content.decode()
-        for name in ["Telegram", "Whatsapp", "SMS", "Email"]:
+        for name in ["Telegram", "WhatsApp", "SMS", "Email"]:
             assert name in content
         assert 'autocomplete="username"' in content
         assert '<label class="kodmobi-label" for="id_identifier">' in content
@@ -104,7 +105,20 @@ class LoginPageTests(PageTestCase):
 
     def test_russian(self) -> None:
         response = self.client.get(reverse("kodmobi:login"), HTTP_ACCEPT_LANGUAGE="ru")
-        assert "Войти" in response.content.decode()
+        content = response.content.decode()
+        assert "Вход" in content and "Получить код" in content
+        self.kodmobi.project.set_reachable(PHONE, ["sms"])
+        self.client.post(
+            reverse("kodmobi:login"),
+            {"identifier": PHONE, "channel": "sms"},
+            HTTP_ACCEPT_LANGUAGE="ru",
+        )
+        page = self.client.get(reverse("kodmobi:code"), HTTP_ACCEPT_LANGUAGE="ru")
+        content = page.content.decode()
+        assert "Код отправлен (SMS) на +7" in content
+        assert "Код в сообщении от нашего бота в Telegram" in content
+        assert "Открыть Telegram" in content
+        assert "Почта" not in content  # a phone flow offers no email
 
     @override_settings(LANGUAGE_CODE="en")
     def test_sandbox_inbox_link(self) -> None:
@@ -242,7 +256,7 @@ class ResendAndRestartTests(PageTestCase):
         )
         content = response.content.decode()
         assert "We sent the code again." in content
-        assert "We sent a code to Whatsapp" in content
+        assert "We sent a code to WhatsApp" in content
         assert OTPSession.objects.get().resends == 1
 
     def test_resend_too_soon(self) -> None:
@@ -314,7 +328,7 @@ class PageRobustnessTests(PageTestCase):
         page = self.client.get(reverse("kodmobi:code"))
         content = page.content.decode()
         assert page.status_code == HTTPStatus.OK and 'name="code"' in content
-        assert "We sent a code to sms," in content and "None" not in content
+        assert "We sent a code to SMS," in content and "None" not in content
 
     @modify_settings(
         MIDDLEWARE={"remove": "django.contrib.messages.middleware.MessageMiddleware"}
@@ -346,6 +360,65 @@ class WidgetTests(PageTestCase):
         )
         assert response["Location"] == "/widget/"
         assert OTPSession.objects.get().status == Status.CONSUMED
+
+
+def said(response: Any) -> list[str]:
+    """The Django messages waiting for the page ``response`` ended on."""
+    return [str(m) for m in messages.get_messages(response.wsgi_request)]
+
+
+class AfterLoginTests(PageTestCase):
+    """Where a login ends, and what a logged-in person sees."""
+
+    def log_in(self, next_url: str | None = None) -> Any:
+        data = {"identifier": EMAIL, **({"next": next_url} if next_url else {})}
+        self.client.post(reverse("kodmobi:login"), data)
+        return self.client.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}, follow=True
+        )
+
+    def test_a_login_page_is_never_where_a_login_ends(self) -> None:
+        for login_page in [
+            reverse("kodmobi:login"),
+            reverse("kodmobi:login") + "?next=/orders/",
+            reverse("kodmobi:code"),
+        ]:
+            self.client.logout()
+            response = self.log_in(login_page)
+            assert response.redirect_chain[-1][0] == "/", login_page
+            self.kodmobi.advance(181)
+
+    @override_settings(LOGIN_REDIRECT_URL="/widget/")
+    def test_no_next_goes_to_login_redirect_url_with_a_message(self) -> None:
+        response = self.log_in()
+        assert response.redirect_chain[-1][0] == "/widget/"
+        assert said(response) == ["You are logged in."]
+
+    def test_the_widget_on_a_login_page_does_not_send_people_back_to_it(self) -> None:
+        with override_settings(LOGIN_URL="/widget/"):
+            content = self.client.get("/widget/").content.decode()
+        assert 'name="next" value=""' in content
+
+    def test_the_widget_greets_a_logged_in_person_and_logs_them_out(self) -> None:
+        self.user.email = EMAIL
+        self.user.save()
+        self.client.force_login(self.user)
+        content = self.client.get("/widget/").content.decode()
+        assert "Logged in as a•••@example.com" in content
+        assert 'name="identifier"' not in content
+        assert f'action="{reverse("kodmobi:logout")}"' in content
+        response = self.client.post(reverse("kodmobi:logout"), follow=True)
+        assert response.redirect_chain[-1][0] == "/"
+        assert said(response) == ["You are logged out."]
+        assert "_auth_user_id" not in self.client.session
+        assert self.client.get(reverse("kodmobi:logout")).status_code == 405
+
+    def test_the_widget_brings_its_own_assets(self) -> None:
+        content = self.client.get("/widget/").content.decode()
+        assert "django_kodmobi/kodmobi.css" in content
+        assert "django_kodmobi/kodmobi.js" in content
+        page = self.client.get(reverse("kodmobi:login")).content.decode()
+        assert page.count("django_kodmobi/kodmobi.js") == 1  # the page has them
 
 
 class PageDetailTests(PageTestCase):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -20,12 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = ["handle_control"]
 
-_ICON_COLOURS = {
-    "telegram": ("#229ED9", "T"),
-    "whatsapp": ("#25D366", "W"),
-    "sms": ("#6C5CE7", "S"),
-    "email": ("#E17055", "@"),
-}
+#: The channel icons the app itself ships (brand marks, see their LICENSES.md):
+#: the sandbox serves them as kod.mobi serves its own.
+_ICONS = resources.files("django_kodmobi") / "static" / "django_kodmobi" / "icons"
+_ICON_CHANNELS = frozenset({"telegram", "whatsapp", "sms", "email"})
 
 
 def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxResponse:
@@ -65,7 +64,7 @@ def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxRes
             return html_response(_connect_page(engine, channel, request.param("to")))
         if path.startswith("/sandbox/icons/") and path.endswith(".svg"):
             channel = path.rsplit("/", 1)[1].removesuffix(".svg")
-            if channel in _ICON_COLOURS:
+            if channel in _ICON_CHANNELS:
                 return SandboxResponse(
                     200,
                     {
@@ -73,7 +72,7 @@ def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxRes
                         "Access-Control-Allow-Origin": "*",
                         "Cache-Control": "max-age=86400",
                     },
-                    _icon(channel).encode(),
+                    (_ICONS / f"{channel}.svg").read_bytes(),
                 )
     except (ValueError, KeyError, Refusal) as exc:
         return json_response(400, {"error": _reason(exc)})
@@ -91,17 +90,6 @@ def _json(request: SandboxRequest) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return data
-
-
-def _icon(channel: str) -> str:
-    colour, letter = _ICON_COLOURS[channel]
-    return (
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48" '
-        f'role="img" aria-label="{channel}">'
-        f'<circle cx="24" cy="24" r="24" fill="{colour}"/>'
-        '<text x="24" y="32" font-family="sans-serif" font-size="24" '
-        f'font-weight="bold" text-anchor="middle" fill="#fff">{letter}</text></svg>'
-    )
 
 
 _PAGE = """<!doctype html>

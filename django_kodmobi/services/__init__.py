@@ -26,7 +26,13 @@ from datetime import datetime
 from django_kodmobi import clock
 from django_kodmobi.models import OTPSession, Status
 
-from .channels import ChannelCard, channel_cards, channel_waits, get_channels
+from .channels import (
+    ChannelCard,
+    channel_cards,
+    channel_name,
+    channel_waits,
+    get_channels,
+)
 from .context import ClientInfo, client_ip
 from .flows import Flow, get_flow_session
 from .login import authenticate_flow, log_in, redeem_for_login, verify_and_log_in
@@ -39,6 +45,7 @@ __all__ = [
     "Flow",
     "authenticate_flow",
     "channel_cards",
+    "channel_name",
     "channel_waits",
     "client_ip",
     "complete_with_token",

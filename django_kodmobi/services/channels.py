@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 
 from django_kodmobi import clock, guards
 from django_kodmobi.client import KodMobiError, SessionChannel
@@ -16,10 +18,31 @@ from django_kodmobi.provider import kodmobi_language
 
 from . import upstream
 
-__all__ = ["ChannelCard", "channel_cards", "channel_waits", "get_channels"]
+__all__ = [
+    "ChannelCard",
+    "channel_cards",
+    "channel_name",
+    "channel_waits",
+    "get_channels",
+]
 
 #: Cached in place of the project's channel list while kod.mobi is down.
 _DOWN = "down"
+
+#: How this app names the channels it knows, in the page's language, whatever
+#: kod.mobi calls them; a channel it adds later keeps kod.mobi's own words.
+_NAMES = {
+    "telegram": _("Telegram"),
+    "whatsapp": _("WhatsApp"),
+    "sms": _("SMS"),
+    "email": _("Email"),
+}
+_DESCRIPTIONS = {
+    "telegram": _("Code in a message from our Telegram bot"),
+    "whatsapp": _("Code in a WhatsApp message"),
+    "sms": _("Code in a text message"),
+    "email": _("Code in an email"),
+}
 
 
 def get_channels(session: OTPSession | None = None) -> tuple[SessionChannel, ...]:
@@ -42,7 +65,7 @@ def get_channels(session: OTPSession | None = None) -> tuple[SessionChannel, ...
                 Failure.UNAVAILABLE, retry_after=settings.CHANNELS_FAILURE_CACHE_SECONDS
             )
         if cached is not None:
-            return tuple(SessionChannel.from_payload(item) for item in cached)
+            return _in_our_words(SessionChannel.from_payload(item) for item in cached)
     try:
         channels = upstream.call(
             lambda kodmobi: kodmobi.get_channels(
@@ -55,7 +78,21 @@ def get_channels(session: OTPSession | None = None) -> tuple[SessionChannel, ...
         raise upstream.failure_for(exc) from exc
     if session is None:
         cache.set(key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS)
-    return channels
+    return _in_our_words(channels)
+
+
+def channel_name(channel_type: str) -> str:
+    """The name of a channel type for people, in the page's language."""
+    return str(_NAMES.get(channel_type, channel_type))
+
+
+def _in_our_words(channels: Iterable[SessionChannel]) -> tuple[SessionChannel, ...]:
+    return tuple(
+        replace(c, name=str(_NAMES[c.type]), description=str(_DESCRIPTIONS[c.type]))
+        if c.type in _NAMES
+        else c
+        for c in channels
+    )
 
 
 def channel_waits(session: OTPSession) -> dict[str, int]:

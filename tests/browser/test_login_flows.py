@@ -147,7 +147,7 @@ class TestWithJavaScript:
         page.shots("countdown-done")
         whatsapp.click()
         expect()(page.get_by_text("We sent the code again.")).to_be_visible()
-        expect()(page.get_by_text("We sent a code to Whatsapp")).to_be_visible()
+        expect()(page.get_by_text("We sent a code to WhatsApp")).to_be_visible()
         page.shots("resent")
         channels = [m.channel for m in browser_sandbox.engine.inbox.messages(PHONE)]
         assert channels == ["telegram", "whatsapp"]
@@ -297,7 +297,7 @@ class TestWithoutJavaScript:
         open_login(page, site)
         page.get_by_label("Phone number or email").fill(PHONE)
         card(page, "whatsapp").click()
-        expect()(page.get_by_text("We sent a code to Whatsapp")).to_be_visible()
+        expect()(page.get_by_text("We sent a code to WhatsApp")).to_be_visible()
         page.shots("channel-first-code")
         enter_code(page, code_for(browser_sandbox, PHONE))
         expect()(page.locator("#who")).to_have_text(f"Hello {PHONE}")

@@ -4,6 +4,9 @@
  * script is needed (CSP-safe) and nothing is loaded from elsewhere. */
 (function () {
   "use strict";
+  // The widget links this file itself; a page that links it too runs it once.
+  if (window.kodmobiLoaded) { return; }
+  window.kodmobiLoaded = true;
 
   function each(root, selector, callback) {
     Array.prototype.forEach.call(root.querySelectorAll(selector), callback);
