@@ -140,3 +140,29 @@ class ErrorReply(serializers.Serializer[Any]):
     field_errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
+
+
+class ConfigReply(serializers.Serializer[Any]):
+    identifiers = serializers.ListField(
+        child=serializers.ChoiceField(choices=["phone", "email"]),
+        help_text=_("What a person may log in with."),
+    )
+    code_length = serializers.IntegerField()
+    channels = ChannelReply(
+        many=True, help_text=_("The project's channels; empty while kod.mobi is down.")
+    )
+    browser_sdk = serializers.BooleanField(
+        help_text=_("Whether complete/ takes verify tokens from the kod.mobi SDK.")
+    )
+    login_mode = serializers.ChoiceField(
+        choices=["session", "token", "jwt", "custom"],
+        help_text=_("What a login returns: a session cookie, or tokens."),
+    )
+    csrf_header = serializers.CharField(
+        help_text=_("The header that carries the CSRF token in session mode.")
+    )
+
+
+class SessionReply(serializers.Serializer[Any]):
+    authenticated = serializers.BooleanField()
+    user = UserReply(allow_null=True)

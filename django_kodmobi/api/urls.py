@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import views
+from . import session, views
 
 app_name = "kodmobi_api"
 
@@ -16,5 +18,27 @@ urlpatterns = [
     path("complete/", views.CompleteView.as_view(), name="complete"),
     path("channels/", views.ChannelsView.as_view(), name="channels"),
     path("status/", views.StatusView.as_view(), name="status"),
+    path("config/", session.ConfigView.as_view(), name="config"),
+    path("session/", session.SessionView.as_view(), name="session"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
+
+if importlib.util.find_spec("rest_framework_simplejwt") is not None:
+    from drf_spectacular.utils import OpenApiResponse, extend_schema
+    from rest_framework_simplejwt.views import TokenRefreshView
+
+    @extend_schema(
+        summary="JWT: trade the refresh token for a new access token",
+        responses={
+            200: OpenApiResponse(description="A new access token."),
+            400: OpenApiResponse(description="No refresh token sent."),
+            401: OpenApiResponse(description="The refresh token is not valid."),
+        },
+    )
+    class JwtRefreshView(TokenRefreshView):
+        """simplejwt's own view, documented in this API's schema."""
+
+    # With API_LOGIN = "jwt": trade the refresh token for a new access token.
+    urlpatterns.append(
+        path("jwt/refresh/", JwtRefreshView.as_view(), name="jwt_refresh")
+    )

@@ -52,7 +52,7 @@ def _split_flow(value: str) -> tuple[str, str]:
     return session_id, token
 
 
-def _channels_reply(
+def channels_reply(
     session: OTPSession | None, channels: tuple[SessionChannel, ...]
 ) -> list[dict[str, Any]]:
     return [
@@ -80,7 +80,7 @@ def _flow_reply(
         "attempts_left": session.attempts_left,
         "resends_left": session.resends_left,
         "code_length": settings.CODE_LENGTH,
-        "channels": _channels_reply(session, channels),
+        "channels": channels_reply(session, channels),
     }
     if token is not None:
         reply["flow"] = _flow_value(session, token)
@@ -211,9 +211,13 @@ def _login_reply(request: Request, user: AbstractBaseUser) -> dict[str, Any]:
     extra = {} if mode == "session" else _issue_tokens(mode, request, user)
     return {
         "status": "logged_in",
-        "user": {"id": str(user.pk), "username": user.get_username()},
+        "user": user_reply(user),
         **extra,
     }
+
+
+def user_reply(user: AbstractBaseUser) -> dict[str, Any]:
+    return {"id": str(user.pk), "username": user.get_username()}
 
 
 def _log_in(request: Request, session_id: str, token: str) -> AbstractBaseUser:
@@ -296,7 +300,7 @@ class ChannelsView(KodMobiAPIView):
     def get(self, request: Request) -> Response:
         flow = self.flow_from_header(request)
         session = services.get_flow_session(*flow) if flow else None
-        return Response(_channels_reply(session, services.get_channels(session)))
+        return Response(channels_reply(session, services.get_channels(session)))
 
 
 @extend_schema(
