@@ -32,6 +32,7 @@ def main() -> None:
         config = SandboxConfig(
             public_key=os.environ.get("KODMOBI_PUBLIC_KEY") or DEFAULT_PUBLIC_KEY,
             secret_key=os.environ.get("KODMOBI_SECRET_KEY") or DEFAULT_SECRET_KEY,
+            site_url=f"http://{options.host}:{options.port}/",
         )
         sandbox = SandboxServer(
             SandboxEngine(config), host="127.0.0.1", port=options.sandbox_port
@@ -46,6 +47,10 @@ def main() -> None:
     site = f"http://{options.host}:{options.port}/"
     print(f"\n  Example site:   {site}", flush=True)
     print(f"  Log in at:      {site}login/", flush=True)
+    print(
+        f"  Admin:          {site}admin/  (first: python manage.py createsuperuser)",
+        flush=True,
+    )
     if sandbox is not None:
         print(
             f"  Sandbox inbox:  {sandbox.url}/sandbox/  (codes also print here)\n",

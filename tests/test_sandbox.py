@@ -20,6 +20,8 @@ from django_kodmobi.client import (
     KodMobiTimeoutError,
 )
 from django_kodmobi.sandbox import (
+    DEFAULT_PUBLIC_KEY,
+    DEFAULT_SECRET_KEY,
     Fault,
     FaultKind,
     Inbox,
@@ -292,7 +294,8 @@ class TestInbox:
         call(engine, "POST", "/session/create", {"to": "+79990000007"})
         call(engine, "POST", "/session/create", {"to": "x<y>@example.com"})
         everything = call(engine, "GET", "/sandbox/inbox").json()["messages"]
-        assert [m["to"] for m in everything] == ["+79990000007", "x<y>@example.com"]
+        # Newest first, as on the page.
+        assert [m["to"] for m in everything] == ["x<y>@example.com", "+79990000007"]
         first = everything[0]
         assert set(first) == {
             "id",
@@ -636,7 +639,18 @@ class TestCommandLine:
 
         monkeypatch.setattr(SandboxServer, "serve_forever", interrupt)
         assert main(["--port", "0", "--quiet"]) == 0
-        assert "kod.mobi sandbox on http://127.0.0.1:" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "kod.mobi sandbox on http://127.0.0.1:" in err
+        # What a site needs to use it: the URL and the sandbox's own keys.
+        assert "KODMOBI_API_URL=http://127.0.0.1:" in err
+        assert f"KODMOBI_PUBLIC_KEY={DEFAULT_PUBLIC_KEY}" in err
+        assert f"KODMOBI_SECRET_KEY={DEFAULT_SECRET_KEY}" in err
+
+    def test_the_inbox_links_back_to_the_site(self) -> None:
+        engine = SandboxEngine(SandboxConfig(site_url="http://127.0.0.1:8000/"))
+        assert b'href="http://127.0.0.1:8000/"' in call(engine, "GET", "/sandbox").body
+        bare = SandboxEngine(SandboxConfig())
+        assert b"Back to the site" not in call(bare, "GET", "/sandbox").body
 
     def test_help_lists_every_option(self) -> None:
         result = subprocess.run(

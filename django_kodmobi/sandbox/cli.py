@@ -141,6 +141,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--access-log", action="store_true", help="log every HTTP request"
     )
+    parser.add_argument(
+        "--site-url",
+        default="",
+        help="the site using the sandbox: the inbox page links back to it",
+    )
 
 
 def config_from_options(options: argparse.Namespace) -> SandboxConfig:
@@ -162,6 +167,19 @@ def config_from_options(options: argparse.Namespace) -> SandboxConfig:
         challenge_header=options.challenge_header,
         challenge_token=options.challenge_token,
         echo=not options.quiet,
+        site_url=options.site_url,
+    )
+
+
+def startup_banner(url: str, config: SandboxConfig) -> str:
+    """Where the sandbox is, and the settings that point Django at it. The
+    keys are the sandbox's own, public by design: no real key is printed."""
+    return (
+        f"kod.mobi sandbox on {url}  (inbox: {url}/sandbox/)\n"
+        "Point your site at it with these environment variables:\n"
+        f"  KODMOBI_API_URL={url}\n"
+        f"  KODMOBI_PUBLIC_KEY={config.public_key}\n"
+        f"  KODMOBI_SECRET_KEY={config.secret_key}"
     )
 
 
@@ -174,11 +192,7 @@ def serve(options: argparse.Namespace) -> None:
         port=options.port,
         access_log=options.access_log,
     )
-    print(
-        f"kod.mobi sandbox on {server.url}  (inbox: {server.url}/sandbox/)",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(startup_banner(server.url, config), file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -77,6 +77,8 @@ class SandboxConfig:
     challenge_token: str = "sandbox-challenge-pass"  # noqa: S105
     #: Print each delivered message to the console.
     echo: bool = True
+    #: The site using this sandbox: its inbox page links back there.
+    site_url: str = ""
 
     def __post_init__(self) -> None:
         unknown = set(self.channels) - set(CHANNEL_NAMES)

@@ -38,7 +38,8 @@ def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxRes
                 engine.inbox.clear()
                 return json_response(200, {"messages": []})
             to = request.param("to") or None
-            messages = [m.as_json() for m in engine.inbox.messages(to)]
+            # Newest first, as on the page.
+            messages = [m.as_json() for m in reversed(engine.inbox.messages(to))]
             return json_response(200, {"messages": messages})
         if path == "/sandbox/faults":
             if method == "POST":
@@ -121,7 +122,8 @@ def _inbox_page(engine: SandboxEngine) -> str:
         '<p class="muted">Every code the sandbox "sent", newest first. '
         "This page refreshes itself every 3 seconds. "
         'JSON: <a href="/sandbox/inbox">/sandbox/inbox</a>.</p>'
-        "<table><thead><tr><th>#</th><th>Sent (UTC)</th><th>Channel</th>"
+        + _back_link(engine.config.site_url)
+        + "<table><thead><tr><th>#</th><th>Sent (UTC)</th><th>Channel</th>"
         "<th>To</th><th>Code</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
@@ -130,6 +132,12 @@ def _inbox_page(engine: SandboxEngine) -> str:
         refresh='<meta http-equiv="refresh" content="3">',
         content=content,
     )
+
+
+def _back_link(site_url: str) -> str:
+    if not site_url:
+        return ""
+    return f'<p><a href="{escape(site_url)}">← Back to the site</a></p>'
 
 
 def _connect_page(engine: SandboxEngine, channel: str, to: str) -> str:
