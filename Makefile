@@ -25,6 +25,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo needs only the app and django-environ, not the test and lint tools.
+DEMO_STAMP := $(VENV)/.demo-installed
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[example]'
+	touch $(DEMO_STAMP)
+
 # The suite with branch coverage, then the custom-user pass (the user model
 # cannot be swapped within one process). The client and the sandbox must
 # stay at 95 % branch coverage or more.
@@ -45,10 +53,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-sandbox: $(STAMP)
+sandbox: $(DEMO_STAMP)
 	$(BIN)/python -m django_kodmobi.sandbox --port $(SANDBOX_PORT)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python example_project/run_demo.py --port $(DEMO_PORT) --sandbox-port $(SANDBOX_PORT)
 
 # Mutation testing of the modules that hold the rules (see [tool.mutmut] in
