@@ -151,8 +151,12 @@ def display_contact(user: AbstractBaseUser) -> str:
     for kind in (IdentifierKind.PHONE, IdentifierKind.EMAIL):
         field = identifier_field(kind)
         value = getattr(user, field, "") if field else ""
-        if value:
-            return mask_for_display(str(value))
+        try:
+            contact = normalize_identifier(value) if value else None
+        except VerificationError:  # e.g. a username field that holds a name
+            contact = None
+        if contact is not None and contact.kind is kind:
+            return mask_for_display(contact.value)
     return str(user.get_username())
 
 

@@ -496,3 +496,15 @@ class PageDetailTests(PageTestCase):
         assert 'data-kodmobi-countdown="60"' not in page
         card = next(c for c in page.split("<button") if 'value="sms"' in c)
         assert 'data-kodmobi-countdown="0"' not in card
+
+
+class DisplayContactTests(TestCase):
+    @override_settings(KODMOBI={**settings.KODMOBI, "USER_PHONE_FIELD": "username"})
+    def test_a_phone_else_an_email_else_the_username(self) -> None:
+        from django_kodmobi.users import display_contact
+
+        by_phone = User(username="+79991234567", email=EMAIL)
+        assert display_contact(by_phone) == "+7\u00a0•••\u00a0•••\u00a045\u00a067"
+        # A username that is a name, not a phone: the email is shown.
+        assert display_contact(User(username="anna", email=EMAIL)) == "a•••@example.com"
+        assert display_contact(User(username="anna")) == "anna"

@@ -9,13 +9,17 @@ from django.urls import include, path
 
 def widget_page(request: HttpRequest) -> HttpResponse:
     """A page of the project's own that embeds the login widget."""
-    template = Template("{% load kodmobi %}<h1>Welcome</h1>{% kodmobi_login %}")
+    template = Template(
+        "{% load kodmobi %}<h1>Welcome</h1>"
+        '{% include "django_kodmobi/_messages.html" %}{% kodmobi_login %}'
+    )
     from django.template import RequestContext
 
     return HttpResponse(template.render(RequestContext(request)))
 
 
 _HOME = Template(
+    '{% include "django_kodmobi/_messages.html" %}'
     "<p id='who'>Hello {{ who }}</p>"
     "{% if user.is_authenticated %}<form method='post' action='/logout/'>"
     "{% csrf_token %}<button>Log out</button></form>{% endif %}"
