@@ -439,6 +439,19 @@ def tokens_with_the_request(request: Any, user: Any) -> dict[str, Any]:
 
 
 class MoreApiTests(ApiTestCase):
+    def test_status_shows_what_kodmobi_says_for_this_flow(self) -> None:
+        self.kodmobi.project.set_reachable(PHONE, ["sms"])
+        flow = self.start(PHONE)["flow"]
+        channels = {
+            c["type"]: c
+            for c in self.api.get(url("status"), HTTP_X_KODMOBI_FLOW=flow).json()[
+                "channels"
+            ]
+        }
+        # The project's list would show Telegram as usable; this phone has not
+        # opened the bot.
+        assert channels["telegram"]["is_active"] is False
+
     def test_status_shows_the_flows_own_channels(self) -> None:
         flow = self.start(EMAIL)["flow"]
         channels = {

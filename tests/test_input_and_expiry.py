@@ -10,6 +10,7 @@ import time_machine
 from django.conf import settings
 from django.test import RequestFactory, TestCase, override_settings
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_kodmobi.exceptions import Failure, VerificationError
@@ -217,6 +218,8 @@ class ExpiryTests(KodMobiTestMixin, TestCase):
             clock.shift(60)
             assert expire_stale() == 1
             assert expire_stale() == 0
+            expired_at = OTPSession.objects.get(pk=sent.session.pk).updated_at
+            assert expired_at == timezone.now()
         statuses = dict(OTPSession.objects.values_list("pk", "status"))
         assert statuses == {
             verified.session.pk: Status.EXPIRED,

@@ -1067,3 +1067,22 @@ class TestAuditTrail(FlowTestCase):
                 "channel", "detail"
             )
         ) == [("", "")]
+
+    def test_a_failed_check_is_recorded_with_its_reason(self) -> None:
+        flow = start_login(PHONE)
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"check"}), times=3))
+        with pytest.raises(VerificationError):
+            self.verify(flow)
+        assert list(
+            OTPEvent.objects.filter(kind=EventKind.FAILED).values_list(
+                "channel", "detail"
+            )
+        ) == [("", "KodMobiServerError")]
+
+    def test_channel_names(self) -> None:
+        from django_kodmobi.services import channel_name
+
+        assert (channel_name("whatsapp"), channel_name("viber")) == (
+            "WhatsApp",
+            "viber",
+        )
