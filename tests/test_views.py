@@ -413,11 +413,12 @@ class AfterLoginTests(PageTestCase):
         assert "_auth_user_id" not in self.client.session
         assert self.client.get(reverse("kodmobi:logout")).status_code == 405
 
-    @override_settings(LOGOUT_REDIRECT_URL="/widget/")
-    def test_logout_goes_to_logout_redirect_url(self) -> None:
-        self.client.force_login(self.user)
-        response = self.client.post(reverse("kodmobi:logout"))
-        assert response["Location"] == "/widget/"
+    def test_logout_goes_to_logout_redirect_url_else_home(self) -> None:
+        for setting, expected in [("/widget/", "/widget/"), (None, "/")]:
+            self.client.force_login(self.user)
+            with override_settings(LOGOUT_REDIRECT_URL=setting):
+                response = self.client.post(reverse("kodmobi:logout"))
+            assert response["Location"] == expected
 
     def test_the_widget_brings_its_own_assets(self) -> None:
         content = self.client.get("/widget/").content.decode()
