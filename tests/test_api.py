@@ -213,7 +213,7 @@ class VerifyTests(ApiTestCase):
         assert response.status_code == HTTPStatus.OK
         assert response.json() == {
             "status": "logged_in",
-            "user": {"id": str(self.user.pk), "username": "anna"},
+            "user": {"id": self.user.pk, "username": "anna"},
         }
         assert int(self.api.session["_auth_user_id"]) == self.user.pk
 
@@ -558,21 +558,52 @@ class SchemaTests(ApiTestCase):
 
         return dict(json.loads(response.content))
 
-    def test_errors_are_documented_with_their_status(self) -> None:
-        from django_kodmobi.exceptions import OUTCOMES
+    def test_descriptions_are_for_readers_and_the_schema_is_not_listed(self) -> None:
+        schema = self.schema()
+        operations = [op for ops in schema["paths"].values() for op in ops.values()]
+        assert all(op.get("description") for op in operations)
+        assert not any("Shared behaviour" in op["description"] for op in operations)
+        assert "/api/auth/schema/" not in schema["paths"]
+        user = schema["components"]["schemas"]["UserReply"]["properties"]
+        assert user["id"]["type"] == "integer"  # auth.User's pk is a number
 
-        start = self.schema()["paths"][url("start")]["post"]["responses"]
-        documented = {
-            status: set(reply["description"].split(", "))
-            for status, reply in start.items()
-            if not status.startswith("2")
-        }
-        for reason, outcome in OUTCOMES.items():
-            assert reason.value in documented[str(int(outcome.status))], reason
-        assert {"invalid"} <= documented["400"]
-        assert documented["403"] >= {"csrf_failed"}
-        assert documented["413"] == {"request_too_large"}
-        assert documented["415"] == {"unsupported_media_type"}
+    def documented(self, name: str, method: str) -> dict[str, set[str]]:
+        """Per error status of one operation: the codes its enum allows."""
+        schema = self.schema()
+        replies = schema["paths"][url(name)][method]["responses"]
+        codes: dict[str, set[str]] = {}
+        for status, reply in replies.items():
+            if status.startswith("2"):
+                continue
+            ref = reply["content"]["application/json"]["schema"]["$ref"]
+            component = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            code = component["properties"]["code"]
+            if "$ref" in code:  # drf-spectacular names enums as components
+                code = schema["components"]["schemas"][code["$ref"].rsplit("/", 1)[1]]
+            codes[status] = set(code["enum"])
+            assert codes[status] == set(reply["description"].split(", "))
+        return codes
+
+    def test_each_operation_lists_its_own_errors_as_an_enum(self) -> None:
+        from django_kodmobi.exceptions import OUTCOMES, Failure
+
+        start = self.documented("start", "post")
+        assert start["400"] >= {"invalid", "invalid_identifier"}
+        assert "csrf_failed" in start["403"]
+        assert start["413"] == {"request_too_large"}
+        assert start["415"] == {"unsupported_media_type"}
+        assert start["429"] == {"rate_limited", "resend_too_soon", "too_many_failures"}
+        # Every code sits under its own status.
+        for status, names in start.items():
+            for name in names:
+                if name in Failure.values:
+                    assert str(int(OUTCOMES[Failure(name)].status)) == status
+        verify = self.documented("verify", "post")
+        assert "invalid_code" in verify["400"] and "invalid_code" not in start["400"]
+        assert "too_many_resends" in self.documented("resend", "post")["429"]
+        assert "too_many_resends" not in verify["429"]
+        status = self.documented("status", "get")
+        assert "csrf_failed" not in status["403"] and "415" not in status  # no body
 
     def test_the_flow_header(self) -> None:
         paths = self.schema()["paths"]

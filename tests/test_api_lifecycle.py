@@ -77,7 +77,7 @@ class BrowserModeTests(LifecycleTestCase):
         csrf = {"X-CSRFToken": self.api.cookies["csrftoken"].value}
         assert self.api.get(url("session")).json() == {
             "authenticated": True,
-            "user": {"id": str(self.user.pk), "username": "anna"},
+            "user": {"id": self.user.pk, "username": "anna"},
         }
         assert self.api.delete(url("session")).status_code == 403  # no CSRF token
         assert self.api.delete(url("session"), headers=csrf).status_code == 204

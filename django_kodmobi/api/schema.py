@@ -1,40 +1,97 @@
 """The OpenAPI description of the API's shared parts.
 
-Only documentation lives here: the error replies derived from the one table
-of failures, and the flow header. It is evaluated once, at import.
+Only documentation lives here: each operation's error replies (derived from
+the one table of failures) and the flow header. It is evaluated once, at
+import.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from collections.abc import Iterable
+from typing import Any
 
-from django_kodmobi.exceptions import OUTCOMES
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    inline_serializer,
+)
+from rest_framework import serializers
 
-from . import serializers as s
+from django_kodmobi.exceptions import OUTCOMES, Failure
 
-__all__ = ["ERRORS", "FLOW_HEADER", "flow_parameter"]
+__all__ = ["FLOW_HEADER", "UPSTREAM", "errors_for", "flow_parameter"]
 
 #: The header that carries the flow reference from start.
 FLOW_HEADER = "X-Kodmobi-Flow"
 
 
-def _errors_by_status() -> dict[int, OpenApiResponse]:
-    """The schema's error replies, from the one table of failures."""
-    codes: dict[int, list[str]] = {
-        400: ["invalid"],
-        403: ["csrf_failed"],
-        413: ["request_too_large"],
-        415: ["unsupported_media_type"],
+#: What any call to kod.mobi can come back as (services.upstream.OUTCOMES).
+UPSTREAM = frozenset(
+    {
+        Failure.RESEND_TOO_SOON,
+        Failure.CHANNEL_UNAVAILABLE,
+        Failure.CHALLENGE_FAILED,
+        Failure.INVALID_IDENTIFIER,
+        Failure.TOO_MANY_FAILURES,
+        Failure.LOCKED,
+        Failure.EXPIRED,
+        Failure.UNAVAILABLE,
     }
-    for reason, outcome in OUTCOMES.items():
-        codes.setdefault(int(outcome.status), []).append(reason.value)
+)
+#: What a JSON request body itself can be refused for, by status.
+_BODY_ERRORS = {
+    400: ["invalid"],
+    403: ["csrf_failed"],
+    413: ["request_too_large"],
+    415: ["unsupported_media_type"],
+}
+
+
+def errors_for(
+    operation: str, failures: Iterable[Failure], *, body: bool = True
+) -> dict[int, OpenApiResponse]:
+    """The error replies of one operation: per status, the codes it can
+    answer with as an enum (``operation`` names the schema components)."""
+    codes: dict[int, list[str]] = (
+        {status: list(names) for status, names in _BODY_ERRORS.items()} if body else {}
+    )
+    for reason in sorted(failures):
+        codes.setdefault(int(OUTCOMES[reason].status), []).append(reason.value)
     return {
-        status: OpenApiResponse(s.ErrorReply, description=", ".join(names))
+        status: OpenApiResponse(
+            _error_reply(f"{operation}Error{status}", names),
+            description=", ".join(names),
+        )
         for status, names in sorted(codes.items())
     }
 
 
-ERRORS = _errors_by_status()
+#: One component per distinct set of codes, shared by the operations that
+#: answer with the same set (so each enum is named once, without collisions).
+_REPLIES: dict[tuple[str, ...], Any] = {}
+
+
+def _error_reply(name: str, codes: list[str]) -> Any:
+    key = tuple(codes)
+    if key not in _REPLIES:
+        _REPLIES[key] = _new_error_reply(name, codes)
+    return _REPLIES[key]
+
+
+def _new_error_reply(name: str, codes: list[str]) -> Any:
+    return inline_serializer(
+        name,
+        fields={
+            "code": serializers.ChoiceField(choices=codes),
+            "detail": serializers.CharField(),
+            "retry_after": serializers.IntegerField(required=False),
+            "attempts_left": serializers.IntegerField(required=False),
+            "field_errors": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()),
+                required=False,
+            ),
+        },
+    )
 
 
 def flow_parameter(*, required: bool, description: str) -> OpenApiParameter:

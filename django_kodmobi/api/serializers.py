@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -107,8 +109,16 @@ class FlowReply(serializers.Serializer[Any]):
     )
 
 
+def _user_id_field() -> serializers.Field[Any, Any, Any, Any]:
+    """The user's id as the user model's primary key types it."""
+    pk = get_user_model()._meta.pk
+    if isinstance(pk, (models.AutoField, models.IntegerField)):
+        return serializers.IntegerField()
+    return serializers.CharField()
+
+
 class UserReply(serializers.Serializer[Any]):
-    id = serializers.CharField()
+    id = _user_id_field()
     username = serializers.CharField()
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import importlib.util
 
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
 from . import session, views
 
 app_name = "kodmobi_api"
+
+
+@extend_schema(exclude=True)
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema of this API (not listed in itself)."""
+
 
 urlpatterns = [
     path("start/", views.StartView.as_view(), name="start"),
@@ -20,11 +27,11 @@ urlpatterns = [
     path("status/", views.StatusView.as_view(), name="status"),
     path("config/", session.ConfigView.as_view(), name="config"),
     path("session/", session.SessionView.as_view(), name="session"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
 ]
 
 if importlib.util.find_spec("rest_framework_simplejwt") is not None:
-    from drf_spectacular.utils import OpenApiResponse, extend_schema
+    from drf_spectacular.utils import OpenApiResponse
     from rest_framework_simplejwt.views import TokenRefreshView
 
     @extend_schema(
@@ -36,7 +43,8 @@ if importlib.util.find_spec("rest_framework_simplejwt") is not None:
         },
     )
     class JwtRefreshView(TokenRefreshView):
-        """simplejwt's own view, documented in this API's schema."""
+        """With ``API_LOGIN = "jwt"``: post the ``refresh`` token that verify
+        returned, get a new ``access`` token."""
 
     # With API_LOGIN = "jwt": trade the refresh token for a new access token.
     urlpatterns.append(

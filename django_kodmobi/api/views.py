@@ -27,7 +27,7 @@ from django_kodmobi.models import OTPSession
 
 from . import serializers as s
 from .parsers import BoundedJSONParser
-from .schema import ERRORS, FLOW_HEADER, flow_parameter
+from .schema import FLOW_HEADER, UPSTREAM, errors_for, flow_parameter
 
 __all__ = [
     "ChannelsView",
@@ -170,7 +170,10 @@ class KodMobiAPIView(APIView):
 @extend_schema(
     summary="Start a login: send a code",
     request=s.StartRequest,
-    responses={201: s.FlowReply, **ERRORS},
+    responses={
+        201: s.FlowReply,
+        **errors_for("Start", UPSTREAM | {Failure.RATE_LIMITED}),
+    },
 )
 class StartView(KodMobiAPIView):
     """Send a code to a phone or email. The reply is the same whether or not
@@ -192,9 +195,24 @@ class StartView(KodMobiAPIView):
 @extend_schema(
     summary="Send the code again, on the same or another channel",
     request=s.ResendRequest,
-    responses={200: s.FlowReply, **ERRORS},
+    responses={
+        200: s.FlowReply,
+        **errors_for(
+            "Resend",
+            UPSTREAM
+            | {
+                Failure.NOT_FOUND,
+                Failure.ALREADY_USED,
+                Failure.TOO_MANY_RESENDS,
+                Failure.RATE_LIMITED,
+            },
+        ),
+    },
 )
 class ResendView(KodMobiAPIView):
+    """Send the code of this flow again. Resends are capped per flow and each
+    channel waits its cooldown; a resend never resets the wrong-code count."""
+
     def post(self, request: Request) -> Response:
         data = _validated(s.ResendRequest, request)
         session = services.resend_code(
@@ -217,7 +235,13 @@ def _login_reply(request: Request, user: AbstractBaseUser) -> dict[str, Any]:
 
 
 def user_reply(user: AbstractBaseUser) -> dict[str, Any]:
-    return {"id": str(user.pk), "username": user.get_username()}
+    """The user as replies show it: the id typed as the model's primary key
+    (a number for Django's default, a string for UUIDs and the like)."""
+    pk = user.pk
+    return {
+        "id": pk if isinstance(pk, int) else str(pk),
+        "username": user.get_username(),
+    }
 
 
 def _log_in(request: Request, session_id: str, token: str) -> AbstractBaseUser:
@@ -247,9 +271,25 @@ def _issue_tokens(
 @extend_schema(
     summary="Check the code and log in",
     request=s.VerifyRequest,
-    responses={200: s.LoginReply, **ERRORS},
+    responses={
+        200: s.LoginReply,
+        **errors_for(
+            "Verify",
+            UPSTREAM
+            | {
+                Failure.NOT_FOUND,
+                Failure.INVALID_CODE,
+                Failure.ALREADY_USED,
+                Failure.LOGIN_NOT_ALLOWED,
+                Failure.RATE_LIMITED,
+            },
+        ),
+    },
 )
 class VerifyView(KodMobiAPIView):
+    """Check the code and log in: a session cookie, or tokens, per
+    ``API_LOGIN``. A right code logs in exactly once."""
+
     def post(self, request: Request) -> Response:
         data = _validated(s.VerifyRequest, request)
         session_id, token = _split_flow(data["flow"])
@@ -272,7 +312,20 @@ class VerifyView(KodMobiAPIView):
         "kodmobi_session_id, and the verify token must name that session."
     ),
     request=s.CompleteRequest,
-    responses={200: s.LoginReply, **ERRORS},
+    responses={
+        200: s.LoginReply,
+        **errors_for(
+            "Complete",
+            UPSTREAM
+            | {
+                Failure.NOT_FOUND,
+                Failure.ALREADY_USED,
+                Failure.DESTINATION_MISMATCH,
+                Failure.LOGIN_NOT_ALLOWED,
+                Failure.RATE_LIMITED,
+            },
+        ),
+    },
 )
 class CompleteView(KodMobiAPIView):
     def post(self, request: Request) -> Response:
@@ -294,9 +347,15 @@ class CompleteView(KodMobiAPIView):
             description="The flow reference from start; omit for the project's channels.",
         )
     ],
-    responses={200: s.ChannelReply(many=True), **ERRORS},
+    responses={
+        200: s.ChannelReply(many=True),
+        **errors_for("Channels", UPSTREAM | {Failure.NOT_FOUND}, body=False),
+    },
 )
 class ChannelsView(KodMobiAPIView):
+    """The channels a code can go through, with their waits: the flow's (only
+    those that can reach its phone or email), or the project's."""
+
     def get(self, request: Request) -> Response:
         flow = self.flow_from_header(request)
         session = services.get_flow_session(*flow) if flow else None
@@ -308,9 +367,14 @@ class ChannelsView(KodMobiAPIView):
     parameters=[
         flow_parameter(required=True, description="The flow reference from start.")
     ],
-    responses={200: s.FlowReply, **ERRORS},
+    responses={
+        200: s.FlowReply,
+        **errors_for("Status", UPSTREAM | {Failure.NOT_FOUND}, body=False),
+    },
 )
 class StatusView(KodMobiAPIView):
+    """Where a flow stands: status, attempts and resends left, channels."""
+
     def get(self, request: Request) -> Response:
         flow = self.flow_from_header(request)
         if flow is None:
