@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
@@ -10,11 +11,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from . import guards
+from . import guards, reasons
 from .exceptions import VerificationError
 from .models import FailureStreak, OTPEvent, OTPSession
+from .services.channels import channel_name
 from .users import normalize_identifier
 
 
@@ -29,12 +32,50 @@ class ReadOnlyMixin:
         return False
 
 
+def to_the_second(moment: datetime | None) -> str:
+    """An audit time to the second, in the site's time zone."""
+    if moment is None:
+        return "-"
+    return localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
 class OTPEventInline(ReadOnlyMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = OTPEvent
-    fields = ["at", "kind", "channel", "detail"]
-    readonly_fields = ["at", "kind", "channel", "detail"]
+    fields = ["when", "kind", "channel", "why"]
+    readonly_fields = ["when", "kind", "channel", "why"]
     extra = 0
     can_delete = False
+
+    @admin.display(description=_("at"), ordering="at")
+    def when(self, obj: OTPEvent) -> str:
+        return to_the_second(obj.at)
+
+    @admin.display(description=_("detail"))
+    def why(self, obj: OTPEvent) -> str:
+        return reasons.label(obj.detail)
+
+
+@admin.register(OTPEvent)
+class OTPEventAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every event across sessions: "all wrong codes today" is two filters."""
+
+    list_display = ["when", "kind", "channel", "why", "session_link"]
+    list_filter = [("kind", admin.AllValuesFieldListFilter), "at", "channel"]
+    date_hierarchy = "at"
+    list_select_related = ["session"]
+
+    @admin.display(description=_("at"), ordering="at")
+    def when(self, obj: OTPEvent) -> str:
+        return to_the_second(obj.at)
+
+    @admin.display(description=_("detail"))
+    def why(self, obj: OTPEvent) -> str:
+        return reasons.label(obj.detail)
+
+    @admin.display(description=_("OTP session"))
+    def session_link(self, obj: OTPEvent) -> str:
+        url = reverse("admin:kodmobi_otpsession_change", args=[obj.session_id])
+        return format_html('<a href="{}">{}</a>', url, obj.session.masked_identifier)
 
 
 @admin.register(OTPSession)
@@ -48,10 +89,20 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
         "channel",
         "attempts",
         "resends",
-        "created_at",
+        "why",
+        "client_ip",
+        "created",
         "user_link",
     ]
-    list_filter = ["status", "channel", "purpose", "identifier_kind", "created_at"]
+    # Only the values that occur: a site that never uses step-up sees no
+    # "step-up" to filter by.
+    list_filter = [
+        "status",
+        ("channel", admin.AllValuesFieldListFilter),
+        ("purpose", admin.AllValuesFieldListFilter),
+        "identifier_kind",
+        "created_at",
+    ]
     search_fields = ["=id", "=kodmobi_session_id", "=identifier"]
     date_hierarchy = "created_at"
     list_select_related = ["user"]
@@ -65,29 +116,21 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
             _("Destination"),
             {
                 "fields": [
-                    "identifier",
+                    "masked",
                     "identifier_kind",
                     "channel",
-                    "channels_offered",
+                    "channels",
                 ]
             },
         ),
         (
             _("Limits"),
-            {"fields": ["attempts", "failed_attempts", "resends", "last_error"]},
+            {"fields": ["attempts", "failed_attempts", "resends", "why"]},
         ),
         (_("Client"), {"fields": ["client_ip", "user_agent"]}),
         (
             _("Times"),
-            {
-                "fields": [
-                    "created_at",
-                    "expires_at",
-                    "verified_at",
-                    "consumed_at",
-                    "updated_at",
-                ]
-            },
+            {"fields": ["created", "expires", "verified", "consumed", "updated"]},
         ),
     ]
     readonly_fields = [
@@ -96,22 +139,58 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
         "purpose",
         "status",
         "user_link",
-        "identifier",
+        "masked",
         "identifier_kind",
         "channel",
-        "channels_offered",
+        "channels",
         "attempts",
         "failed_attempts",
         "resends",
-        "last_error",
+        "why",
         "client_ip",
         "user_agent",
-        "created_at",
-        "expires_at",
-        "verified_at",
-        "consumed_at",
-        "updated_at",
+        "created",
+        "expires",
+        "verified",
+        "consumed",
+        "updated",
     ]
+
+    @admin.display(description=_("reason"), ordering="last_error")
+    def why(self, obj: OTPSession) -> str:
+        return reasons.label(obj.last_error)
+
+    @admin.display(description=_("channels offered"))
+    def channels(self, obj: OTPSession) -> str:
+        offered = obj.channels_offered or []
+        return (
+            ", ".join(
+                str(channel_name(str(c.get("type", ""))))
+                for c in offered
+                if isinstance(c, dict)
+            )
+            or "-"
+        )
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj: OTPSession) -> str:
+        return to_the_second(obj.created_at)
+
+    @admin.display(description=_("expires"), ordering="expires_at")
+    def expires(self, obj: OTPSession) -> str:
+        return to_the_second(obj.expires_at)
+
+    @admin.display(description=_("verified"), ordering="verified_at")
+    def verified(self, obj: OTPSession) -> str:
+        return to_the_second(obj.verified_at)
+
+    @admin.display(description=_("consumed"), ordering="consumed_at")
+    def consumed(self, obj: OTPSession) -> str:
+        return to_the_second(obj.consumed_at)
+
+    @admin.display(description=_("updated"), ordering="updated_at")
+    def updated(self, obj: OTPSession) -> str:
+        return to_the_second(obj.updated_at)
 
     @admin.display(description=_("identifier"), ordering="identifier")
     def masked(self, obj: OTPSession) -> str:

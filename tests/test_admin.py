@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 import pytest
@@ -10,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from django_kodmobi.services import log_in, start_login, verify_code
+from django_kodmobi.exceptions import VerificationError
+from django_kodmobi.services import ClientInfo, log_in, start_login, verify_code
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import session_request
@@ -121,3 +123,52 @@ class FailureStreakAdminTests(KodMobiTestMixin, TestCase):
             {"post": "yes"},
         )
         start_login(phone)
+
+
+class AuditAnswersWhenAndWhyTests(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        admin = User.objects.create_superuser("admin", "admin@example.com", "pw")
+        self.client.force_login(admin)
+
+    def test_reasons_times_and_masks(self) -> None:
+        stranger = start_login(
+            "stranger@example.com", client=ClientInfo("203.0.113.9", "Firefox")
+        )
+        code = self.kodmobi_code("stranger@example.com")
+        verify_code(stranger.session.pk, stranger.token, code)
+        with pytest.raises(VerificationError):
+            log_in(session_request(), stranger.session.pk, stranger.token)
+        listing = self.client.get(
+            reverse("admin:kodmobi_otpsession_changelist")
+        ).content.decode()
+        assert "no account (signup off) (no_account)" in listing
+        assert "203.0.113.9" in listing  # the IP column
+        detail = self.client.get(
+            reverse("admin:kodmobi_otpsession_change", args=[stranger.session.pk])
+        ).content.decode()
+        assert "stranger@example.com" not in detail  # masked like the list
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", detail)
+        assert "Telegram, WhatsApp, SMS, Email" in detail  # channels, readable
+        assert "is_active" not in detail  # not raw JSON
+
+    def test_every_wrong_code_today_across_sessions(self) -> None:
+        for identifier in ["a@example.com", "b@example.com"]:
+            flow = start_login(identifier)
+            with pytest.raises(VerificationError):
+                verify_code(flow.session.pk, flow.token, "000000")
+        url = reverse("admin:kodmobi_otpevent_changelist")
+        response = self.client.get(url, {"kind": "code_rejected"})
+        assert response.status_code == HTTPStatus.OK
+        assert response.context["cl"].result_count == 2
+        assert "a***@example.com" in response.content.decode()
+
+    def test_only_purposes_that_occur_are_offered(self) -> None:
+        start_login("a@example.com")
+        response = self.client.get(reverse("admin:kodmobi_otpsession_changelist"))
+        purposes = next(
+            spec
+            for spec in response.context["cl"].filter_specs
+            if getattr(spec, "field_path", "") == "purpose"
+        )
+        assert list(purposes.lookup_choices) == ["login"]

@@ -602,9 +602,10 @@ class TestLogin(FlowTestCase):
             log_in(session_request(), flow.session.pk, flow.token)
         assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
         flow.session.refresh_from_db()
+        # The person is told nothing more; the audit keeps why.
         assert (flow.session.status, flow.session.last_error) == (
             Status.VERIFIED,
-            "login_not_allowed",
+            "inactive",
         )
 
     def test_staff_are_excluded_by_default(self) -> None:
@@ -613,6 +614,13 @@ class TestLogin(FlowTestCase):
         with pytest.raises(VerificationError) as info:
             log_in(session_request(), flow.session.pk, flow.token)
         assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+        refused = OTPEvent.objects.get(kind=EventKind.LOGIN_REFUSED)
+        assert refused.detail == "staff_excluded"
+        stranger = self.verified("stranger@example.com")
+        with pytest.raises(VerificationError):
+            log_in(session_request(), stranger.session.pk, stranger.token)
+        stranger.session.refresh_from_db()
+        assert stranger.session.last_error == "no_account"
 
     def test_superusers_are_excluded_by_default(self) -> None:
         User.objects.filter(pk=self.user.pk).update(is_superuser=True)

@@ -45,9 +45,11 @@ def redeem_for_login(
     user = users.find_user(identifier)
     signup = user is None and users.signup_allowed(identifier)
     if not signup and (user is None or not users.can_log_in(user)):
-        # Unknown account, inactive, or staff: one answer for all of them.
-        update(session, last_error="login_not_allowed")
-        record_event(session, EventKind.LOGIN_REFUSED)
+        # Unknown account, inactive, or staff: one answer for all of them;
+        # the audit keeps which.
+        reason = _refusal(user)
+        update(session, last_error=reason)
+        record_event(session, EventKind.LOGIN_REFUSED, detail=reason)
         raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
     with transaction.atomic():
         if not OTPSession.objects.consume(session):
@@ -55,7 +57,7 @@ def redeem_for_login(
         if signup:
             user = users.create_user(identifier)
             if user is None:
-                raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
+                raise VerificationError(Failure.LOGIN_NOT_ALLOWED)  # rolled back
         OTPSession.objects.filter(pk=session.pk).update(user=user)
     assert user is not None
     session.user = user  # type: ignore[assignment]
@@ -66,6 +68,15 @@ def redeem_for_login(
         )
     record_event(session, EventKind.LOGGED_IN)
     return user
+
+
+def _refusal(user: AbstractBaseUser | None) -> str:
+    """Why ``user`` may not log in by code, in the audit's vocabulary."""
+    if user is None:
+        return "no_account"
+    if not getattr(user, "is_active", True):
+        return "inactive"
+    return "staff_excluded"
 
 
 @sensitive_variables("flow_token")
