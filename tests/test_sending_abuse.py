@@ -306,3 +306,25 @@ class RedisAcrossWorkersTests(SimpleTestCase):
                 ).retry_after
                 == 58
             )
+
+
+class KeysAndPolicyTests(SimpleTestCase):
+    def test_keys_are_keyed_with_the_sites_secret(self) -> None:
+        first = limits.digest("+79991234567")
+        with override_settings(SECRET_KEY="another-secret-key-for-this-test-only"):
+            assert limits.digest("+79991234567") != first
+        assert len(first) == 32
+
+    def test_every_tag_goes(self) -> None:
+        assert (
+            guards.canonical_for_limits("a+b+c@example.com", IdentifierKind.EMAIL)
+            == "a@example.com"
+        )
+
+    @kodmobi(SMS_COUNTRIES=["RU"])
+    def test_a_phone_abroad_is_sent_to_the_messenger_when_none_is_named(self) -> None:
+        uk = "+447400123456"
+        assert guards.check_destination(uk, IdentifierKind.PHONE, None) == "telegram"
+        assert guards.check_destination(uk, IdentifierKind.PHONE, "telegram") == (
+            "telegram"
+        )

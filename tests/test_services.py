@@ -1094,3 +1094,12 @@ class TestAuditTrail(FlowTestCase):
             "WhatsApp",
             "viber",
         )
+
+    def test_a_user_model_without_is_active_is_refused_as_staff(self) -> None:
+        from django_kodmobi.services.login import _refusal
+
+        class Staff:
+            is_staff = True
+
+        assert _refusal(Staff()) == "staff_excluded"  # type: ignore[arg-type]
+        assert _refusal(None) == "no_account"
