@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -19,6 +20,9 @@ from .exceptions import VerificationError
 from .models import FailureStreak, OTPEvent, OTPSession
 from .services.channels import channel_name
 from .users import normalize_identifier
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 
 class ReadOnlyMixin:
@@ -39,38 +43,41 @@ def to_the_second(moment: datetime | None) -> str:
     return localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-class OTPEventInline(ReadOnlyMixin, admin.TabularInline):  # type: ignore[type-arg]
+def time_column(field: str, label: StrPromise) -> Callable[[Any, Any], str]:
+    """An admin column showing the datetime ``field`` to the second."""
+
+    def column(model_admin: Any, obj: Any) -> str:
+        return to_the_second(getattr(obj, field))
+
+    return admin.display(column, description=label, ordering=field)
+
+
+class EventColumns:
+    """An event's time and readable reason, in the inline and the list alike."""
+
+    when = time_column("at", _("at"))
+
+    @admin.display(description=_("detail"))
+    def why(self, obj: OTPEvent) -> str:
+        return reasons.label(obj.detail)
+
+
+class OTPEventInline(EventColumns, ReadOnlyMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = OTPEvent
     fields = ["when", "kind", "channel", "why"]
     readonly_fields = ["when", "kind", "channel", "why"]
     extra = 0
     can_delete = False
 
-    @admin.display(description=_("at"), ordering="at")
-    def when(self, obj: OTPEvent) -> str:
-        return to_the_second(obj.at)
-
-    @admin.display(description=_("detail"))
-    def why(self, obj: OTPEvent) -> str:
-        return reasons.label(obj.detail)
-
 
 @admin.register(OTPEvent)
-class OTPEventAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class OTPEventAdmin(EventColumns, ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Every event across sessions: "all wrong codes today" is two filters."""
 
     list_display = ["when", "kind", "channel", "why", "session_link"]
     list_filter = [("kind", admin.AllValuesFieldListFilter), "at", "channel"]
     date_hierarchy = "at"
     list_select_related = ["session"]
-
-    @admin.display(description=_("at"), ordering="at")
-    def when(self, obj: OTPEvent) -> str:
-        return to_the_second(obj.at)
-
-    @admin.display(description=_("detail"))
-    def why(self, obj: OTPEvent) -> str:
-        return reasons.label(obj.detail)
 
     @admin.display(description=_("OTP session"))
     def session_link(self, obj: OTPEvent) -> str:
@@ -172,25 +179,11 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
             or "-"
         )
 
-    @admin.display(description=_("created"), ordering="created_at")
-    def created(self, obj: OTPSession) -> str:
-        return to_the_second(obj.created_at)
-
-    @admin.display(description=_("expires"), ordering="expires_at")
-    def expires(self, obj: OTPSession) -> str:
-        return to_the_second(obj.expires_at)
-
-    @admin.display(description=_("verified"), ordering="verified_at")
-    def verified(self, obj: OTPSession) -> str:
-        return to_the_second(obj.verified_at)
-
-    @admin.display(description=_("consumed"), ordering="consumed_at")
-    def consumed(self, obj: OTPSession) -> str:
-        return to_the_second(obj.consumed_at)
-
-    @admin.display(description=_("updated"), ordering="updated_at")
-    def updated(self, obj: OTPSession) -> str:
-        return to_the_second(obj.updated_at)
+    created = time_column("created_at", _("created"))
+    expires = time_column("expires_at", _("expires"))
+    verified = time_column("verified_at", _("verified"))
+    consumed = time_column("consumed_at", _("consumed"))
+    updated = time_column("updated_at", _("updated"))
 
     @admin.display(description=_("identifier"), ordering="identifier")
     def masked(self, obj: OTPSession) -> str:

@@ -6,26 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
-from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .test_api import EMAIL, kodmobi, url
+
 User = get_user_model()
-EMAIL = "anna@example.com"
-
-
-def url(name: str) -> str:
-    return reverse(f"kodmobi_api:{name}")
-
-
-def kodmobi(**extra: Any) -> dict[str, Any]:
-    return {**settings.KODMOBI, **extra}
 
 
 class LifecycleTestCase(KodMobiTestMixin, TestCase):
