@@ -9,18 +9,19 @@ STAMP := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
 DEMO_PORT ?= 8000
 
-.PHONY: help install test coverage lint format demo sandbox messages mutation clean
+.PHONY: help install test coverage lint format demo sandbox messages mutation docs clean
 
 help:
 	@echo "make demo     run the example site with the local kod.mobi sandbox"
 	@echo "make test     run the test suite (SQLite + local-memory cache)"
 	@echo "make lint     ruff format --check, ruff check, mypy"
 	@echo "make sandbox  run only the kod.mobi sandbox on :$(SANDBOX_PORT)"
+	@echo "make docs     build the documentation site into build/site"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,example]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,example,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -58,6 +59,11 @@ sandbox: $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
 	$(BIN)/python example_project/run_demo.py --port $(DEMO_PORT) --sandbox-port $(SANDBOX_PORT)
+
+# The documentation site (MkDocs): its pages take their sections from
+# README.md. Strict: a broken link or a missing snippet fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Mutation testing of the modules that hold the rules (see [tool.mutmut] in
 # pyproject.toml); slow, so not part of `make test`. `mutmut results` lists

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from . import guards, reasons
+from .admin_charts import charts_view
 from .exceptions import VerificationError
 from .models import FailureStreak, OTPEvent, OTPSession
 from .services.channels import channel_name
@@ -87,6 +88,7 @@ class OTPEventAdmin(EventColumns, ReadOnlyMixin, admin.ModelAdmin):  # type: ign
 
 @admin.register(OTPSession)
 class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    change_list_template = "django_kodmobi/admin/otpsession_change_list.html"
     list_display = [
         "id",
         "masked",
@@ -137,7 +139,16 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
         (_("Client"), {"fields": ["client_ip", "user_agent"]}),
         (
             _("Times"),
-            {"fields": ["created", "expires", "verified", "consumed", "updated"]},
+            {
+                "fields": [
+                    "created",
+                    "sent",
+                    "expires",
+                    "verified",
+                    "consumed",
+                    "updated",
+                ]
+            },
         ),
     ]
     readonly_fields = [
@@ -157,6 +168,7 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
         "client_ip",
         "user_agent",
         "created",
+        "sent",
         "expires",
         "verified",
         "consumed",
@@ -180,10 +192,22 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
         )
 
     created = time_column("created_at", _("created"))
+    sent = time_column("sent_at", _("code sent"))
     expires = time_column("expires_at", _("expires"))
     verified = time_column("verified_at", _("verified"))
     consumed = time_column("consumed_at", _("consumed"))
     updated = time_column("updated_at", _("updated"))
+
+    def get_urls(self) -> list[URLPattern]:
+        charts = path(
+            "charts/",
+            self.admin_site.admin_view(self.charts),
+            name="kodmobi_otpsession_charts",
+        )
+        return [charts, *super().get_urls()]
+
+    def charts(self, request: HttpRequest) -> HttpResponse:
+        return charts_view(self, request)
 
     @admin.display(description=_("identifier"), ordering="identifier")
     def masked(self, obj: OTPSession) -> str:

@@ -246,6 +246,9 @@ class OTPSession(models.Model):
         _("created at"), default=timezone.now, editable=False
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    sent_at = models.DateTimeField(
+        _("sent at"), null=True, blank=True, help_text=_("When the code went last.")
+    )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     consumed_at = models.DateTimeField(_("consumed at"), null=True, blank=True)
 
@@ -367,7 +370,9 @@ class OTPEvent(models.Model):
         verbose_name_plural = _("OTP events")
         ordering = ["at", "id"]
         indexes = [
-            models.Index(fields=["session", "at"], name="kodmobi_event_session_at")
+            models.Index(fields=["session", "at"], name="kodmobi_event_session_at"),
+            # The event list and the charts read a time range across sessions.
+            models.Index(fields=["at"], name="kodmobi_event_at"),
         ]
 
     def __str__(self) -> str:

@@ -40,6 +40,7 @@ if importlib.util.find_spec("rest_framework_simplejwt") is not None:
             200: OpenApiResponse(description="A new access token."),
             400: OpenApiResponse(description="No refresh token sent."),
             401: OpenApiResponse(description="The refresh token is not valid."),
+            415: OpenApiResponse(description="A body simplejwt cannot parse."),
         },
     )
     class JwtRefreshView(TokenRefreshView):

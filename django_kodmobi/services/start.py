@@ -147,6 +147,7 @@ def start_login(
     }
     if sent_to or joined:
         values["status"] = Status.SENT
+        values["sent_at"] = clock.now()
     update(session, **values)
     if sent_to:
         record_event(session, EventKind.SENT, sent_to)
@@ -217,6 +218,7 @@ def resend_code(
     update(
         session,
         status=Status.SENT,
+        sent_at=clock.now(),
         channel=sent,
         expires_at=clamp_expiry(session, reply.expires_at),
         channel_cooldowns=cooldowns(session, (reply.channel,), sent),
