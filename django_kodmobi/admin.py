@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from . import guards, reasons
 from .admin_charts import charts_view
 from .exceptions import VerificationError
-from .models import FailureStreak, OTPEvent, OTPSession
+from .models import Contact, FailureStreak, ManualDelivery, OTPEvent, OTPSession
 from .services.channels import channel_name
 from .users import normalize_identifier
 
@@ -51,6 +52,20 @@ def time_column(field: str, label: StrPromise) -> Callable[[Any, Any], str]:
         return to_the_second(getattr(obj, field))
 
     return admin.display(column, description=label, ordering=field)
+
+
+class IdentifierSearch:
+    """People search for "+7 999 123-45-67" or "Anna@Example.com"; rows
+    hold the normalised form."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        with contextlib.suppress(VerificationError):
+            search_term = normalize_identifier(search_term).value
+        return super().get_search_results(  # type: ignore[misc, no-any-return]
+            request, queryset, search_term
+        )
 
 
 class EventColumns:
@@ -87,7 +102,7 @@ class OTPEventAdmin(EventColumns, ReadOnlyMixin, admin.ModelAdmin):  # type: ign
 
 
 @admin.register(OTPSession)
-class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class OTPSessionAdmin(IdentifierSearch, ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     change_list_template = "django_kodmobi/admin/otpsession_change_list.html"
     list_display = [
         "id",
@@ -223,14 +238,101 @@ class OTPSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg
         )
         return format_html('<a href="{}">{}</a>', url, obj.user)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[OTPSession], search_term: str
-    ) -> tuple[QuerySet[OTPSession], bool]:
-        # People search for "+7 999 123-45-67" or "Anna@Example.com"; rows
-        # hold the normalised form.
-        with contextlib.suppress(VerificationError):
-            search_term = normalize_identifier(search_term).value
-        return super().get_search_results(request, queryset, search_term)
+
+@admin.register(ManualDelivery)
+class ManualDeliveryAdmin(IdentifierSearch, ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Codes the site made and kod.mobi delivered (the manual flow), with
+    how each delivery ended. No code is kept."""
+
+    list_display = [
+        "created",
+        "masked",
+        "channel",
+        "purpose",
+        "status",
+        "why",
+        "finished",
+    ]
+    list_filter = [
+        "status",
+        ("channel", admin.AllValuesFieldListFilter),
+        ("purpose", admin.AllValuesFieldListFilter),
+        "created_at",
+    ]
+    search_fields = ["=id", "=kodmobi_message_id", "=identifier"]
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "id",
+        "kodmobi_message_id",
+        "masked",
+        "identifier_kind",
+        "channel",
+        "purpose",
+        "status",
+        "why",
+        "created",
+        "finished",
+    )
+    fields = readonly_fields
+
+    created = time_column("created_at", _("created"))
+    finished = time_column("finished_at", _("finished"))
+
+    @admin.display(description=_("identifier"), ordering="identifier")
+    def masked(self, obj: ManualDelivery) -> str:
+        return obj.masked_identifier
+
+    @admin.display(description=_("reason"), ordering="error")
+    def why(self, obj: ManualDelivery) -> str:
+        return reasons.label(obj.error)
+
+
+class ContactColumns:
+    @admin.display(description=_("phone or email"), ordering="value")
+    def masked(self, obj: Contact) -> str:
+        return obj.masked_value
+
+    verified = time_column("verified_at", _("verified"))
+    removed = time_column("removed_at", _("removed"))
+
+
+class ContactInline(ContactColumns, ReadOnlyMixin, admin.TabularInline):  # type: ignore[type-arg]
+    """A user's phones and emails, on the user's page."""
+
+    model = Contact
+    fields = readonly_fields = ("masked", "kind", "primary", "verified", "removed")
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Contact)
+class ContactAdmin(ContactColumns, IdentifierSearch, ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every verified, pending and removed contact. A verified phone or
+    email logs in as its user."""
+
+    list_display = ["masked", "kind", "user", "primary", "verified", "removed"]
+    list_filter = ["kind", "primary", ("verified_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
+    search_fields = ["=value"]
+    fields = readonly_fields = (
+        "masked",
+        "kind",
+        "user",
+        "primary",
+        "verified",
+        "removed",
+    )
+
+
+def show_contacts_on_users(site: admin.AdminSite = admin.site) -> None:
+    """Add the contacts inline to the user model's admin, if registered."""
+    user_admin = site._registry.get(get_user_model())
+    if user_admin is not None and ContactInline not in user_admin.inlines:
+        # On this instance only: other admin sites keep their own.
+        user_admin.inlines = [*user_admin.inlines, ContactInline]  # type: ignore[misc]
+
+
+show_contacts_on_users()
 
 
 @admin.register(FailureStreak)

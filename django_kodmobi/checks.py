@@ -129,6 +129,9 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
             bad("IDENTIFIERS", "a non-empty list of 'phone' and 'email'")
     if "API_URL" in raw and not str(raw["API_URL"]).startswith(("https://", "http://")):
         bad("API_URL", "an http(s) URL")
+    callback = raw.get("CALLBACK_BASE_URL", "")
+    if callback and not str(callback).startswith(("https://", "http://")):
+        bad("CALLBACK_BASE_URL", "an http(s) URL or empty")
     if "SANDBOX" in raw and not isinstance(raw["SANDBOX"], (bool, dict)):
         bad("SANDBOX", "a bool or a dict of sandbox options")
     if "DEADLINE" in raw and not _positive_number(raw["DEADLINE"]):

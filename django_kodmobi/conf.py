@@ -118,6 +118,9 @@ DEFAULTS: dict[str, Any] = {
     "CHANNELS_FAILURE_CACHE_SECONDS": 15,
     #: A link to the sandbox inbox on the login page (demos); "" hides it.
     "SANDBOX_INBOX_URL": "",
+    #: The site's public address ("https://example.com"), for the delivery
+    #: callbacks of the manual flow; "" asks for no callbacks.
+    "CALLBACK_BASE_URL": "",
     # -- housekeeping ------------------------------------------------------
     #: Days to keep OTP sessions and their events (kodmobi_cleanup).
     "RETENTION_DAYS": 90,
@@ -295,6 +298,10 @@ class Settings:
     @property
     def SANDBOX_INBOX_URL(self) -> str:  # noqa: N802
         return str(self.get("SANDBOX_INBOX_URL") or "")
+
+    @property
+    def CALLBACK_BASE_URL(self) -> str:  # noqa: N802
+        return str(self.get("CALLBACK_BASE_URL") or "").rstrip("/")
 
     @property
     def RETENTION_DAYS(self) -> int:  # noqa: N802

@@ -36,6 +36,8 @@ class Failure(models.TextChoices):
     LOGIN_NOT_ALLOWED = "login_not_allowed", _("login not allowed")
     UNAVAILABLE = "kodmobi_unavailable", _("kod.mobi unavailable")
     RATE_LIMITED = "rate_limited", _("rate limited")
+    CONTACT_EXISTS = "contact_exists", _("contact already added")
+    CONTACT_UNAVAILABLE = "contact_unavailable", _("contact unavailable")
 
 
 class Outcome(NamedTuple):
@@ -97,6 +99,15 @@ OUTCOMES: dict[Failure, Outcome] = {
     Failure.RATE_LIMITED: Outcome(
         HTTPStatus.TOO_MANY_REQUESTS,
         _("Too many attempts from here. Please try again later."),
+    ),
+    Failure.CONTACT_EXISTS: Outcome(
+        HTTPStatus.CONFLICT,
+        _("This phone number or email address is already on your account."),
+    ),
+    # Said only after the code proved the phone or email is the person's.
+    Failure.CONTACT_UNAVAILABLE: Outcome(
+        HTTPStatus.CONFLICT,
+        _("This phone number or email address belongs to another account."),
     ),
 }
 

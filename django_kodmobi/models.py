@@ -20,10 +20,13 @@ from .conf import settings as kodmobi_settings
 from .masking import mask_identifier
 
 __all__ = [
+    "Contact",
+    "DeliveryStatus",
     "EventKind",
     "FailureStreak",
     "IdentifierKind",
     "KodSession",
+    "ManualDelivery",
     "OTPEvent",
     "OTPSession",
     "Purpose",
@@ -377,3 +380,138 @@ class OTPEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class DeliveryStatus(models.TextChoices):
+    #: kod.mobi has not accepted it (yet).
+    CREATED = "created", _("created")
+    SENT = "sent", _("sent")
+    DELIVERED = "delivered", _("delivered")
+    FAILED = "failed", _("failed")
+
+
+#: Statuses a delivery never leaves.
+FINAL_DELIVERY_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+
+
+class ManualDelivery(models.Model):
+    """A code the site made itself, delivered by kod.mobi's manual flow.
+
+    The code is not kept (the caller checks it); the callback token that
+    lets kod.mobi report delivery is kept only as a hash.
+    """
+
+    id = models.CharField(
+        _("ID"), primary_key=True, max_length=26, default=new_ulid, editable=False
+    )
+    kodmobi_message_id = models.BigIntegerField(
+        _("kod.mobi message"), null=True, blank=True
+    )
+    identifier = models.CharField(_("identifier"), max_length=254)
+    identifier_kind = models.CharField(
+        _("identifier kind"), max_length=8, choices=IdentifierKind.choices
+    )
+    channel = models.CharField(_("channel"), max_length=16)
+    #: Who asked: "two_factor", "allauth", "otp_device" or the site's own word.
+    purpose = models.CharField(_("purpose"), max_length=32, default="manual")
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.CREATED,
+    )
+    error = models.CharField(_("error"), max_length=64, blank=True)
+    callback_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    #: When kod.mobi reported the final status.
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("manual delivery")
+        verbose_name_plural = _("manual deliveries")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["created_at"], name="kodmobi_delivery_created"),
+            models.Index(
+                fields=["identifier", "-created_at"], name="kodmobi_delivery_ident"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.masked_identifier})"
+
+    @property
+    def masked_identifier(self) -> str:
+        return mask_identifier(self.identifier)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_DELIVERY_STATUSES
+
+
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def verified(self) -> ContactQuerySet:
+        return self.filter(verified_at__isnull=False)
+
+
+class Contact(models.Model):
+    """A phone number or email address of a user, proven by a code.
+
+    A verified value belongs to one user: the login looks it up here first,
+    through a unique index. A removed contact keeps its row, unverified and
+    marked removed, so the user fields cannot bring it back as a login.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="kodmobi_contacts",
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=IdentifierKind.choices)
+    value = models.CharField(
+        _("phone or email"),
+        max_length=254,
+        help_text=_("E.164 phone number or case-folded email address."),
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    primary = models.BooleanField(
+        _("primary"), default=False, help_text=_("Where step-up codes go.")
+    )
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["kind", "-primary", "value"]
+        constraints = [
+            # The login lookup: one indexed query, one owner per value.
+            models.UniqueConstraint(
+                fields=["value"],
+                condition=models.Q(verified_at__isnull=False),
+                name="kodmobi_contact_verified_once",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "value"], name="kodmobi_contact_once_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "kind"],
+                condition=models.Q(primary=True),
+                name="kodmobi_contact_one_primary",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.masked_value
+
+    @property
+    def masked_value(self) -> str:
+        return mask_identifier(self.value)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None

@@ -31,6 +31,7 @@ _LABELS: dict[str, Promise] = {
     "ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL": _("not connected on that channel"),
     "ERROR_WRONG_BALANCE": _("kod.mobi balance too low"),
     "ERROR_PROJECT_HAS_NO_CHANNELS": _("the kod.mobi project has no channels"),
+    "ERROR_DELIVERY_FAILED": _("kod.mobi could not deliver it"),
     "KodMobiTimeoutError": _("kod.mobi did not answer in time"),
     "KodMobiConnectionError": _("kod.mobi could not be reached"),
     "CircuitOpenError": _("kod.mobi down (circuit open)"),

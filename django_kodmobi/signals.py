@@ -25,3 +25,19 @@ session_verified = Signal()
 #: A user was created on first login. Arguments: ``user``, ``session``,
 #: ``request`` (may be None).
 user_signed_up = Signal()
+
+#: kod.mobi reported how a manual delivery ended (delivered or failed).
+#: Arguments: ``delivery`` (ManualDelivery).
+code_delivery_finished = Signal()
+
+#: A user added a phone or email (not yet verified). Arguments: ``user``,
+#: ``contact`` (Contact). Sender: Contact.
+contact_added = Signal()
+
+#: A user proved a phone or email with a code. Arguments: ``user``,
+#: ``contact``. Sender: Contact.
+contact_verified = Signal()
+
+#: A user removed a phone or email. Arguments: ``user``, ``contact``.
+#: Sender: Contact.
+contact_removed = Signal()

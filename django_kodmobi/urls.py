@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import callbacks, contact_views, views
 
 app_name = "kodmobi"
 
@@ -14,4 +14,21 @@ urlpatterns = [
     path("login/resend/", views.ResendView.as_view(), name="resend"),
     path("login/restart/", views.RestartView.as_view(), name="restart"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("contacts/", contact_views.ContactsView.as_view(), name="contacts"),
+    path(
+        "contacts/code/",
+        contact_views.ContactCodeView.as_view(),
+        name="contact_code",
+    ),
+    path(
+        "contacts/<str:contact_id>/",
+        contact_views.ContactActionView.as_view(),
+        name="contact_action",
+    ),
+    # kod.mobi reports a manual delivery here (CALLBACK_BASE_URL).
+    path(
+        "kodmobi/delivery/<str:delivery_id>/<str:token>/",
+        callbacks.ManualCallbackView.as_view(),
+        name="manual_callback",
+    ),
 ]

@@ -70,14 +70,14 @@ def _notify(request: HttpRequest, level: int, text: str) -> None:
     messages.add_message(request, level, text, fail_silently=True)
 
 
-_protect = [
+PROTECT = [
     never_cache,
     csrf_protect,
     sensitive_post_parameters("identifier", "code", CHALLENGE_FIELD),
 ]
 
 
-@method_decorator(_protect, name="dispatch")
+@method_decorator(PROTECT, name="dispatch")
 class LoginView(View):
     """Type a phone or email; optionally pick a channel card first."""
 
@@ -157,7 +157,7 @@ class FlowMixin:
         return session, stash["token"], stash.get("next") or ""
 
 
-@method_decorator(_protect, name="dispatch")
+@method_decorator(PROTECT, name="dispatch")
 class CodeView(FlowMixin, View):
     """Type the code; resend on any channel; log in."""
 
@@ -230,7 +230,7 @@ class CodeView(FlowMixin, View):
         return render(request, self.template_name, context, status=status)
 
 
-@method_decorator(_protect, name="dispatch")
+@method_decorator(PROTECT, name="dispatch")
 class ResendView(FlowMixin, View):
     http_method_names = ["post"]
 
@@ -258,7 +258,7 @@ class ResendView(FlowMixin, View):
         return redirect("kodmobi:code")
 
 
-@method_decorator(_protect, name="dispatch")
+@method_decorator(PROTECT, name="dispatch")
 class RestartView(View):
     """Forget the flow and start over."""
 

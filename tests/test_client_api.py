@@ -386,6 +386,9 @@ class TestManual:
         assert (message.to, message.code, message.session_id) == (email, "4821", None)
 
         status = api.client.manual_message(sent.message_id)
+        assert (status.id, status.status) == (sent.message_id, "sent")
+        api.engine.advance(api.engine.config.manual_delivery_seconds)
+        status = api.client.manual_message(sent.message_id)
         assert (status.id, status.channel, status.status, status.error) == (
             sent.message_id,
             "email",

@@ -8,6 +8,7 @@ PostgreSQL only (the second pass of ``.ci/run``).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -142,3 +143,35 @@ class StreakRaceTests(TransactionTestCase):
             20,
             20,
         ]
+
+
+class ContactRaceTests(TransactionTestCase):
+    def test_eight_accounts_claiming_one_number_one_wins(self) -> None:
+        from django_kodmobi.models import Contact
+        from django_kodmobi.services.contacts import claim
+
+        user_model = get_user_model()
+        contacts = [
+            Contact.objects.create(
+                user=user_model.objects.create_user(f"u{n}"),
+                kind="phone",
+                value="+79991234567",
+            )
+            for n in range(8)
+        ]
+        results = race([functools.partial(claim, c) for c in contacts])
+        assert outcomes(results) == Counter({"NoneType": 1, "contact_unavailable": 7})
+        assert Contact.objects.verified().count() == 1
+
+    def test_two_first_contacts_verified_at_once_one_is_primary(self) -> None:
+        from django_kodmobi.models import Contact
+        from django_kodmobi.services.contacts import promote_if_none
+
+        user = get_user_model().objects.create_user("anna")
+        contacts = [
+            Contact.objects.create(user=user, kind="email", value=f"a{n}@example.com")
+            for n in range(6)
+        ]
+        results = race([functools.partial(promote_if_none, c) for c in contacts])
+        assert outcomes(results) == Counter({"NoneType": 6})
+        assert Contact.objects.filter(user=user, primary=True).count() == 1

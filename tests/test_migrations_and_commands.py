@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from django.test import TestCase
 from django.utils import timezone
 
-from django_kodmobi.models import OTPSession, Status
-from django_kodmobi.services import start_login
+from django_kodmobi.models import ManualDelivery, OTPSession, Status
+from django_kodmobi.services import send_code, start_login
 from django_kodmobi.testing import KodMobiTestMixin
 
 
@@ -32,6 +32,11 @@ class CleanupTests(KodMobiTestMixin, TestCase):
             expires_at=timezone.now() - timedelta(minutes=1)
         )
         self.fresh = start_login("+79991234569").session
+        self.old_delivery = send_code("anna@example.com", "1234")
+        ManualDelivery.objects.filter(pk=self.old_delivery.pk).update(
+            created_at=timezone.now() - timedelta(days=91)
+        )
+        self.new_delivery = send_code("anna@example.com", "1234")
 
     def run_cleanup(self, *args: str) -> str:
         out = io.StringIO()
@@ -41,17 +46,20 @@ class CleanupTests(KodMobiTestMixin, TestCase):
     def test_dry_run_changes_nothing(self) -> None:
         output = self.run_cleanup("--dry-run")
         assert (
-            "Would expire 1 open session(s) and delete 1 session(s) with 2 event(s)"
-            in output
+            "Would expire 1 open session(s) and delete 1 session(s) with 2 event(s) "
+            "and 1 manual deliveries" in output
         )
         assert OTPSession.objects.count() == 3
+        assert ManualDelivery.objects.count() == 2
         assert OTPSession.objects.filter(status=Status.EXPIRED).count() == 0
 
     def test_cleanup(self) -> None:
         output = self.run_cleanup()
         assert (
-            "Expired 1 open session(s); deleted 1 session(s) with 2 event(s)" in output
+            "Expired 1 open session(s); deleted 1 session(s) with 2 event(s) and 1 "
+            "manual deliveries" in output
         )
+        assert list(ManualDelivery.objects.all()) == [self.new_delivery]
         assert set(OTPSession.objects.values_list("pk", flat=True)) == {
             self.stale.pk,
             self.fresh.pk,

@@ -176,3 +176,25 @@ class ConfigReply(serializers.Serializer[Any]):
 class SessionReply(serializers.Serializer[Any]):
     authenticated = serializers.BooleanField()
     user = UserReply(allow_null=True)
+
+
+class ContactRequest(serializers.Serializer[Any]):
+    identifier = InputText(254, help_text=_("The phone number or email to add."))
+    channel = serializers.ChoiceField(
+        choices=CHANNEL_CHOICES,
+        required=False,
+        help_text=_("Send the code through this channel."),
+    )
+    challenge_token = challenge_field()
+
+
+class ContactVerifyRequest(VerifyRequest):
+    """The flow from adding the contact, and the code sent to it."""
+
+
+class ContactReply(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["phone", "email"])
+    destination = serializers.CharField(help_text=_("Masked: +7 ••• ••• 45 67."))
+    verified = serializers.BooleanField()
+    primary = serializers.BooleanField()

@@ -34,10 +34,28 @@ __all__ = ["ConfigView", "SessionView"]
 
 
 #: What DRF answers to a token it cannot accept, or to nobody logged in.
-_BAD_CREDENTIALS = {
+BAD_CREDENTIALS = {
     401: OpenApiResponse(description="The token in Authorization is not valid."),
     403: OpenApiResponse(description="Not logged in, or no CSRF token."),
 }
+
+
+def login_authenticators() -> list[Any]:
+    """Whatever this app's login hands out (a session, a DRF token, a JWT),
+    beside the project's own DRF authentication classes."""
+    classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    mode = login_mode()
+    if mode == "token":
+        from rest_framework.authentication import TokenAuthentication
+
+        classes.insert(0, TokenAuthentication)
+    elif mode == "jwt":
+        from rest_framework_simplejwt.authentication import JWTAuthentication
+
+        classes.insert(0, JWTAuthentication)
+    if SessionAuthentication not in classes:
+        classes.append(SessionAuthentication)
+    return [cls() for cls in dict.fromkeys(classes)]
 
 
 def login_mode() -> str:
@@ -78,21 +96,7 @@ class SessionView(APIView):
     settings name), and logging out."""
 
     def get_authenticators(self) -> list[Any]:
-        # Whatever this app's login hands out is understood here, beside the
-        # project's own DRF authentication classes.
-        classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
-        mode = login_mode()
-        if mode == "token":
-            from rest_framework.authentication import TokenAuthentication
-
-            classes.insert(0, TokenAuthentication)
-        elif mode == "jwt":
-            from rest_framework_simplejwt.authentication import JWTAuthentication
-
-            classes.insert(0, JWTAuthentication)
-        if SessionAuthentication not in classes:
-            classes.append(SessionAuthentication)
-        return [cls() for cls in dict.fromkeys(classes)]
+        return login_authenticators()
 
     def get_permissions(self) -> list[Any]:
         if self.request.method == "DELETE":
@@ -101,7 +105,7 @@ class SessionView(APIView):
 
     @extend_schema(
         summary="Who is logged in",
-        responses={200: s.SessionReply, **_BAD_CREDENTIALS},
+        responses={200: s.SessionReply, **BAD_CREDENTIALS},
     )
     def get(self, request: Request) -> Response:
         user = request.user
@@ -114,7 +118,7 @@ class SessionView(APIView):
         description="Ends the Django session; in token mode also deletes the "
         "DRF token. A JWT cannot be revoked here: the client drops it (or add "
         "simplejwt's blacklist app and post the refresh token to it).",
-        responses={204: None, **_BAD_CREDENTIALS},
+        responses={204: None, **BAD_CREDENTIALS},
     )
     def delete(self, request: Request) -> Response:
         if login_mode() == "token":

@@ -8,7 +8,7 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
-from . import session, views
+from . import contacts, session, views
 
 app_name = "kodmobi_api"
 
@@ -27,6 +27,14 @@ urlpatterns = [
     path("status/", views.StatusView.as_view(), name="status"),
     path("config/", session.ConfigView.as_view(), name="config"),
     path("session/", session.SessionView.as_view(), name="session"),
+    path("contacts/", contacts.ContactListView.as_view(), name="contacts"),
+    path(
+        "contacts/verify/",
+        contacts.ContactVerifyView.as_view(),
+        name="contact_verify",
+    ),
+    # Any text reaches the view, so a bad id is a JSON 404 like an unknown one.
+    path("contacts/<str:contact_id>/", contacts.ContactView.as_view(), name="contact"),
     path("schema/", SchemaView.as_view(), name="schema"),
 ]
 

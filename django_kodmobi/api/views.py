@@ -47,7 +47,7 @@ def _flow_value(session: OTPSession, token: str) -> str:
     return f"{session.pk}.{token}"
 
 
-def _split_flow(value: str) -> tuple[str, str]:
+def split_flow(value: str) -> tuple[str, str]:
     session_id, _dot, token = (value or "").partition(".")
     return session_id, token
 
@@ -69,7 +69,7 @@ def channels_reply(
     ]
 
 
-def _flow_reply(
+def flow_reply(
     session: OTPSession, channels: tuple[SessionChannel, ...], token: str | None = None
 ) -> dict[str, Any]:
     reply = {
@@ -164,7 +164,7 @@ class KodMobiAPIView(APIView):
 
     def flow_from_header(self, request: Request) -> tuple[str, str] | None:
         value = request.headers.get(FLOW_HEADER, "")
-        return _split_flow(value) if value else None
+        return split_flow(value) if value else None
 
 
 @extend_schema(
@@ -180,7 +180,7 @@ class StartView(KodMobiAPIView):
     an account exists."""
 
     def post(self, request: Request) -> Response:
-        data = _validated(s.StartRequest, request)
+        data = validated(s.StartRequest, request)
         flow = services.start_login(
             data["identifier"],
             channel=data.get("channel"),
@@ -188,7 +188,7 @@ class StartView(KodMobiAPIView):
             client=services.ClientInfo.from_request(request._request),
             challenge_token=data.get("challenge_token"),
         )
-        reply = _flow_reply(flow.session, flow.channels, flow.token)
+        reply = flow_reply(flow.session, flow.channels, flow.token)
         return Response(reply, status=status.HTTP_201_CREATED)
 
 
@@ -214,13 +214,13 @@ class ResendView(KodMobiAPIView):
     channel waits its cooldown; a resend never resets the wrong-code count."""
 
     def post(self, request: Request) -> Response:
-        data = _validated(s.ResendRequest, request)
+        data = validated(s.ResendRequest, request)
         session = services.resend_code(
-            *_split_flow(data["flow"]),
+            *split_flow(data["flow"]),
             data["channel"],
             challenge_token=data.get("challenge_token"),
         )
-        return Response(_flow_reply(session, services.get_channels(session)))
+        return Response(flow_reply(session, services.get_channels(session)))
 
 
 def _login_reply(request: Request, user: AbstractBaseUser) -> dict[str, Any]:
@@ -291,8 +291,8 @@ class VerifyView(KodMobiAPIView):
     ``API_LOGIN``. A right code logs in exactly once."""
 
     def post(self, request: Request) -> Response:
-        data = _validated(s.VerifyRequest, request)
-        session_id, token = _split_flow(data["flow"])
+        data = validated(s.VerifyRequest, request)
+        session_id, token = split_flow(data["flow"])
         user = services.verify_and_log_in(
             request._request,
             session_id,
@@ -331,8 +331,8 @@ class CompleteView(KodMobiAPIView):
     def post(self, request: Request) -> Response:
         if not settings.BROWSER_SDK:
             raise VerificationError(Failure.NOT_FOUND)
-        data = _validated(s.CompleteRequest, request)
-        session_id, token = _split_flow(data["flow"])
+        data = validated(s.CompleteRequest, request)
+        session_id, token = split_flow(data["flow"])
         services.complete_with_token(
             session_id, token, data["verify_token"], request=request._request
         )
@@ -381,10 +381,10 @@ class StatusView(KodMobiAPIView):
             raise VerificationError(Failure.NOT_FOUND)
         session = services.get_flow_session(*flow)
         channels = services.get_channels(session) if session.is_open else ()
-        return Response(_flow_reply(session, channels))
+        return Response(flow_reply(session, channels))
 
 
-def _validated(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+def validated(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

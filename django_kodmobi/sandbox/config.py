@@ -75,6 +75,8 @@ class SandboxConfig:
     challenge_site_key: str = "sandbox-challenge-site-key"
     #: The only token the sandbox's fake CAPTCHA accepts.
     challenge_token: str = "sandbox-challenge-pass"  # noqa: S105
+    #: Seconds from accepting a manual message to its delivery.
+    manual_delivery_seconds: float = 1.0
     #: Print each delivered message to the console.
     echo: bool = True
     #: The site using this sandbox: its inbox page links back there.

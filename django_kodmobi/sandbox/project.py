@@ -22,12 +22,12 @@ from ulid import ULID
 
 from .config import SandboxConfig
 from .inbox import Inbox, format_timestamp
+from .manual import MANUAL_CODE, ManualDesk
 
 __all__ = ["Refusal", "SandboxProject"]
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
-_MANUAL_CODE = re.compile(r"[0-9A-Za-z]{4,8}")
 _KNOWN_CHANNELS = ("telegram", "whatsapp", "sms", "email")
 
 
@@ -73,7 +73,8 @@ class SandboxProject:
         self._reachable: dict[str, set[str]] = {
             to: set(channels) for to, channels in config.users.items()
         }
-        self._manual_codes: dict[int, str] = {}
+        #: Manual messages, their delivery and their callbacks.
+        self.manual = ManualDesk(clock, delivery_seconds=config.manual_delivery_seconds)
         self._creates_since_sweep = 0
         #: Wrong codes per destination across sessions, and blocks.
         self._destination_wrong: dict[str, int] = {}
@@ -246,7 +247,7 @@ class SandboxProject:
         code = body.get("code")
         if code is None:
             code = self._new_code()
-        elif not isinstance(code, str) or not _MANUAL_CODE.fullmatch(code):
+        elif not isinstance(code, str) or not MANUAL_CODE.fullmatch(code):
             raise Refusal("ERROR_BAD_REQUEST")
         callback_url = body.get("callback_url")
         if callback_url is not None and not isinstance(callback_url, str):
@@ -254,7 +255,7 @@ class SandboxProject:
         with self._lock:
             self._check_deliverable(to, channel)
             message = self.inbox.deliver(to, channel, code, self.clock(), None)
-            self._manual_codes[message.id] = channel
+            self.manual.accept(message.id, to, channel, callback_url)
         return {
             "message": "Message queued for delivery.",
             # Opaque here, as in the app: a keyed digest stands in for the
@@ -266,16 +267,10 @@ class SandboxProject:
         }
 
     def manual_message(self, message_id: int) -> dict[str, Any]:
-        with self._lock:
-            channel = self._manual_codes.get(message_id)
-        if channel is None:
+        state = self.manual.status(message_id)
+        if state is None:
             raise Refusal("ERROR_MESSAGE_NOT_FOUND", 404)
-        return {
-            "id": message_id,
-            "channel": channel,
-            "status": "delivered",
-            "error": None,
-        }
+        return state
 
     # -- helpers -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from .engine import SandboxEngine
 from .http import SandboxRequest
+from .manual import run_callbacks_every
 
 __all__ = ["SandboxServer"]
 
@@ -103,6 +104,9 @@ class SandboxServer:
         self._httpd.engine = self.engine
         self._httpd.access_log = access_log
         self._thread: threading.Thread | None = None
+        # Manual-flow callbacks fall due on the sandbox clock; a ticker
+        # makes them while the server runs.
+        self._ticking = threading.Event()
 
     @property
     def url(self) -> str:
@@ -110,6 +114,7 @@ class SandboxServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> SandboxServer:
+        self._start_callbacks()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="kodmobi-sandbox", daemon=True
         )
@@ -118,7 +123,14 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         """Serve in the current thread until :meth:`stop` or an interrupt."""
-        self._httpd.serve_forever()
+        self._start_callbacks()
+        try:
+            self._httpd.serve_forever()
+        finally:
+            self._ticking.set()
+
+    def _start_callbacks(self) -> None:
+        run_callbacks_every(self.engine.project.manual, 0.2, self._ticking)
 
     def close(self) -> None:
         """Release the listening socket."""
@@ -126,6 +138,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop the thread :meth:`start` began and release the socket."""
+        self._ticking.set()
         self._httpd.shutdown()
         self.close()
         if self._thread is not None:

@@ -9,6 +9,7 @@ Each rule has one home:
   budget, failure streaks, upstream confirmation);
 - ``login``: a verified flow to a login, exactly once;
 - ``channels``: channel lists and cooldowns;
+- ``manual``: delivering a code the site made (kod.mobi's manual flow);
 - ``flows``: binding a flow to its holder; ``context``: who is asking;
 - ``recording``: status changes with their audit events and signals;
 - ``upstream``: kod.mobi calls under the circuit breaker, and what their
@@ -36,6 +37,7 @@ from .channels import (
 from .context import ClientInfo, client_ip
 from .flows import Flow, get_flow_session
 from .login import authenticate_flow, log_in, redeem_for_login, verify_and_log_in
+from .manual import manual_channels, refresh_delivery, send_code
 from .start import resend_code, start_login
 from .verify import complete_with_token, normalize_code, verify_code
 
@@ -53,9 +55,12 @@ __all__ = [
     "get_channels",
     "get_flow_session",
     "log_in",
+    "manual_channels",
     "normalize_code",
     "redeem_for_login",
+    "refresh_delivery",
     "resend_code",
+    "send_code",
     "start_login",
     "verify_and_log_in",
     "verify_code",

@@ -10,8 +10,9 @@ from django.views.decorators.debug import sensitive_variables
 
 from django_kodmobi import signals, users
 from django_kodmobi.exceptions import Failure, VerificationError
-from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Status
+from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Purpose, Status
 
+from .contacts import remember_contact
 from .flows import expire, get_flow_session, record_event, update
 from .verify import verify_code
 
@@ -32,6 +33,9 @@ def redeem_for_login(
         or ``login_not_allowed``.
     """
     session = get_flow_session(session_id, flow_token)
+    if session.purpose not in (Purpose.LOGIN, Purpose.SIGNUP):
+        # A code for a contact or a step-up proves a phone, not a login.
+        raise VerificationError(Failure.NOT_FOUND)
     if session.status == Status.CONSUMED:
         raise VerificationError(Failure.ALREADY_USED)
     if session.status != Status.VERIFIED:
@@ -42,7 +46,8 @@ def redeem_for_login(
     identifier = users.Identifier(
         session.identifier, IdentifierKind(session.identifier_kind)
     )
-    user = users.find_user(identifier)
+    account = users.find_account(identifier)
+    user = account.user
     signup = user is None and users.signup_allowed(identifier)
     if not signup and (user is None or not users.can_log_in(user)):
         # Unknown account, inactive, or staff: one answer for all of them;
@@ -61,6 +66,8 @@ def redeem_for_login(
         OTPSession.objects.filter(pk=session.pk).update(user=user)
     assert user is not None
     session.user = user  # type: ignore[assignment]
+    if not account.by_contact:
+        remember_contact(user, identifier)
     if signup:
         record_event(session, EventKind.SIGNED_UP)
         signals.user_signed_up.send(
