@@ -118,6 +118,9 @@ DEFAULTS: dict[str, Any] = {
     "CHANNELS_FAILURE_CACHE_SECONDS": 15,
     #: A link to the sandbox inbox on the login page (demos); "" hides it.
     "SANDBOX_INBOX_URL": "",
+    #: Seconds a confirmed code (a login by code, a step-up) lets a person
+    #: through views behind kodmobi_step_up_required.
+    "STEP_UP_MAX_AGE": 300,
     #: The site's public address ("https://example.com"), for the delivery
     #: callbacks of the manual flow; "" asks for no callbacks.
     "CALLBACK_BASE_URL": "",
@@ -298,6 +301,10 @@ class Settings:
     @property
     def SANDBOX_INBOX_URL(self) -> str:  # noqa: N802
         return str(self.get("SANDBOX_INBOX_URL") or "")
+
+    @property
+    def STEP_UP_MAX_AGE(self) -> int:  # noqa: N802
+        return int(self.get("STEP_UP_MAX_AGE"))
 
     @property
     def CALLBACK_BASE_URL(self) -> str:  # noqa: N802

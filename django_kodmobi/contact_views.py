@@ -14,11 +14,14 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from . import services
+from .conf import settings
 from .exceptions import VerificationError
 from .forms import CodeForm, IdentifierForm
 from .masking import mask_for_display
 from .models import Contact
 from .services import contacts
+from .services.step_up import step_up_destination, stepped_up_recently
+from .step_up import kodmobi_step_up_required, redirect_to_step_up
 from .views import CHALLENGE_FIELD, PROTECT
 
 __all__ = ["ContactActionView", "ContactCodeView", "ContactsView"]
@@ -27,6 +30,15 @@ __all__ = ["ContactActionView", "ContactCodeView", "ContactsView"]
 CONTACT_FLOW_KEY = "kodmobi_contact_flow"
 
 _pages: list[Any] = [login_required, *PROTECT]
+
+
+def needs_step_up(request: HttpRequest) -> bool:
+    """Adding a contact needs a step-up, unless there is nothing yet to send
+    a step-up code to (the first contact of an account)."""
+    user: Any = request.user
+    if step_up_destination(user) is None:
+        return False
+    return not stepped_up_recently(request, settings.STEP_UP_MAX_AGE)
 
 
 def _notify(request: HttpRequest, text: str) -> None:
@@ -41,6 +53,8 @@ class ContactsView(View):
         return self.render(request, IdentifierForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if needs_step_up(request):
+            return redirect_to_step_up(request)
         form = IdentifierForm(request.POST)
         if form.is_valid():
             try:
@@ -103,12 +117,7 @@ class ContactCodeView(View):
                     challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
                 )
             except VerificationError as exc:
-                form.add_error("code", exc.message)
-                if exc.attempts_left is not None:
-                    form.add_error(
-                        "code",
-                        _("Attempts left: %(count)d.") % {"count": exc.attempts_left},
-                    )
+                form.add_failure(exc)
             else:
                 request.session.pop(CONTACT_FLOW_KEY, None)
                 _notify(
@@ -141,7 +150,7 @@ class ContactCodeView(View):
         return render(request, self.template_name, context, status=status)
 
 
-@method_decorator(_pages, name="dispatch")
+@method_decorator([*_pages, kodmobi_step_up_required], name="dispatch")
 class ContactActionView(View):
     """POST ``action=primary`` or ``action=remove`` for one contact."""
 

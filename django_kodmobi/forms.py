@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from .exceptions import VerificationError
 
 
 class IdentifierForm(forms.Form):
@@ -35,3 +38,10 @@ class CodeForm(forms.Form):
             }
         ),
     )
+
+    def add_failure(self, exc: VerificationError) -> None:
+        """Show why the code was refused, and how many tries are left."""
+        self.add_error("code", exc.message)
+        if exc.attempts_left is not None:
+            left = gettext("Attempts left: %(count)d.") % {"count": exc.attempts_left}
+            self.add_error("code", left)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import callbacks, contact_views, views
+from . import callbacks, contact_views, step_up_views, views
 
 app_name = "kodmobi"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("login/resend/", views.ResendView.as_view(), name="resend"),
     path("login/restart/", views.RestartView.as_view(), name="restart"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("step-up/", step_up_views.StepUpView.as_view(), name="step_up"),
     path("contacts/", contact_views.ContactsView.as_view(), name="contacts"),
     path(
         "contacts/code/",

@@ -186,12 +186,7 @@ class CodeView(FlowMixin, View):
                     challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
                 )
             except VerificationError as exc:
-                form.add_error("code", exc.message)
-                if exc.attempts_left is not None:
-                    form.add_error(
-                        "code",
-                        _("Attempts left: %(count)d.") % {"count": exc.attempts_left},
-                    )
+                form.add_failure(exc)
                 session.refresh_from_db()
             else:
                 request.session.pop(FLOW_KEY, None)

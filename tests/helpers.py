@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
@@ -27,3 +29,13 @@ def rate_limit_keys() -> list[str]:
     else:
         keys = list(cache._cache.keys())  # type: ignore[attr-defined]
     return [key for key in keys if ":rate:" in key]
+
+
+def step_up(client: Any, user: Any) -> None:
+    """Mark the test client's session as having just confirmed a code."""
+    from django_kodmobi import clock
+    from django_kodmobi.services.step_up import SESSION_KEY
+
+    session = client.session
+    session[SESSION_KEY] = {"user": str(user.pk), "at": clock.epoch()}
+    session.save()

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from django_kodmobi.models import Contact
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .helpers import step_up
 from .test_api import EMAIL, kodmobi, url
 
 User = get_user_model()
@@ -30,6 +31,7 @@ class ContactsApiTestCase(KodMobiTestMixin, TestCase):
         self.anna = User.objects.create_user("anna", EMAIL)
         self.api = APIClient(enforce_csrf_checks=True)
         self.api.force_login(self.anna)
+        step_up(self.api, self.anna)
         self.api.get(url("config"))
         self.csrf = {"X-CSRFToken": self.api.cookies["csrftoken"].value}
 
@@ -103,6 +105,7 @@ class BrowserModeTests(ContactsApiTestCase):
         bob = User.objects.create_user("bob", "bob@example.com")
         other = APIClient()
         other.force_login(bob)
+        step_up(other, bob)
         assert other.delete(contact_url(mine["id"])).status_code == 404
         assert other.post(contact_url(mine["id"])).status_code == 404
         assert Contact.objects.verified().get().user == self.anna
@@ -131,6 +134,20 @@ class AppModeTests(KodMobiTestMixin, TestCase):
         token = Token.objects.create(user=anna)
         api = APIClient(enforce_csrf_checks=True)
         headers = {"Authorization": f"Token {token.key}"}
+        # Changes need a step-up: a code to Anna's address, for this token.
+        refused = api.post(
+            url("contacts"), {"identifier": PHONE}, format="json", headers=headers
+        )
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "step_up_required"
+        step = api.post(url("step_up"), {}, format="json", headers=headers).json()
+        confirmed = api.post(
+            url("step_up_verify"),
+            {"flow": step["flow"], "code": self.kodmobi_code(EMAIL)},
+            format="json",
+            headers=headers,
+        )
+        assert confirmed.status_code == 204
         flow = api.post(
             url("contacts"), {"identifier": PHONE}, format="json", headers=headers
         ).json()["flow"]

@@ -12,6 +12,8 @@ from django.urls import reverse
 from django_kodmobi.models import Contact
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .helpers import step_up
+
 User = get_user_model()
 PHONE = "+79991234567"
 SHOWN = "+7\u00a0•••\u00a0•••\u00a045\u00a067"
@@ -22,6 +24,7 @@ class ContactPagesTests(KodMobiTestMixin, TestCase):
         super().setUp()
         self.anna = User.objects.create_user("anna", "anna@example.com")
         self.client.force_login(self.anna)
+        step_up(self.client, self.anna)
 
     def add(self, value: str = PHONE) -> None:
         response = self.client.post(reverse("kodmobi:contacts"), {"identifier": value})

@@ -8,7 +8,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,11 +17,13 @@ from django_kodmobi.exceptions import Failure
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import Contact
 from django_kodmobi.services import contacts
+from django_kodmobi.services.step_up import step_up_destination
+from django_kodmobi.step_up import StepUpRequired
 
 from . import serializers as s
 from .schema import UPSTREAM, errors_for
 from .session import BAD_CREDENTIALS, login_authenticators
-from .views import KodMobiAPIView, flow_reply, split_flow, validated
+from .views import KodMobiAPIView, created_flow, split_flow, validated
 
 __all__ = ["ContactListView", "ContactVerifyView", "ContactView"]
 
@@ -36,8 +38,22 @@ def contact_reply(contact: Contact) -> dict[str, Any]:
     }
 
 
+class StepUpForChanges(StepUpRequired):
+    """Changes need a step-up; adding a first contact, when there is nothing
+    to send a step-up code to, does not."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        if step_up_destination(request.user) is None:
+            return True
+        return super().has_permission(request, view)
+
+
 class ContactsAPIView(KodMobiAPIView):
-    permission_classes = [IsAuthenticated]
+    """For a logged-in person; changes need a step-up."""
+
+    permission_classes = [IsAuthenticated, StepUpForChanges]
 
     def get_authenticators(self) -> list[Any]:
         return login_authenticators()
@@ -76,8 +92,7 @@ class ContactListView(ContactsAPIView):
             client=services.ClientInfo.from_request(request._request),
             challenge_token=data.get("challenge_token"),
         )
-        reply = flow_reply(flow.session, flow.channels, flow.token)
-        return Response(reply, status=status.HTTP_201_CREATED)
+        return created_flow(flow)
 
 
 @extend_schema(
@@ -104,6 +119,8 @@ class ContactListView(ContactsAPIView):
 class ContactVerifyView(ContactsAPIView):
     """The right code makes the contact the person's (and primary, if they
     had none of its kind). Wrong codes are capped as at login."""
+
+    permission_classes = [IsAuthenticated]  # adding it needed the step-up
 
     def post(self, request: Request) -> Response:
         data = validated(s.ContactVerifyRequest, request)

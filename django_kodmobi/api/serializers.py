@@ -198,3 +198,7 @@ class ContactReply(serializers.Serializer[Any]):
     destination = serializers.CharField(help_text=_("Masked: +7 ••• ••• 45 67."))
     verified = serializers.BooleanField()
     primary = serializers.BooleanField()
+
+
+class StepUpRequest(serializers.Serializer[Any]):
+    challenge_token = challenge_field()

@@ -8,7 +8,7 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
-from . import contacts, session, views
+from . import contacts, session, step_up, views
 
 app_name = "kodmobi_api"
 
@@ -27,6 +27,8 @@ urlpatterns = [
     path("status/", views.StatusView.as_view(), name="status"),
     path("config/", session.ConfigView.as_view(), name="config"),
     path("session/", session.SessionView.as_view(), name="session"),
+    path("step-up/", step_up.StepUpStartView.as_view(), name="step_up"),
+    path("step-up/verify/", step_up.StepUpConfirmView.as_view(), name="step_up_verify"),
     path("contacts/", contacts.ContactListView.as_view(), name="contacts"),
     path(
         "contacts/verify/",

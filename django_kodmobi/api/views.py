@@ -24,6 +24,7 @@ from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import OTPSession
+from django_kodmobi.services import Flow
 
 from . import serializers as s
 from .parsers import BoundedJSONParser
@@ -142,9 +143,9 @@ class KodMobiAPIView(APIView):
         response = super().handle_exception(exc)
         if isinstance(exc, exceptions.APIException):
             detail = str(exc.detail)
-            code = (
-                "csrf_failed" if detail.startswith("CSRF Failed") else exc.default_code
-            )
+            code = getattr(exc.detail, "code", None) or exc.default_code
+            if detail.startswith("CSRF Failed"):
+                code = "csrf_failed"
             response.data = {"code": code, "detail": detail}
         return response
 
@@ -188,8 +189,7 @@ class StartView(KodMobiAPIView):
             client=services.ClientInfo.from_request(request._request),
             challenge_token=data.get("challenge_token"),
         )
-        reply = flow_reply(flow.session, flow.channels, flow.token)
-        return Response(reply, status=status.HTTP_201_CREATED)
+        return created_flow(flow)
 
 
 @extend_schema(
@@ -221,6 +221,12 @@ class ResendView(KodMobiAPIView):
             challenge_token=data.get("challenge_token"),
         )
         return Response(flow_reply(session, services.get_channels(session)))
+
+
+def created_flow(flow: Flow) -> Response:
+    """201 with a new flow: its state and the token that continues it."""
+    reply = flow_reply(flow.session, flow.channels, flow.token)
+    return Response(reply, status=status.HTTP_201_CREATED)
 
 
 def _login_reply(request: Request, user: AbstractBaseUser) -> dict[str, Any]:

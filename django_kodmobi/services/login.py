@@ -14,6 +14,7 @@ from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Purpose
 
 from .contacts import remember_contact
 from .flows import expire, get_flow_session, record_event, update
+from .step_up import mark_stepped_up
 from .verify import verify_code
 
 __all__ = ["authenticate_flow", "log_in", "redeem_for_login", "verify_and_log_in"]
@@ -117,6 +118,7 @@ def log_in(request: HttpRequest, session_id: str, flow_token: str) -> AbstractBa
     """
     user = authenticate_flow(request, session_id, flow_token)
     auth.login(request, user)  # type: ignore[arg-type]
+    mark_stepped_up(request)  # the code just confirmed is a step-up too
     return user
 
 

@@ -1,0 +1,86 @@
+"""Step-up through the API (browser mode): send a code to the person's
+primary contact, confirm it; then views with ``StepUpRequired`` let them
+through for ``STEP_UP_MAX_AGE`` seconds."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from django_kodmobi import services
+from django_kodmobi.exceptions import Failure
+from django_kodmobi.services import step_up
+
+from . import serializers as s
+from .contacts import ContactsAPIView
+from .schema import UPSTREAM, errors_for
+from .session import BAD_CREDENTIALS
+from .views import created_flow, split_flow, validated
+
+__all__ = ["StepUpConfirmView", "StepUpStartView"]
+
+
+class StepUpAPIView(ContactsAPIView):
+    """Authenticated as the contacts are; a step-up needs no step-up."""
+
+    permission_classes = ContactsAPIView.permission_classes[:1]
+
+
+@extend_schema(
+    summary="Step-up: send a code to my primary contact",
+    request=s.StepUpRequest,
+    responses={
+        201: s.FlowReply,
+        **BAD_CREDENTIALS,
+        **errors_for("StepUp", UPSTREAM | {Failure.RATE_LIMITED, Failure.NOT_FOUND}),
+    },
+)
+class StepUpStartView(StepUpAPIView):
+    """``not_found`` when the account has no phone or email to send it to."""
+
+    def post(self, request: Request) -> Response:
+        data = validated(s.StepUpRequest, request)
+        flow = step_up.start_step_up(
+            request.user,  # type: ignore[arg-type]
+            client=services.ClientInfo.from_request(request._request),
+            challenge_token=data.get("challenge_token"),
+        )
+        return created_flow(flow)
+
+
+@extend_schema(
+    summary="Step-up: confirm the code",
+    request=s.VerifyRequest,
+    responses={
+        204: None,
+        **BAD_CREDENTIALS,
+        **errors_for(
+            "ConfirmStepUp",
+            UPSTREAM
+            | {
+                Failure.INVALID_CODE,
+                Failure.NOT_FOUND,
+                Failure.ALREADY_USED,
+                Failure.TOO_MANY_FAILURES,
+                Failure.DESTINATION_MISMATCH,
+                Failure.RATE_LIMITED,
+            },
+        ),
+    },
+)
+class StepUpConfirmView(StepUpAPIView):
+    """The right code lets this session (or this token) through views with
+    ``StepUpRequired`` for ``STEP_UP_MAX_AGE`` seconds. Wrong codes are
+    capped as at login."""
+
+    def post(self, request: Request) -> Response:
+        data = validated(s.VerifyRequest, request)
+        step_up.confirm_step_up(
+            request._request,
+            *split_flow(data["flow"]),
+            data["code"],
+            challenge_token=data.get("challenge_token"),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
