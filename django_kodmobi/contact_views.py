@@ -164,12 +164,11 @@ class ContactActionView(View):
                 contact = contacts.make_primary(user, contact_id)
                 text = _("%(contact)s is now your primary contact.")
             elif action == "remove":
-                contact = Contact.objects.get(user_id=user.pk, pk=int(contact_id))
-                contacts.remove_contact(user, contact_id)
+                contact = contacts.remove_contact(user, contact_id)
                 text = _("%(contact)s is removed.")
             else:
                 return redirect("kodmobi:contacts")
-        except (VerificationError, Contact.DoesNotExist, ValueError):
+        except VerificationError:
             messages.error(
                 request, _("That contact was not found."), fail_silently=True
             )

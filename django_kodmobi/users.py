@@ -133,13 +133,9 @@ def find_account(identifier: Identifier) -> Account:
     """The user ``identifier`` belongs to: a verified contact first (one
     indexed query), then ``USER_RESOLVER`` or the user fields, unless the
     user removed that contact."""
-    contact = (
-        Contact.objects.verified()
-        .filter(value=identifier.value)
-        .select_related("user")
-        .order_by()  # unique: no sort
-        .first()
-    )
+    # Unique, so a plain slice: first() would add a sort by id.
+    matches = Contact.objects.verified().filter(value=identifier.value)
+    contact = next(iter(matches.select_related("user").order_by()[:1]), None)
     if contact is not None:
         return Account(contact.user, by_contact=True)
     resolver = settings.USER_RESOLVER

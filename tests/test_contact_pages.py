@@ -103,3 +103,21 @@ class ContactPagesTests(KodMobiTestMixin, TestCase):
             response = self.client.get(reverse(name))
             assert response.status_code == HTTPStatus.FOUND
             assert response["Location"].startswith(reverse("kodmobi:login"))
+
+
+class ContactsWidgetTests(KodMobiTestMixin, TestCase):
+    def test_on_a_page_of_the_site(self) -> None:
+        anna = User.objects.create_user("anna", "anna@example.com")
+        Contact.objects.create(
+            user=anna, kind="phone", value=PHONE, verified_at="2026-01-01T00:00Z"
+        )
+        assert (
+            "kodmobi-contacts"
+            not in self.client.get("/contacts-widget/").content.decode()
+        )
+        self.client.force_login(anna)
+        page = self.client.get("/contacts-widget/").content.decode()
+        assert SHOWN in page and PHONE not in page
+        assert f'action="{reverse("kodmobi:contacts")}"' in page
+        assert "csrfmiddlewaretoken" in page
+        assert "<script>" not in page and "style=" not in page

@@ -29,6 +29,14 @@ def widget_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse(template.render(RequestContext(request)))
 
 
+def contacts_widget_page(request: HttpRequest) -> HttpResponse:
+    """A page of the project's own with the contacts widget."""
+    from django.template import RequestContext
+
+    template = Template("{% load kodmobi %}<h1>Settings</h1>{% kodmobi_contacts %}")
+    return HttpResponse(template.render(RequestContext(request)))
+
+
 _HOME = Template(
     '{% include "django_kodmobi/_messages.html" %}'
     "<p id='who'>Hello {{ who }}</p>"
@@ -72,6 +80,7 @@ class SensitiveAPI(APIView):
 urlpatterns = [
     path("", home, name="home"),
     path("widget/", widget_page, name="widget"),
+    path("contacts-widget/", contacts_widget_page),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("sensitive/", sensitive_page),
     path("very-sensitive/", very_sensitive_page),

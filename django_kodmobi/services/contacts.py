@@ -151,7 +151,7 @@ def make_primary(user: AbstractBaseUser, contact_id: Any) -> Contact:
     return contact
 
 
-def remove_contact(user: AbstractBaseUser, contact_id: Any) -> None:
+def remove_contact(user: AbstractBaseUser, contact_id: Any) -> Contact:
     """Remove a contact of ``user``. It can no longer log in, even if a user
     field still holds it; the value is free for another account to verify.
 
@@ -162,10 +162,10 @@ def remove_contact(user: AbstractBaseUser, contact_id: Any) -> None:
     ).first()
     if contact is None:
         raise VerificationError(Failure.NOT_FOUND)
-    Contact.objects.filter(pk=contact.pk).update(
-        verified_at=None, primary=False, removed_at=clock.now()
-    )
+    contact.verified_at, contact.primary, contact.removed_at = None, False, clock.now()
+    contact.save(update_fields=["verified_at", "primary", "removed_at"])
     signals.contact_removed.send(sender=Contact, user=user, contact=contact)
+    return contact
 
 
 def _own_verified(user: AbstractBaseUser, contact_id: Any) -> Contact:

@@ -1,4 +1,6 @@
-"""``{% load kodmobi %}{% kodmobi_login %}``: the login widget for any page."""
+"""``{% load kodmobi %}``: ``{% kodmobi_login %}``, the login widget, and
+``{% kodmobi_contacts %}``, a logged-in person's phones and emails, for any
+page."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ from typing import Any
 
 from django import template
 
+from django_kodmobi.forms import IdentifierForm
+from django_kodmobi.masking import mask_for_display
+from django_kodmobi.models import Contact
 from django_kodmobi.users import display_contact
 from django_kodmobi.views import is_login_page, login_context
 
@@ -36,3 +41,23 @@ def kodmobi_login(context: template.Context, next_url: str = "") -> dict[str, An
     widget["request"] = request
     widget["with_assets"] = True
     return widget
+
+
+@register.inclusion_tag("django_kodmobi/contacts_widget.html", takes_context=True)
+def kodmobi_contacts(context: template.Context) -> dict[str, Any]:
+    """The person's phones and emails with their actions, and the form to
+    add one (it continues on the contacts pages). Nothing for visitors."""
+    request = context["request"]
+    user = getattr(request, "user", None)
+    mine = (
+        Contact.objects.filter(user_id=user.pk, removed_at__isnull=True)
+        if user is not None and user.is_authenticated
+        else Contact.objects.none()
+    )
+    return {
+        "form": IdentifierForm(),
+        "contacts": [(c, mask_for_display(c.value)) for c in mine],
+        "csrf_token": context.get("csrf_token"),
+        "request": request,
+        "signed_in": user is not None and user.is_authenticated,
+    }
