@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,3 +13,10 @@ class KodMobiConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks and the settings-change receiver.
         from . import checks, login_checks, provider  # noqa: F401
+
+        if apps.is_installed("allauth.account"):
+            from django.core.checks import register
+
+            from .contrib.allauth import check_code_format
+
+            register(check_code_format)
