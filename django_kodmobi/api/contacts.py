@@ -21,7 +21,7 @@ from django_kodmobi.services.step_up import step_up_destination
 from django_kodmobi.step_up import StepUpRequired
 
 from . import serializers as s
-from .schema import UPSTREAM, errors_for
+from .schema import CODE_CHECK, UPSTREAM, errors_for
 from .session import BAD_CREDENTIALS, login_authenticators
 from .views import KodMobiAPIView, created_flow, split_flow, validated
 
@@ -101,19 +101,7 @@ class ContactListView(ContactsAPIView):
     responses={
         200: s.ContactReply,
         **BAD_CREDENTIALS,
-        **errors_for(
-            "VerifyContact",
-            UPSTREAM
-            | {
-                Failure.INVALID_CODE,
-                Failure.NOT_FOUND,
-                Failure.ALREADY_USED,
-                Failure.TOO_MANY_FAILURES,
-                Failure.DESTINATION_MISMATCH,
-                Failure.RATE_LIMITED,
-                Failure.CONTACT_UNAVAILABLE,
-            },
-        ),
+        **errors_for("VerifyContact", CODE_CHECK | {Failure.CONTACT_UNAVAILABLE}),
     },
 )
 class ContactVerifyView(ContactsAPIView):

@@ -38,6 +38,14 @@ UPSTREAM = frozenset(
         Failure.UNAVAILABLE,
     }
 )
+#: What checking a code can be refused for, beyond the caller's own rules.
+CODE_CHECK = UPSTREAM | {
+    Failure.INVALID_CODE,
+    Failure.NOT_FOUND,
+    Failure.ALREADY_USED,
+    Failure.DESTINATION_MISMATCH,
+    Failure.RATE_LIMITED,
+}
 #: What a JSON request body itself can be refused for, by status.
 _BODY_ERRORS = {
     400: ["invalid"],

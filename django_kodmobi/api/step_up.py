@@ -15,7 +15,7 @@ from django_kodmobi.services import step_up
 
 from . import serializers as s
 from .contacts import ContactsAPIView
-from .schema import UPSTREAM, errors_for
+from .schema import CODE_CHECK, UPSTREAM, errors_for
 from .session import BAD_CREDENTIALS
 from .views import created_flow, split_flow, validated
 
@@ -56,18 +56,7 @@ class StepUpStartView(StepUpAPIView):
     responses={
         204: None,
         **BAD_CREDENTIALS,
-        **errors_for(
-            "ConfirmStepUp",
-            UPSTREAM
-            | {
-                Failure.INVALID_CODE,
-                Failure.NOT_FOUND,
-                Failure.ALREADY_USED,
-                Failure.TOO_MANY_FAILURES,
-                Failure.DESTINATION_MISMATCH,
-                Failure.RATE_LIMITED,
-            },
-        ),
+        **errors_for("ConfirmStepUp", CODE_CHECK),
     },
 )
 class StepUpConfirmView(StepUpAPIView):
