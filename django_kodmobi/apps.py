@@ -12,11 +12,15 @@ class KodMobiConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks and the settings-change receiver.
+        from django.core.checks import register
+
         from . import checks, login_checks, provider  # noqa: F401
 
         if apps.is_installed("allauth.account"):
-            from django.core.checks import register
-
             from .contrib.allauth import check_code_format
 
             register(check_code_format)
+        if apps.is_installed("two_factor"):
+            from .contrib.two_factor import check_gateway
+
+            register(check_gateway)

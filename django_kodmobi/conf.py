@@ -124,6 +124,9 @@ DEFAULTS: dict[str, Any] = {
     #: The site's public address ("https://example.com"), for the delivery
     #: callbacks of the manual flow; "" asks for no callbacks.
     "CALLBACK_BASE_URL": "",
+    #: django_kodmobi.contrib.otp: after n wrong codes in a row a device
+    #: waits OTP_THROTTLE_FACTOR * 2**(n-1) seconds before the next check.
+    "OTP_THROTTLE_FACTOR": 1,
     # -- housekeeping ------------------------------------------------------
     #: Days to keep OTP sessions and their events (kodmobi_cleanup).
     "RETENTION_DAYS": 90,
@@ -309,6 +312,10 @@ class Settings:
     @property
     def CALLBACK_BASE_URL(self) -> str:  # noqa: N802
         return str(self.get("CALLBACK_BASE_URL") or "").rstrip("/")
+
+    @property
+    def OTP_THROTTLE_FACTOR(self) -> int:  # noqa: N802
+        return int(self.get("OTP_THROTTLE_FACTOR"))
 
     @property
     def RETENTION_DAYS(self) -> int:  # noqa: N802

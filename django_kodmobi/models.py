@@ -65,6 +65,7 @@ class Purpose(models.TextChoices):
     SIGNUP = "signup", _("sign up")
     VERIFY_CONTACT = "verify_contact", _("verify a contact")
     STEP_UP = "step_up", _("step-up confirmation")
+    SECOND_FACTOR = "second_factor", _("second factor")
 
 
 #: Statuses a flow can still move on from (take a code, or log in).

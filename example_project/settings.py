@@ -101,6 +101,24 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {"TITLE": "django-kodmobi example API", "OAS_VERSION": "3.1.0"}
 
+#: django-two-factor-auth on kod.mobi: a password, then a code delivered by
+#: kod.mobi to the person's messenger (pip install "django-kodmobi[otp]").
+#: Off by default; KODMOBI_EXAMPLE_TWO_FACTOR=true turns it on.
+TWO_FACTOR = env.bool("KODMOBI_EXAMPLE_TWO_FACTOR", default=False)
+if TWO_FACTOR:
+    INSTALLED_APPS += [
+        "django_otp",
+        "django_otp.plugins.otp_static",
+        "django_otp.plugins.otp_totp",
+        "two_factor",
+        "two_factor.plugins.phonenumber",
+    ]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "django_otp.middleware.OTPMiddleware",
+    )
+    TWO_FACTOR_SMS_GATEWAY = "django_kodmobi.contrib.two_factor.KodmobiGateway"
+
 KODMOBI_API_URL = env("KODMOBI_API_URL", default="http://127.0.0.1:8765")
 
 

@@ -37,7 +37,7 @@ from .context import challenge, client_ip
 from .flows import expire, get_flow_session, record_event, require_open, update
 from .recording import fail, lock, mark_verified, record
 
-__all__ = ["complete_with_token", "normalize_code", "verify_code"]
+__all__ = ["check_code", "complete_with_token", "normalize_code", "verify_code"]
 
 logger = logging.getLogger("django_kodmobi.services")
 
@@ -82,10 +82,24 @@ def verify_code(
         ``already_used``, ``destination_mismatch``, ``challenge_failed``,
         ``rate_limited`` or ``kodmobi_unavailable``.
     """
-    ip = client_ip(request) if request is not None else None
     if request is not None:
-        limits.check_rate("verify_per_ip", ip)
+        limits.check_rate("verify_per_ip", client_ip(request))
     session = get_flow_session(session_id, flow_token)
+    return check_code(session, code, challenge_token=challenge_token, request=request)
+
+
+@sensitive_variables("code", "cleaned", "result")
+def check_code(
+    session: OTPSession,
+    code: str,
+    *,
+    challenge_token: str | None = None,
+    request: HttpRequest | None = None,
+) -> OTPSession:
+    """Check ``code`` for a flow the server holds itself (no flow token):
+    :func:`verify_code` without the lookup, for devices such as
+    :mod:`django_kodmobi.contrib.otp`. The same guards apply."""
+    ip = client_ip(request) if request is not None else None
     require_open(session)
     cleaned = normalize_code(code)
     challenge_token = challenge(challenge_token)

@@ -1,0 +1,406 @@
+"""django-otp and django-two-factor-auth on kod.mobi.
+
+The device (``django_kodmobi.contrib.otp``) through django-otp's own
+``OTPTokenForm``, and two-factor's phone method with the kod.mobi gateway.
+Runs with ``--ds=tests.settings_otp`` where both are installed (the ``otp``
+tox env and ``.ci/run``); skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test import TestCase, TransactionTestCase, override_settings
+from django.utils import timezone
+
+from django_kodmobi.conf import settings as kodmobi_settings
+from django_kodmobi.masking import mask_for_display
+from django_kodmobi.models import Contact, DeliveryStatus, ManualDelivery, OTPSession
+from django_kodmobi.sandbox.faults import Fault, FaultKind
+from django_kodmobi.services import start_login
+from django_kodmobi.services.contacts import remove_contact
+from django_kodmobi.testing import KodMobiTestMixin
+
+pytest.importorskip("django_otp")
+pytest.importorskip("two_factor")
+pytestmark = pytest.mark.skipif(
+    not apps.is_installed("django_kodmobi.contrib.otp"),
+    reason="needs tests.settings_otp",
+)
+
+PHONE, OTHER_PHONE = "+79991234567", "+79991234568"
+
+
+def otp_form(user: Any, **data: str) -> Any:
+    from django_otp.forms import OTPTokenForm
+
+    return OTPTokenForm(user, data=data)
+
+
+def errors(form: Any) -> list[str]:
+    form.is_valid()
+    return [str(e) for e in form.non_field_errors()]
+
+
+class DeviceTests(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        from django_kodmobi.contrib.otp.models import KodmobiDevice
+
+        super().setUp()
+        self.start = timezone.now()
+        self.anna = get_user_model().objects.create_user("anna", password="pw")
+        self.contact = Contact.objects.create(
+            user=self.anna, kind="phone", value=PHONE, verified_at=self.start
+        )
+        self.device = KodmobiDevice.objects.for_contact(self.contact)
+
+    def challenge(self) -> list[str]:
+        return errors(
+            otp_form(self.anna, otp_device=self.device.persistent_id, otp_challenge="1")
+        )
+
+    def answer(self, code: str) -> Any:
+        form = otp_form(self.anna, otp_device=self.device.persistent_id, otp_token=code)
+        form.is_valid()
+        return form
+
+    def code(self) -> str:
+        code = self.kodmobi.last_code(PHONE)
+        assert code is not None
+        return code
+
+    def wrong(self) -> str:
+        code = self.code()
+        return "000000" if code != "000000" else "111111"
+
+    def test_the_second_factor_through_otp_token_form(self) -> None:
+        assert self.challenge() == [
+            f"OTP Challenge: Code sent by Telegram to {mask_for_display(PHONE)}."
+        ]
+        code = self.code()
+        assert code is not None
+        form = self.answer(code)
+        assert form.is_valid(), form.errors
+        assert self.anna.otp_device == self.device  # type: ignore[attr-defined]
+        session = OTPSession.objects.get()
+        assert (session.purpose, session.status, session.user) == (
+            "second_factor",
+            "consumed",
+            self.anna,
+        )
+        assert dict(self.kodmobi.calls) == {"create": 1, "check": 1, "verify": 1}
+        self.device.refresh_from_db()
+        assert self.device.challenge is None and self.device.last_used_at is not None
+
+    def test_a_code_works_once(self) -> None:
+        self.challenge()
+        code = self.code()
+        assert self.answer(code).is_valid()
+        assert not self.answer(code).is_valid()
+        assert self.kodmobi.calls["check"] == 1  # refused here, no second check
+
+    def test_no_code_is_accepted_before_one_was_sent(self) -> None:
+        assert errors(
+            otp_form(
+                self.anna, otp_device=self.device.persistent_id, otp_token="123456"
+            )
+        ) == ["Invalid token. Please make sure you have entered it correctly."]
+        assert self.kodmobi.calls["check"] == 0
+
+    def test_wrong_codes_are_throttled_here(self) -> None:
+        self.challenge()
+        assert not self.answer(self.wrong()).is_valid()
+        self.device.refresh_from_db()
+        assert self.device.throttling_failure_count == 1
+        # Within a second of the wrong code even the right one is refused
+        # here, without asking kod.mobi.
+        refused = self.answer(self.code())
+        assert "Verification temporarily disabled" in str(refused.errors)
+        assert self.kodmobi.calls["check"] == 1
+        with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+            assert self.answer(self.code()).is_valid()
+        assert self.kodmobi.calls["check"] == 2
+
+    def test_the_device_throttles_without_the_form(self) -> None:
+        # django_otp.verify_token() and custom views call the device alone.
+        from django_otp import verify_token
+
+        self.challenge()
+        assert verify_token(self.anna, self.device.persistent_id, self.wrong()) is None
+        right = self.code()
+        assert verify_token(self.anna, self.device.persistent_id, right) is None
+        assert self.kodmobi.calls["check"] == 1
+        with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+            assert verify_token(self.anna, self.device.persistent_id, right)
+
+    @override_settings(KODMOBI={**settings.KODMOBI, "OTP_THROTTLE_FACTOR": 10})
+    def test_the_throttle_factor_is_a_setting(self) -> None:
+        self.challenge()
+        self.answer(self.wrong())
+        with time_machine.travel(timezone.now() + timedelta(seconds=5)):
+            assert not self.answer(self.code()).is_valid()
+        with time_machine.travel(timezone.now() + timedelta(seconds=11)):
+            assert self.answer(self.code()).is_valid()
+
+    def test_a_code_takes_max_attempts_checks(self) -> None:
+        self.challenge()
+        right = self.code()
+        with time_machine.travel(timezone.now(), tick=False) as clock:
+            for failures in range(kodmobi_settings.MAX_ATTEMPTS):
+                clock.shift(2**failures)  # past the throttle each time
+                assert not self.answer(self.wrong()).is_valid()
+            clock.shift(60)
+            assert not self.answer(right).is_valid()
+        assert self.kodmobi.calls["check"] == kodmobi_settings.MAX_ATTEMPTS
+        assert OTPSession.objects.get().status == "locked"
+
+    def test_a_removed_contact_stops_the_device(self) -> None:
+        self.challenge()
+        code = self.code()
+        remove_contact(self.anna, self.contact.pk)
+        assert not self.answer(code).is_valid()
+        assert self.kodmobi.calls["check"] == 0
+        assert self.challenge() == [
+            "Error generating challenge: This contact is no longer verified."
+        ]
+        assert self.kodmobi.calls["create"] == 1
+
+    def test_a_contact_of_another_user_is_not_used(self) -> None:
+        bob = get_user_model().objects.create_user("bob")
+        self.device.user = bob
+        self.device.save()
+        from django_otp.forms import OTPTokenForm
+
+        form = OTPTokenForm(
+            bob, data={"otp_device": self.device.persistent_id, "otp_challenge": "1"}
+        )
+        assert "no longer verified" in str(form.errors)
+        assert self.kodmobi.calls["create"] == 0
+
+    def test_only_its_own_kind_of_flow_answers(self) -> None:
+        login = start_login(PHONE).session  # a login flow, not a second factor
+        OTPSession.objects.filter(pk=login.pk).update(user=self.anna)
+        self.device.challenge = login
+        self.device.save()
+        assert not self.answer(self.code()).is_valid()
+        self.challenge()
+        other = OTPSession.objects.exclude(pk=login.pk).get()
+        OTPSession.objects.filter(pk=other.pk).update(user=None)
+        assert not self.answer(self.code()).is_valid()
+        assert self.kodmobi.calls["check"] == 0
+
+    def test_refusals_say_why_and_nothing_more(self) -> None:
+        self.challenge()
+        code = self.code()
+        self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"create"})))
+        assert self.challenge() == [
+            "Error generating challenge: The code service is not answering "
+            "right now. Try again in a minute."
+        ]
+        assert self.answer(code).is_valid()  # the first code still works
+
+    def test_only_a_verified_contact_gets_a_device(self) -> None:
+        from django_kodmobi.contrib.otp.models import KodmobiDevice
+
+        pending = Contact.objects.create(
+            user=self.anna, kind="phone", value=OTHER_PHONE
+        )
+        with pytest.raises(ValueError, match="verified contact"):
+            KodmobiDevice.objects.for_contact(pending)
+        assert KodmobiDevice.objects.for_contact(self.contact) == self.device
+        assert self.device.name == "+7******4567"
+
+    def test_the_admin_lists_devices(self) -> None:
+        admin = get_user_model().objects.create_superuser("root", password="pw")
+        self.client.force_login(admin)
+        response = self.client.get("/admin/kodmobi_otp/kodmobidevice/")
+        assert response.status_code == 200
+        assert "+7******4567" in response.content.decode()
+        assert PHONE.encode() not in response.content
+
+
+class GatewayTests(KodMobiTestMixin, TestCase):
+    def setUp(self) -> None:
+        from two_factor.plugins.phonenumber.models import PhoneDevice
+
+        super().setUp()
+        self.anna = get_user_model().objects.create_user("anna", password="pw")
+        self.device = PhoneDevice.objects.create(
+            user=self.anna, name="default", number=PHONE, method="sms"
+        )
+
+    def test_two_factors_code_is_delivered_by_kodmobi(self) -> None:
+        self.device.generate_challenge()
+        delivery = ManualDelivery.objects.get()
+        assert (delivery.purpose, delivery.status) == (
+            "two_factor",
+            DeliveryStatus.SENT,
+        )
+        message = self.kodmobi.inbox.last(PHONE)
+        assert message is not None and message.session_id is None  # manual flow
+        assert self.device.verify_token(message.code)
+
+    def test_a_reload_within_a_minute_does_not_send_again(self) -> None:
+        with time_machine.travel(timezone.now(), tick=False) as clock:
+            self.device.generate_challenge()
+            first = self.kodmobi.inbox.last(PHONE)
+            clock.shift(59)
+            self.device.generate_challenge()
+            assert self.kodmobi.calls["manual_send"] == 1
+            assert first is not None and self.device.verify_token(first.code)
+            clock.shift(2)
+            self.device.generate_challenge()
+            assert self.kodmobi.calls["manual_send"] == 2
+
+    def test_a_failed_delivery_does_not_hold_the_next_one_back(self) -> None:
+        self.kodmobi.faults.add(
+            Fault(FaultKind.ERROR, frozenset({"manual_send"}), times=1)
+        )
+        with self.assertLogs("django_kodmobi.contrib.two_factor", "WARNING") as logs:
+            self.device.generate_challenge()  # logged, not raised
+        assert ManualDelivery.objects.get().status == DeliveryStatus.FAILED
+        assert PHONE not in "".join(logs.output)
+        assert "+7******4567" in "".join(logs.output)
+        self.device.generate_challenge()
+        assert ManualDelivery.objects.filter(status=DeliveryStatus.SENT).count() == 1
+
+    def test_a_refusal_is_logged_not_raised(self) -> None:
+        with override_settings(KODMOBI={**settings.KODMOBI, "SMS_COUNTRIES": ["KZ"]}):
+            self.kodmobi.project.set_reachable(PHONE, ["sms"])
+            with self.assertLogs(
+                "django_kodmobi.contrib.two_factor", "WARNING"
+            ) as logs:
+                self.device.generate_challenge()
+        assert "channel_unavailable" in logs.output[0]
+        assert self.kodmobi.inbox.last(PHONE) is None
+
+    def test_kodmobi_makes_no_calls(self) -> None:
+        from django_kodmobi.contrib.two_factor import KodmobiGateway
+
+        with pytest.raises(ImproperlyConfigured):
+            KodmobiGateway().make_call(self.device, "123456")
+
+
+class MigrationTests(TestCase):
+    def test_the_device_has_its_migrations(self) -> None:
+        import io
+
+        from django.core.management import call_command
+
+        out = io.StringIO()
+        call_command(
+            "makemigrations", "kodmobi_otp", "--check", "--dry-run", stdout=out
+        )
+        assert "No changes detected" in out.getvalue()
+
+
+def test_the_example_site_offers_two_factor_behind_a_setting(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "KODMOBI_EXAMPLE_TWO_FACTOR": "true",
+        "ALLOWED_HOSTS": "testserver",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    script = (
+        "import django; django.setup();"
+        "from django.core.management import call_command;"
+        "call_command('check', fail_level='WARNING');"
+        "call_command('migrate', verbosity=0);"
+        "from django.test import Client;"
+        "page = Client().get('/').content.decode();"
+        "assert '/account/login/' in page, page;"
+        "assert Client().get('/account/login/').status_code == 200"
+    )
+    subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script], cwd=root, env=env, check=True
+    )
+
+
+class TwoFactorCheckTests(TestCase):
+    def ids(self) -> list[str]:
+        return [str(m.id) for m in run_checks()]
+
+    def test_the_code_length_must_be_deliverable(self) -> None:
+        assert "kodmobi.E012" not in self.ids()
+        with override_settings(TWO_FACTOR_TOTP_DIGITS=8):
+            assert "kodmobi.E012" in self.ids()
+        with override_settings(
+            TWO_FACTOR_TOTP_DIGITS=8,
+            TWO_FACTOR_SMS_GATEWAY="two_factor.gateways.fake.Fake",
+        ):
+            assert "kodmobi.E012" not in self.ids()  # not ours
+
+    def test_kodmobi_is_no_call_gateway(self) -> None:
+        assert "kodmobi.E013" not in self.ids()
+        with override_settings(
+            TWO_FACTOR_CALL_GATEWAY="django_kodmobi.contrib.two_factor.KodmobiGateway"
+        ):
+            assert "kodmobi.E013" in self.ids()
+        with override_settings(TWO_FACTOR_CALL_GATEWAY="no.such.Gateway"):
+            assert "kodmobi.E013" not in self.ids()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"
+)
+class DeviceRaceTests(KodMobiTestMixin, TransactionTestCase):
+    def test_eight_checks_of_the_right_code_at_once_pass_one(self) -> None:
+        from django_kodmobi.contrib.otp.models import KodmobiDevice
+
+        from .test_concurrency import outcomes, race
+
+        anna = get_user_model().objects.create_user("anna")
+        contact = Contact.objects.create(
+            user=anna, kind="phone", value=PHONE, verified_at=timezone.now()
+        )
+        device = KodmobiDevice.objects.for_contact(contact)
+        device.generate_challenge()
+        code = self.kodmobi.last_code(PHONE)
+        # Each caller its own copy, as separate requests would load it (no
+        # row lock: django-otp's forms take one, a custom view may not).
+        copies = [KodmobiDevice.objects.get(pk=device.pk) for _ in range(8)]
+        results = race([functools.partial(copy.verify_token, code) for copy in copies])
+        assert outcomes(results) == Counter({"bool": 8})
+        assert results.count(True) == 1
+        assert OTPSession.objects.get().status == "consumed"
+        device.refresh_from_db()  # the losers guessed nothing wrong
+        assert (device.challenge, device.throttling_failure_count) == (None, 0)
+
+    def test_wrong_codes_checked_at_once_all_count(self) -> None:
+        from django_kodmobi.contrib.otp.models import KodmobiDevice
+
+        from .test_concurrency import race
+
+        anna = get_user_model().objects.create_user("anna")
+        contact = Contact.objects.create(
+            user=anna, kind="phone", value=PHONE, verified_at=timezone.now()
+        )
+        device = KodmobiDevice.objects.for_contact(contact)
+        device.generate_challenge()
+        code = self.kodmobi.last_code(PHONE)
+        wrong = "000000" if code != "000000" else "111111"
+        copies = [KodmobiDevice.objects.get(pk=device.pk) for _ in range(8)]
+        assert (
+            race([functools.partial(c.verify_token, wrong) for c in copies])
+            == [False] * 8
+        )
+        device.refresh_from_db()
+        assert device.throttling_failure_count == 8
