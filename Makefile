@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
 DEMO_PORT ?= 8000
 
-.PHONY: help install test coverage lint format demo sandbox messages mutation docs clean
+.PHONY: help install test coverage lint format demo sandbox messages mutation docs bench clean
 
 help:
 	@echo "make demo     run the example site with the local kod.mobi sandbox"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint     ruff format --check, ruff check, mypy"
 	@echo "make sandbox  run only the kod.mobi sandbox on :$(SANDBOX_PORT)"
 	@echo "make docs     build the documentation site into build/site"
+	@echo "make bench    a full login against the hand-written floor (BENCH_QUICK=1: short)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +81,11 @@ messages: $(STAMP)
 		(cd $$dir && ../$(BIN)/django-admin makemessages -l ru --no-obsolete \
 			&& ../$(BIN)/django-admin compilemessages) || exit 1; \
 	done
+
+# A full login side by side with a hand-written floor, on SQLite and (when
+# they answer on 127.0.0.1) PostgreSQL + Redis; the last line is JSON.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_compare
 
 clean:
 	rm -rf $(VENV) .coverage htmlcov .mypy_cache .ruff_cache build dist *.egg-info mutants

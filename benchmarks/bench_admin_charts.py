@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from typing import Any
+
+from benchmarks.common import setup_django, test_databases
 
 DAY = 24 * 3600
 
@@ -126,25 +127,17 @@ def main() -> None:
     parser.add_argument("--spread-days", type=int, default=30)
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
-    from django.test.runner import DiscoverRunner
-    from django.test.utils import setup_test_environment
     from django.urls import reverse
 
     from django_kodmobi import stats
     from django_kodmobi.models import OTPEvent
 
-    setup_test_environment()
-    runner = DiscoverRunner(verbosity=0)
-    old_config = runner.setup_databases()
-    try:
+    with test_databases():
         admin = get_user_model().objects.create_superuser("admin", "a@example.com", "x")
         client = Client()
         client.force_login(admin)
@@ -184,8 +177,6 @@ def main() -> None:
                 indent=2,
             )
         )
-    finally:
-        runner.teardown_databases(old_config)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
+
+from benchmarks.common import setup_django, test_databases
 
 
 def main() -> None:
@@ -20,23 +21,16 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=200)
     logins = parser.parse_args().logins
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test.runner import DiscoverRunner
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.test.utils import CaptureQueriesContext
 
     from django_kodmobi.services import log_in, start_login, verify_code
     from django_kodmobi.testing import fresh_sandbox
     from tests.helpers import session_request
 
-    setup_test_environment()
-    runner = DiscoverRunner(verbosity=0)
-    old_config = runner.setup_databases()
-    try:
+    with test_databases():
         engine = fresh_sandbox()
         user_model = get_user_model()
         steps: dict[str, list[float]] = {"start": [], "verify": [], "log_in": []}
@@ -78,8 +72,6 @@ def main() -> None:
                 indent=2,
             )
         )
-    finally:
-        runner.teardown_databases(old_config)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import time
 from typing import Any
+
+from benchmarks.common import setup_django, test_databases
 
 _NUMBERS = (
     "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %s)"
@@ -54,20 +55,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
+    setup_django()
     from django.db import connection, transaction
-    from django.test.runner import DiscoverRunner
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.test.utils import CaptureQueriesContext
 
     from django_kodmobi.users import find_account, normalize_identifier, user_by_field
 
-    setup_test_environment()
-    runner = DiscoverRunner(verbosity=0)
-    old_config = runner.setup_databases()
-    try:
+    with test_databases():
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_USERS.replace("%s", str(int(args.users))))
             cursor.execute(_CONTACTS)
@@ -107,8 +101,6 @@ def main() -> None:
                 indent=2,
             )
         )
-    finally:
-        runner.teardown_databases(old_config)
 
 
 if __name__ == "__main__":

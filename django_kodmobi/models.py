@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -93,19 +93,20 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         on it, so starting again never buys more guesses at one code.
         """
         now = clock.now()
-        if not self.filter(
-            pk=session.pk, status__in=OPEN_STATUSES, expires_at__gt=now
-        ).update(attempts=F("attempts") + 1, updated_at=now):
+        with transaction.atomic():  # one commit for both counters
+            if not self.filter(
+                pk=session.pk, status__in=OPEN_STATUSES, expires_at__gt=now
+            ).update(attempts=F("attempts") + 1, updated_at=now):
+                return False
+            if KodSession.objects.filter(
+                pk=session.kodmobi_session_id,
+                attempts__lt=kodmobi_settings.MAX_ATTEMPTS,
+            ).update(attempts=F("attempts") + 1):
+                session.attempts += 1
+                return True
+            # The shared budget is spent: this check never happens.
+            self.filter(pk=session.pk).update(attempts=F("attempts") - 1)
             return False
-        if KodSession.objects.filter(
-            pk=session.kodmobi_session_id,
-            attempts__lt=kodmobi_settings.MAX_ATTEMPTS,
-        ).update(attempts=F("attempts") + 1):
-            session.attempts += 1
-            return True
-        # The shared budget is spent: this check never happens.
-        self.filter(pk=session.pk).update(attempts=F("attempts") - 1)
-        return False
 
     def reserve_resend(self, session: OTPSession) -> bool:
         """Count one resend of an open flow, within ``MAX_RESENDS``."""
@@ -136,15 +137,17 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         )
         return True
 
-    def consume(self, session: OTPSession) -> bool:
-        """Verified and unexpired → consumed, for exactly one caller."""
+    def consume(self, session: OTPSession, user: Any = None) -> bool:
+        """Verified and unexpired → consumed, for exactly one caller; with
+        ``user``, recorded as the one who logged in, in the same UPDATE."""
         now = clock.now()
+        values: dict[str, Any] = {"user": user} if user is not None else {}
         if not self.filter(
             pk=session.pk,
             status=Status.VERIFIED,
             consumed_at__isnull=True,
             expires_at__gt=now,
-        ).update(status=Status.CONSUMED, consumed_at=now, updated_at=now):
+        ).update(status=Status.CONSUMED, consumed_at=now, updated_at=now, **values):
             return False
         session.status, session.consumed_at = Status.CONSUMED, now
         return True

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -39,3 +42,43 @@ def step_up(client: Any, user: Any) -> None:
     session = client.session
     session[SESSION_KEY] = {"user": str(user.pk), "at": clock.epoch()}
     session.save()
+
+
+@dataclass
+class Work:
+    """What a step asks of the database: statements (without transaction
+    control) and commits (a write outside a transaction is one)."""
+
+    statements: int = 0
+    commits: int = 0
+    sql: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def database_work() -> Iterator[Work]:
+    """Count a step's statements and commits as a request would make them.
+
+    Inside a test's transaction a transaction of the code under test is a
+    savepoint; a savepoint at the top counts as one commit, as would a write
+    on its own.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    work = Work()
+    with CaptureQueriesContext(connection) as captured:
+        yield work
+    depth = 0
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        verb = sql.split(None, 1)[0].upper()
+        if verb == "SAVEPOINT":
+            work.commits += depth == 0
+            depth += 1
+        elif verb == "RELEASE" or (verb == "ROLLBACK" and "SAVEPOINT" in sql):
+            depth -= 1
+        else:
+            work.statements += 1
+            work.sql.append(sql)
+            is_write = verb in {"INSERT", "UPDATE", "DELETE"}
+            work.commits += is_write and depth == 0

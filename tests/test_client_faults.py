@@ -125,6 +125,22 @@ class TestConstructor:
         with KodMobiClient("pub-key-value", "sec-key-value") as client:
             assert "key-value" not in repr(client)
 
+    def test_reads_proxies_from_the_environment_once(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/site-ca.pem")
+        with KodMobiClient("k") as client:
+            assert client.session.proxies == {"https": "http://proxy.internal:3128"}
+            assert client.session.verify == "/etc/ssl/site-ca.pem"
+            assert not client.session.trust_env  # not again per request
+        monkeypatch.setenv("NO_PROXY", "api.kod.mobi")
+        with KodMobiClient("k") as client:
+            assert client.session.proxies == {}
+
     def test_does_not_close_a_session_it_was_given(self) -> None:
         session = requests.Session()
         KodMobiClient("k", session=session).close()

@@ -68,6 +68,49 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         self.fresh.refresh_from_db()
         assert (self.stale.status, self.fresh.status) == (Status.EXPIRED, Status.SENT)
 
+    def test_in_batches_each_its_own_statement(self) -> None:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        for n in range(3):
+            session = start_login(f"+7999123450{n}").session
+            OTPSession.objects.filter(pk=session.pk).update(
+                created_at=timezone.now() - timedelta(days=91)
+            )
+        with CaptureQueriesContext(connection) as captured:
+            output = self.run_cleanup("--batch-size", "2")
+        assert "deleted 4 session(s) with 8 event(s)" in output
+        assert OTPSession.objects.count() == 2
+        session_deletes = [
+            q["sql"]
+            for q in captured.captured_queries
+            if q["sql"].startswith('DELETE FROM "kodmobi_otpsession"')
+        ]
+        assert len(session_deletes) == 2  # 4 sessions, 2 a batch
+        with pytest.raises(CommandError, match="batch-size"):
+            self.run_cleanup("--batch-size", "0")
+
+    def test_a_flow_that_moved_on_since_it_was_read_is_left_alone(self) -> None:
+        from unittest import mock
+
+        from django_kodmobi.models import OTPSessionQuerySet
+
+        # As if the fresh flow had been stale when the batch read its id.
+        everything = OTPSessionQuerySet(OTPSession)
+        with mock.patch.object(OTPSessionQuerySet, "stale", return_value=everything):
+            self.run_cleanup()
+        self.fresh.refresh_from_db()
+        assert self.fresh.status == Status.SENT
+
+    def test_a_terminal_sees_progress(self) -> None:
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        out = Terminal()
+        call_command("kodmobi_cleanup", stdout=out)
+        assert "\rsessions deleted: 1" in out.getvalue()
+
     def test_days_option(self) -> None:
         assert "deleted 0 session(s)" in self.run_cleanup("--days", "365")
         with pytest.raises(CommandError):

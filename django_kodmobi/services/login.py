@@ -57,24 +57,36 @@ def redeem_for_login(
         update(session, last_error=reason)
         record_event(session, EventKind.LOGIN_REFUSED, detail=reason)
         raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
-    with transaction.atomic():
-        if not OTPSession.objects.consume(session):
-            raise VerificationError(Failure.ALREADY_USED)
+    with transaction.atomic():  # the login and its audit, one commit
         if signup:
-            user = users.create_user(identifier)
-            if user is None:
-                raise VerificationError(Failure.LOGIN_NOT_ALLOWED)  # rolled back
-        OTPSession.objects.filter(pk=session.pk).update(user=user)
-    assert user is not None
-    session.user = user  # type: ignore[assignment]
-    if not account.by_contact:
-        remember_contact(user, identifier)
+            user = _consume_and_sign_up(session, identifier)
+        elif not OTPSession.objects.consume(session, user):
+            raise VerificationError(Failure.ALREADY_USED)
+        assert user is not None
+        session.user = user  # type: ignore[assignment]
+        if not account.by_contact:
+            remember_contact(user, identifier)
+        if signup:
+            record_event(session, EventKind.SIGNED_UP)
+        record_event(session, EventKind.LOGGED_IN)
     if signup:
-        record_event(session, EventKind.SIGNED_UP)
         signals.user_signed_up.send(
             sender=OTPSession, user=user, session=session, request=request
         )
-    record_event(session, EventKind.LOGGED_IN)
+    return user
+
+
+def _consume_and_sign_up(
+    session: OTPSession, identifier: users.Identifier
+) -> AbstractBaseUser:
+    """Consume ``session`` and create its user (in the caller's transaction:
+    both or neither)."""
+    if not OTPSession.objects.consume(session):
+        raise VerificationError(Failure.ALREADY_USED)
+    user = users.create_user(identifier)
+    if user is None:
+        raise VerificationError(Failure.LOGIN_NOT_ALLOWED)  # rolled back
+    OTPSession.objects.filter(pk=session.pk).update(user=user)
     return user
 
 

@@ -7,6 +7,8 @@ signal follow only for the caller whose UPDATE changed the row.
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from django_kodmobi import signals
 from django_kodmobi.client import KodMobiError
 from django_kodmobi.exceptions import Failure, VerificationError
@@ -62,8 +64,11 @@ def lock(session: OTPSession) -> None:
 
 def mark_verified(session: OTPSession) -> OTPSession:
     """Open → verified for exactly one caller; the others get ``already_used``."""
-    if not OTPSession.objects.mark_verified(session):
+    with transaction.atomic():  # the status and its event, one commit
+        verified = OTPSession.objects.mark_verified(session)
+        if verified:
+            record_event(session, EventKind.VERIFIED, session.channel)
+    if not verified:
         raise VerificationError(Failure.ALREADY_USED)
-    record_event(session, EventKind.VERIFIED, session.channel)
     signals.session_verified.send(sender=OTPSession, session=session)
     return session

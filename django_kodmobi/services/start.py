@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from django_kodmobi import clock, guards, limits, signals, users
@@ -18,6 +19,7 @@ from django_kodmobi.client import (
     KodMobiAPIError,
     KodMobiBlockedError,
     KodMobiError,
+    Session,
     SessionChannel,
 )
 from django_kodmobi.conf import settings
@@ -95,16 +97,17 @@ def start_login(
     guards.check_streak(normalized.value, client.ip)
 
     token = new_token()
-    session = OTPSession.objects.create(
-        identifier=normalized.value,
-        identifier_kind=normalized.kind,
-        purpose=purpose,
-        flow_token_hash=hash_token(token),
-        expires_at=clock.now() + timedelta(seconds=settings.SESSION_TTL),
-        client_ip=client.ip,
-        user_agent=client.user_agent[:255],
-    )
-    record_event(session, EventKind.CREATED, channel or "")
+    with transaction.atomic():  # the row and its first event, one commit
+        session = OTPSession.objects.create(
+            identifier=normalized.value,
+            identifier_kind=normalized.kind,
+            purpose=purpose,
+            flow_token_hash=hash_token(token),
+            expires_at=clock.now() + timedelta(seconds=settings.SESSION_TTL),
+            client_ip=client.ip,
+            user_agent=client.user_agent[:255],
+        )
+        record_event(session, EventKind.CREATED, channel or "")
     signals.session_created.send(sender=OTPSession, session=session)
 
     try:
@@ -120,6 +123,18 @@ def start_login(
     except KodMobiError as exc:
         raise fail(session, exc, EventKind.FAILED) from exc
 
+    with transaction.atomic():  # what kod.mobi said, one commit
+        _record_reply(session, reply, send)
+    if reply.sent_to:
+        signals.code_sent.send(
+            sender=OTPSession, session=session, channel=reply.sent_to, resend=False
+        )
+    return Flow(session=session, token=token, channels=reply.channels)
+
+
+def _record_reply(session: OTPSession, reply: Session, send: bool) -> None:
+    """Write what kod.mobi answered to the flow: its kod.mobi session and
+    budget, the channel, the expiry, and the event."""
     sent_to = reply.sent_to or ""
     # Asked to send, kod.mobi sent nothing: it handed back the live session
     # of this destination. The flow then shares that code, and so its
@@ -151,12 +166,8 @@ def start_login(
     update(session, **values)
     if sent_to:
         record_event(session, EventKind.SENT, sent_to)
-        signals.code_sent.send(
-            sender=OTPSession, session=session, channel=sent_to, resend=False
-        )
     elif joined:
         record_event(session, EventKind.SENT, session.channel, "joined a live code")
-    return Flow(session=session, token=token, channels=reply.channels)
 
 
 def resend_code(

@@ -1,21 +1,29 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils import timezone
 
 from django_kodmobi.conf import settings
-from django_kodmobi.models import ManualDelivery, OTPEvent, OTPSession
-from django_kodmobi.services import expire_stale
+from django_kodmobi.models import (
+    LIVE_STATUSES,
+    ManualDelivery,
+    OTPEvent,
+    OTPSession,
+    Status,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Mark open OTP sessions past their expiry as expired, and delete sessions "
         "(with their events) and manual deliveries older than "
-        "KODMOBI['RETENTION_DAYS']."
+        "KODMOBI['RETENTION_DAYS']. Works in batches, one short transaction "
+        "each, so a large backlog neither holds locks nor fills memory."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,36 +34,107 @@ class Command(BaseCommand):
             help="Retention in days (default: KODMOBI['RETENTION_DAYS']).",
         )
         parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=1000,
+            help="Rows per batch (default: 1000).",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Report what would change; change nothing.",
         )
 
     def handle(
-        self, *args: Any, days: int | None, dry_run: bool, **options: Any
+        self,
+        *args: Any,
+        days: int | None,
+        batch_size: int,
+        dry_run: bool,
+        **options: Any,
     ) -> None:
         days = settings.RETENTION_DAYS if days is None else days
         if days < 1:
             raise CommandError("--days must be at least 1")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
         now = timezone.now()
         cutoff = now - timedelta(days=days)
         old = OTPSession.objects.filter(created_at__lt=cutoff)
         old_deliveries = ManualDelivery.objects.filter(created_at__lt=cutoff)
-        sessions = old.count()
-        events = OTPEvent.objects.filter(session__in=old).count()
-        stale = OTPSession.objects.stale(now).count()
         if dry_run:
+            stale = OTPSession.objects.stale(now).count()
+            events = OTPEvent.objects.filter(session__created_at__lt=cutoff).count()
             self.stdout.write(
-                f"Would expire {stale} open session(s) and delete {sessions} session(s) "
-                f"with {events} event(s) and {old_deliveries.count()} manual "
-                f"deliveries older than {days} day(s)."
+                f"Would expire {stale} open session(s) and delete {old.count()} "
+                f"session(s) with {events} event(s) and {old_deliveries.count()} "
+                f"manual deliveries older than {days} day(s)."
             )
             return
-        expired = expire_stale(now)
-        deleted = old.delete()[1].get(OTPSession._meta.label, 0)
-        deliveries, _ = old_deliveries.delete()
+        expired = self._in_batches("expired", lambda: _expire_batch(now, batch_size))
+        sessions = events = 0
+
+        def delete_sessions() -> int:
+            nonlocal sessions, events
+            done, found = _delete_session_batch(cutoff, batch_size)
+            sessions += done
+            events += found
+            return done
+
+        self._in_batches("sessions deleted", delete_sessions)
+        deliveries = self._in_batches(
+            "deliveries deleted", lambda: _delete_delivery_batch(cutoff, batch_size)
+        )
         self.stdout.write(
-            f"Expired {expired} open session(s); deleted {deleted} session(s) "
+            f"Expired {expired} open session(s); deleted {sessions} session(s) "
             f"with {events} event(s) and {deliveries} manual deliveries older "
             f"than {days} day(s)."
         )
+
+    def _in_batches(self, label: str, batch: Callable[[], int]) -> int:
+        """Run ``batch`` until it does nothing; return the rows it did."""
+        total = 0
+        while done := batch():
+            total += done
+            if self.stdout.isatty():
+                self.stdout.write(f"\r{label}: {total}", ending="")
+                self.stdout.flush()
+        if total and self.stdout.isatty():
+            self.stdout.write("")
+        return total
+
+
+def _expire_batch(now: datetime, size: int) -> int:
+    ids = list(
+        OTPSession.objects.stale(now).order_by().values_list("pk", flat=True)[:size]
+    )
+    # The condition again: a flow may have moved on since it was read.
+    return OTPSession.objects.filter(
+        pk__in=ids, status__in=LIVE_STATUSES, expires_at__lte=now
+    ).update(status=Status.EXPIRED, updated_at=timezone.now())
+
+
+def _delete_session_batch(cutoff: datetime, size: int) -> tuple[int, int]:
+    """Delete up to ``size`` old sessions with their events; return both counts."""
+    ids = list(
+        OTPSession.objects.filter(created_at__lt=cutoff)
+        .order_by()
+        .values_list("pk", flat=True)[:size]
+    )
+    if not ids:
+        return 0, 0
+    with transaction.atomic():
+        events, _ = OTPEvent.objects.filter(session_id__in=ids).delete()
+        # Events gone, the sessions are loaded only as far as the deletion
+        # must (their primary keys), for what else points at them.
+        sessions = OTPSession.objects.filter(pk__in=ids).only("pk").delete()[1]
+    return sessions.get(OTPSession._meta.label, 0), events
+
+
+def _delete_delivery_batch(cutoff: datetime, size: int) -> int:
+    ids = list(
+        ManualDelivery.objects.filter(created_at__lt=cutoff)
+        .order_by()
+        .values_list("pk", flat=True)[:size]
+    )
+    return ManualDelivery.objects.filter(pk__in=ids).delete()[0] if ids else 0
