@@ -362,10 +362,8 @@ class TwoFactorCheckTests(TestCase):
     connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"
 )
 class DeviceRaceTests(KodMobiTestMixin, TransactionTestCase):
-    def test_eight_checks_of_the_right_code_at_once_pass_one(self) -> None:
+    def device_with_a_code(self) -> tuple[Any, str]:
         from django_kodmobi.contrib.otp.models import KodmobiDevice
-
-        from .test_concurrency import outcomes, race
 
         anna = get_user_model().objects.create_user("anna")
         contact = Contact.objects.create(
@@ -374,9 +372,16 @@ class DeviceRaceTests(KodMobiTestMixin, TransactionTestCase):
         device = KodmobiDevice.objects.for_contact(contact)
         device.generate_challenge()
         code = self.kodmobi.last_code(PHONE)
+        assert code is not None
+        return device, code
+
+    def test_eight_checks_of_the_right_code_at_once_pass_one(self) -> None:
+        from .test_concurrency import outcomes, race
+
+        device, code = self.device_with_a_code()
         # Each caller its own copy, as separate requests would load it (no
         # row lock: django-otp's forms take one, a custom view may not).
-        copies = [KodmobiDevice.objects.get(pk=device.pk) for _ in range(8)]
+        copies = [type(device).objects.get(pk=device.pk) for _ in range(8)]
         results = race([functools.partial(copy.verify_token, code) for copy in copies])
         assert outcomes(results) == Counter({"bool": 8})
         assert results.count(True) == 1
@@ -385,19 +390,11 @@ class DeviceRaceTests(KodMobiTestMixin, TransactionTestCase):
         assert (device.challenge, device.throttling_failure_count) == (None, 0)
 
     def test_wrong_codes_checked_at_once_all_count(self) -> None:
-        from django_kodmobi.contrib.otp.models import KodmobiDevice
-
         from .test_concurrency import race
 
-        anna = get_user_model().objects.create_user("anna")
-        contact = Contact.objects.create(
-            user=anna, kind="phone", value=PHONE, verified_at=timezone.now()
-        )
-        device = KodmobiDevice.objects.for_contact(contact)
-        device.generate_challenge()
-        code = self.kodmobi.last_code(PHONE)
+        device, code = self.device_with_a_code()
         wrong = "000000" if code != "000000" else "111111"
-        copies = [KodmobiDevice.objects.get(pk=device.pk) for _ in range(8)]
+        copies = [type(device).objects.get(pk=device.pk) for _ in range(8)]
         assert (
             race([functools.partial(c.verify_token, wrong) for c in copies])
             == [False] * 8

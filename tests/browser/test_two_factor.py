@@ -29,19 +29,27 @@ pytestmark = [
 PHONE = "+79991234567"
 
 
-def test_a_password_then_the_code_from_kodmobi(
-    page: Any, site: Any, browser_sandbox: SandboxServer
-) -> None:
+def a_user_with_a_phone_device() -> None:
     from two_factor.plugins.phonenumber.models import PhoneDevice
 
     anna = get_user_model().objects.create_user("anna", password="a long password")
     PhoneDevice.objects.create(user=anna, name="default", number=PHONE, method="sms")
 
-    page.goto(f"{site.url}/otp/protected/")
-    assert "/account/login/" in page.url
+
+def log_in_with_a_password(page: Any) -> None:
+    """The first step of two-factor's login: the code goes out."""
     page.get_by_label("Username").fill("anna")
     page.get_by_label("Password").fill("a long password")
     page.get_by_role("button", name="Next").click()
+
+
+def test_a_password_then_the_code_from_kodmobi(
+    page: Any, site: Any, browser_sandbox: SandboxServer
+) -> None:
+    a_user_with_a_phone_device()
+    page.goto(f"{site.url}/otp/protected/")
+    assert "/account/login/" in page.url
+    log_in_with_a_password(page)
     expect()(page.get_by_label("Token")).to_be_visible()
     page.shots("token-step")
 
@@ -57,15 +65,9 @@ def test_a_password_then_the_code_from_kodmobi(
 def test_a_wrong_code_is_refused(
     page: Any, site: Any, browser_sandbox: SandboxServer
 ) -> None:
-    from two_factor.plugins.phonenumber.models import PhoneDevice
-
-    anna = get_user_model().objects.create_user("anna", password="a long password")
-    PhoneDevice.objects.create(user=anna, name="default", number=PHONE, method="sms")
-
+    a_user_with_a_phone_device()
     page.goto(f"{site.url}/account/login/")
-    page.get_by_label("Username").fill("anna")
-    page.get_by_label("Password").fill("a long password")
-    page.get_by_role("button", name="Next").click()
+    log_in_with_a_password(page)
     message = browser_sandbox.engine.inbox.last(PHONE)
     assert message is not None
     wrong = "000000" if message.code != "000000" else "111111"
