@@ -116,6 +116,10 @@ DEFAULTS: dict[str, Any] = {
     #: Seconds a failure to get that list is remembered, so a login page
     #: does not wait for kod.mobi on every render while it is down.
     "CHANNELS_FAILURE_CACHE_SECONDS": 15,
+    #: Seconds a flow's channel list, as kod.mobi last gave it, serves the
+    #: pages that follow (the code page right after the start, a page shown
+    #: again after a wrong code) before kod.mobi is asked again.
+    "SESSION_CHANNELS_CACHE_SECONDS": 20,
     #: A link to the sandbox inbox on the login page (demos); "" hides it.
     "SANDBOX_INBOX_URL": "",
     #: Seconds a confirmed code (a login by code, a step-up) lets a person
@@ -300,6 +304,10 @@ class Settings:
     @property
     def CHANNELS_FAILURE_CACHE_SECONDS(self) -> int:  # noqa: N802
         return int(self.get("CHANNELS_FAILURE_CACHE_SECONDS"))
+
+    @property
+    def SESSION_CHANNELS_CACHE_SECONDS(self) -> int:  # noqa: N802
+        return int(self.get("SESSION_CHANNELS_CACHE_SECONDS"))
 
     @property
     def SANDBOX_INBOX_URL(self) -> str:  # noqa: N802

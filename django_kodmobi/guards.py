@@ -27,11 +27,12 @@ from . import clock
 from .conf import settings
 from .exceptions import Failure, VerificationError
 from .limits import digest
-from .models import FailureStreak, IdentifierKind
+from .models import FailureStreak, IdentifierKind, OTPSession
 
 __all__ = [
     "canonical_for_limits",
     "check_destination",
+    "check_flow_streak",
     "check_streak",
     "clear_streak",
     "fits",
@@ -139,6 +140,15 @@ def check_streak(identifier: str, ip: str | None) -> bool:
         raise VerificationError(Failure.TOO_MANY_FAILURES, retry_after=max(1, wait))
     # Every failure counts on the identifier's own streak.
     return own in streaks
+
+
+def check_flow_streak(session: OTPSession, ip: str | None) -> bool:
+    """:func:`check_streak` for a flow's identifier, without a query when
+    the flow was loaded knowing that no streak exists for it
+    (``OTPSession.objects.with_streak_hint()``)."""
+    if session.streak_key and getattr(session, "streak_free", False):
+        return False
+    return check_streak(session.identifier, ip)
 
 
 def record_failure(identifier: str, ip: str | None) -> None:

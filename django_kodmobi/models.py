@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ulid import ULID
@@ -81,6 +81,12 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
 
     def open(self) -> OTPSessionQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
+
+    def with_streak_hint(self) -> OTPSessionQuerySet:
+        """Annotate ``streak_free``: no failure streak exists for the
+        identifier, so the code check need not look them up."""
+        streaks = FailureStreak.objects.filter(identifier_key=OuterRef("streak_key"))
+        return self.annotate(streak_free=~Exists(streaks))
 
     def stale(self, now: Any = None) -> OTPSessionQuerySet:
         """Flows past their expiry that could still move on."""
@@ -245,6 +251,12 @@ class OTPSession(models.Model):
     )
     flow_token_hash = models.CharField(
         _("flow token hash"), max_length=64, editable=False
+    )
+    #: The keyed hash the identifier's failure streaks are filed under
+    #: (``guards.streak_key``): loading a flow tells at once whether any
+    #: exist. Empty on rows from before 0006: those are always looked up.
+    streak_key = models.CharField(
+        _("streak key"), max_length=64, blank=True, default="", editable=False
     )
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=255, blank=True)

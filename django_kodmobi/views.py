@@ -205,7 +205,7 @@ class CodeView(FlowMixin, View):
         channels: tuple[SessionChannel, ...] = ()
         if is_open:
             try:
-                channels = services.get_channels(session)
+                channels = services.get_channels(session, recent=True)
             except VerificationError:
                 channels = ()
         cards = services.channel_cards(session, channels)

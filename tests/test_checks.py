@@ -66,6 +66,7 @@ class CheckTests(SimpleTestCase):
             {"BREAKER_FAILURES": 0},
             {"BREAKER_COOLDOWN": -1},
             {"CHANNELS_FAILURE_CACHE_SECONDS": 0},
+            {"SESSION_CHANNELS_CACHE_SECONDS": 0},
             {"FAILURE_COOLDOWNS": "10:900"},
             {"FAILURE_COOLDOWNS": [(10, 0)]},
             {"FAILURE_COOLDOWNS": [(10,)]},

@@ -138,6 +138,19 @@ class FailureStreakTests(GuessTestCase):
             clock.shift(15 * 60)
         assert not FailureStreak.objects.exists(), "a right code clears every streak"
 
+    def test_a_flow_without_a_streak_key_still_looks_streaks_up(self) -> None:
+        # Rows from before migration 0006 carry no streak key, so loading
+        # them cannot tell whether streaks exist: the check looks them up.
+        with time_machine.travel("2026-11-28 10:00Z", tick=False):
+            self.spend(10)
+            flow = start_login(PHONE, client=VICTIM)
+            OTPSession.objects.filter(pk=flow.session.pk).update(streak_key="")
+            checks = self.kodmobi.calls["check"]
+            assert (
+                self.guess(flow, self.wrong(), ATTACKER.ip) is Failure.TOO_MANY_FAILURES
+            )
+            assert self.kodmobi.calls["check"] == checks
+
     def test_the_pause_ends(self) -> None:
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
             self.spend(10)

@@ -16,7 +16,14 @@ from django.utils import timezone
 
 from django_kodmobi import signals
 from django_kodmobi.exceptions import Failure, VerificationError
-from django_kodmobi.models import EventKind, KodSession, OTPEvent, OTPSession, Status
+from django_kodmobi.models import (
+    Contact,
+    EventKind,
+    KodSession,
+    OTPEvent,
+    OTPSession,
+    Status,
+)
 from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.services import (
     ClientInfo,
@@ -26,8 +33,10 @@ from django_kodmobi.services import (
     get_channels,
     get_flow_session,
     log_in,
+    redeem_for_login,
     resend_code,
     start_login,
+    verify_and_log_in,
     verify_code,
 )
 from django_kodmobi.testing import KodMobiTestMixin
@@ -568,6 +577,27 @@ class TestLogin(FlowTestCase):
             log_in(session_request(), flow.session.pk, flow.token)
         assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
 
+    def test_the_flow_verified_in_a_request_serves_only_its_own_login(self) -> None:
+        # verify_and_log_in hands the backend the flow it has just verified;
+        # any other id or token in that request is looked up and checked.
+        verified, other = start_login(EMAIL), start_login(PHONE)
+        request = session_request()
+        code = self.kodmobi_code(EMAIL)
+        user = verify_and_log_in(
+            request, verified.session.pk, verified.token, code, session_login=False
+        )
+        assert user == self.user
+        for session_id, token in (
+            (other.session.pk, verified.token),
+            (verified.session.pk, other.token),
+        ):
+            with pytest.raises(VerificationError) as info:
+                redeem_for_login(session_id, token, request)
+            assert info.value.reason is Failure.NOT_FOUND
+        with pytest.raises(VerificationError) as info:
+            redeem_for_login(verified.session.pk, verified.token, request)
+        assert info.value.reason is Failure.ALREADY_USED
+
     def test_unverified_session_cannot_log_in(self) -> None:
         flow = start_login(EMAIL)
         with pytest.raises(VerificationError):
@@ -860,21 +890,36 @@ class TestQueryCounts(FlowTestCase):
     order of events allows."""
 
     def test_start(self) -> None:
-        # SELECT failure streaks; [INSERT session, INSERT event]; kod.mobi;
-        # [INSERT kod.mobi session (if new), UPDATE session, INSERT event].
+        # SELECT failure streaks; INSERT session; kod.mobi; [INSERT kod.mobi
+        # session (if new), UPDATE session, INSERT the "created" and "sent"
+        # events in one statement].
         with database_work() as work:
             start_login(PHONE)
-        assert (work.statements, work.commits) == (6, 2), work.sql
+        assert (work.statements, work.commits) == (5, 2), work.sql
+        assert self.events(Flow(OTPSession.objects.get(), "")) == ["created", "sent"]
 
     def test_verify(self) -> None:
         flow = start_login(PHONE)
         code = self.kodmobi_code(PHONE)
-        # SELECT session, SELECT failure streaks; [UPDATE the flow's
-        # attempts, UPDATE the kod.mobi session's budget] before kod.mobi
-        # sees the code; [UPDATE verified, INSERT event].
+        # SELECT session (which tells that no failure streak exists); [UPDATE
+        # the flow's attempts, UPDATE the kod.mobi session's budget] before
+        # kod.mobi sees the code; [UPDATE verified, INSERT event].
         with database_work() as work:
             verify_code(flow.session.pk, flow.token, code)
-        assert (work.statements, work.commits) == (6, 2), work.sql
+        assert (work.statements, work.commits) == (5, 2), work.sql
+
+    def test_verify_after_a_wrong_code(self) -> None:
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        with pytest.raises(VerificationError):
+            verify_code(
+                flow.session.pk, flow.token, "000000" if code != "000000" else "1" * 6
+            )
+        # A streak exists now: it is looked up (SELECT), and the right code
+        # clears it (DELETE).
+        with database_work() as work:
+            verify_code(flow.session.pk, flow.token, code)
+        assert (work.statements, work.commits) == (7, 3), work.sql
 
     @override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies")
     def test_login(self) -> None:
@@ -891,6 +936,21 @@ class TestQueryCounts(FlowTestCase):
             with database_work() as work:
                 log_in(session_request(), flow.session.pk, flow.token)
             assert (work.statements, work.commits) == expected, work.sql
+
+    @override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies")
+    def test_verify_and_log_in(self) -> None:
+        Contact.objects.create(
+            user=self.user, kind="email", value=EMAIL, verified_at=timezone.now()
+        )
+        flow = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        # The verify above (5 statements, 2 commits), then the login takes
+        # the flow it has just verified instead of loading it again: SELECT
+        # contact and user; [UPDATE consumed, INSERT event]; UPDATE
+        # last_login. A whole login is 14 statements with the start.
+        with database_work() as work:
+            verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
+        assert (work.statements, work.commits) == (9, 4), work.sql
 
 
 class TestNoSecretsStored(FlowTestCase):

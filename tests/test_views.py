@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import time_machine
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -228,6 +229,55 @@ class CodePageTests(PageTestCase):
         assert self.client.get(reverse("kodmobi:code"))["Location"] == reverse(
             "kodmobi:login"
         )
+
+    def test_a_login_by_pages_asks_kodmobi_three_times(self) -> None:
+        self.client.get(reverse("kodmobi:login"))  # the project's list, cached
+        before = dict(self.kodmobi.calls)
+        self.start(EMAIL)
+        self.client.get(reverse("kodmobi:code"))
+        response = self.client.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        asked = {op: n - before.get(op, 0) for op, n in self.kodmobi.calls.items()}
+        assert {op: n for op, n in asked.items() if n} == {
+            "create": 1,
+            "check": 1,
+            "verify": 1,
+        }
+
+    def test_the_code_page_asks_for_channels_again_after_a_while(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.kodmobi.project.set_reachable(PHONE, ["sms"])
+            self.start(PHONE, channel="sms")
+            self.client.post(reverse("kodmobi:code"), {"code": self.wrong(PHONE)})
+            # The page after a wrong code shows the list the start brought...
+            assert self.kodmobi.calls["channels"] == 0
+            self.kodmobi.project.set_reachable(PHONE, ["sms", "telegram"])
+            content = self.client.get(reverse("kodmobi:code")).content.decode()
+            assert "Connect Telegram" in content
+            # ...and later kod.mobi's word on it: Telegram was connected.
+            clock.shift(settings.KODMOBI.get("SESSION_CHANNELS_CACHE_SECONDS", 20))
+            content = self.client.get(reverse("kodmobi:code")).content.decode()
+            assert self.kodmobi.calls["channels"] == 1
+            assert "Connect Telegram" not in content
+            assert 'value="telegram"' in content
+
+    def test_the_list_kept_from_the_start_counts_down_on_our_clock(self) -> None:
+        self.kodmobi.config.channel_timeout = 5  # shorter than the list is kept
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.start(PHONE, channel="sms")
+            clock.shift(2)
+            content = self.client.get(reverse("kodmobi:code")).content.decode()
+            assert 'value="sms" class="kodmobi-card"' in content
+            assert 'data-kodmobi-countdown="3"' in content
+            # Its countdown over, SMS may send again, though the list kept
+            # from the start had it counting down.
+            clock.shift(4)
+            content = self.client.get(reverse("kodmobi:code")).content.decode()
+            assert 'value="sms" class="kodmobi-card"' in content
+            assert 'data-kodmobi-countdown="0"' in content
+            assert self.kodmobi.calls["channels"] == 0
 
     def test_inactive_channel_has_its_call_to_action(self) -> None:
         self.kodmobi.project.set_reachable(PHONE, ["sms", "whatsapp"])

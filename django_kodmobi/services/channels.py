@@ -24,6 +24,7 @@ __all__ = [
     "channel_name",
     "channel_waits",
     "get_channels",
+    "remember_session_channels",
 ]
 
 #: Cached in place of the project's channel list while kod.mobi is down.
@@ -45,27 +46,35 @@ _DESCRIPTIONS = {
 }
 
 
-def get_channels(session: OTPSession | None = None) -> tuple[SessionChannel, ...]:
+def get_channels(
+    session: OTPSession | None = None, *, recent: bool = False
+) -> tuple[SessionChannel, ...]:
     """The channels kod.mobi offers for ``session``, or the project's.
 
     The project's list changes rarely, so it is cached for
     ``KODMOBI["CHANNELS_CACHE_SECONDS"]``, and a failure to get it for
     ``CHANNELS_FAILURE_CACHE_SECONDS``, so that login pages do not wait on
-    kod.mobi while it is down. A session's list is always fresh (its
-    activity and timeouts change by the second).
+    kod.mobi while it is down. A session's list changes by the second (a
+    messenger connected, a countdown over): it is asked for each time,
+    unless ``recent`` accepts kod.mobi's last word on it from the past
+    ``SESSION_CHANNELS_CACHE_SECONDS`` (:func:`remember_session_channels`),
+    as the code page does right after a start.
 
     :raises VerificationError: ``expired`` or ``kodmobi_unavailable``.
     """
     language = kodmobi_language()
-    key = f"kodmobi:channels:{language}"
-    if session is None:
-        cached = cache.get(key)
-        if cached == _DOWN:
-            raise VerificationError(
-                Failure.UNAVAILABLE, retry_after=settings.CHANNELS_FAILURE_CACHE_SECONDS
-            )
-        if cached is not None:
-            return _in_our_words(SessionChannel.from_payload(item) for item in cached)
+    key = (
+        _session_key(session.kodmobi_session_id, language)
+        if session is not None
+        else f"kodmobi:channels:{language}"
+    )
+    cached = cache.get(key) if session is None or recent else None
+    if cached == _DOWN:
+        raise VerificationError(
+            Failure.UNAVAILABLE, retry_after=settings.CHANNELS_FAILURE_CACHE_SECONDS
+        )
+    if cached is not None:
+        return _in_our_words(SessionChannel.from_payload(item) for item in cached)
     try:
         channels = upstream.call(
             lambda kodmobi: kodmobi.get_channels(
@@ -78,7 +87,33 @@ def get_channels(session: OTPSession | None = None) -> tuple[SessionChannel, ...
         raise upstream.failure_for(exc) from exc
     if session is None:
         cache.set(key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS)
+    else:
+        remember_session_channels(session.kodmobi_session_id, channels, language)
     return _in_our_words(channels)
+
+
+def remember_session_channels(
+    kodmobi_session_id: str,
+    channels: tuple[SessionChannel, ...],
+    language: str | None = None,
+) -> None:
+    """Keep kod.mobi's channel list for a session (from any reply that
+    carries it) for the pages that follow at once.
+
+    Countdowns are dropped: they run on, and the flow's own cooldowns
+    (``channel_waits``) hold them. A channel that was counting down reached
+    the person, so it is kept usable.
+    """
+    key = _session_key(kodmobi_session_id, language or kodmobi_language())
+    kept = [
+        {**c.raw, "is_active": c.is_active or c.timeout > 0, "timeout": 0}
+        for c in channels
+    ]
+    cache.set(key, kept, settings.SESSION_CHANNELS_CACHE_SECONDS)
+
+
+def _session_key(kodmobi_session_id: str, language: str) -> str:
+    return f"kodmobi:session-channels:{kodmobi_session_id}:{language}"
 
 
 def channel_name(channel_type: str) -> str:

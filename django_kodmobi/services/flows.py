@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "Flow",
     "get_flow_session",
     "hash_token",
+    "new_event",
     "new_token",
     "record_event",
     "require_open",
@@ -61,12 +63,10 @@ def get_flow_session(session_id: str, flow_token: str) -> OTPSession:
     """
     if not isinstance(session_id, str) or not isinstance(flow_token, str):
         raise VerificationError(Failure.NOT_FOUND)
-    # A ULID is 26 characters: anything else cannot name a flow.
-    session = (
-        OTPSession.objects.filter(pk=session_id).first()
-        if len(session_id) == 26
-        else None
-    )
+    # A ULID is 26 characters: anything else cannot name a flow. The id is
+    # unique, so a plain slice: first() would sort.
+    flows = OTPSession.objects.with_streak_hint().filter(pk=session_id).order_by()
+    session = next(iter(flows[:1]), None) if len(session_id) == 26 else None
     expected = session.flow_token_hash if session else hash_token("")
     if not constant_time_compare(expected, hash_token(flow_token)) or session is None:
         raise VerificationError(Failure.NOT_FOUND)
@@ -94,12 +94,25 @@ def expire(session: OTPSession) -> None:
         record_event(session, EventKind.EXPIRED)
 
 
-def record_event(
+def new_event(
     session: OTPSession, kind: EventKind, channel: str = "", detail: str = ""
-) -> None:
-    OTPEvent.objects.create(
+) -> OTPEvent:
+    """An event, timed now, not yet written."""
+    return OTPEvent(
         session=session, kind=kind, channel=channel[:16], detail=detail[:128]
     )
+
+
+def record_event(
+    session: OTPSession,
+    kind: EventKind,
+    channel: str = "",
+    detail: str = "",
+    *,
+    earlier: Sequence[OTPEvent] = (),
+) -> None:
+    """Write an event, after ``earlier`` ones held back for it: one INSERT."""
+    OTPEvent.objects.bulk_create([*earlier, new_event(session, kind, channel, detail)])
 
 
 def update(session: OTPSession, **values: Any) -> None:

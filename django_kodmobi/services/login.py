@@ -6,6 +6,7 @@ from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
 from django_kodmobi import signals, users
@@ -13,7 +14,7 @@ from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Purpose, Status
 
 from .contacts import remember_contact
-from .flows import expire, get_flow_session, record_event, update
+from .flows import expire, get_flow_session, hash_token, record_event, update
 from .step_up import mark_stepped_up
 from .verify import verify_code
 
@@ -33,7 +34,7 @@ def redeem_for_login(
     :raises VerificationError: ``not_found``, ``already_used``, ``expired``
         or ``login_not_allowed``.
     """
-    session = get_flow_session(session_id, flow_token)
+    session = _flow_to_redeem(request, session_id, flow_token)
     if session.purpose not in (Purpose.LOGIN, Purpose.SIGNUP):
         # A code for a contact or a step-up proves a phone, not a login.
         raise VerificationError(Failure.NOT_FOUND)
@@ -74,6 +75,27 @@ def redeem_for_login(
             sender=OTPSession, user=user, session=session, request=request
         )
     return user
+
+
+#: The request attribute holding the flow :func:`verify_and_log_in` has just
+#: verified, so that the backend need not load it again.
+_VERIFIED_FLOW = "_kodmobi_verified_flow"
+
+
+@sensitive_variables("flow_token")
+def _flow_to_redeem(
+    request: HttpRequest | None, session_id: str, flow_token: str
+) -> OTPSession:
+    """The flow ``flow_token`` binds: the one this request has just verified
+    if it is that flow, else loaded. The consume UPDATE re-checks its state."""
+    verified = getattr(request, _VERIFIED_FLOW, None)
+    if (
+        isinstance(verified, OTPSession)
+        and verified.pk == session_id
+        and constant_time_compare(verified.flow_token_hash, hash_token(flow_token))
+    ):
+        return verified
+    return get_flow_session(session_id, flow_token)
 
 
 def _consume_and_sign_up(
@@ -149,9 +171,10 @@ def verify_and_log_in(
 
     :raises VerificationError: as :func:`verify_code` and :func:`log_in`.
     """
-    verify_code(
+    verified = verify_code(
         session_id, flow_token, code, challenge_token=challenge_token, request=request
     )
+    setattr(request, _VERIFIED_FLOW, verified)
     if session_login:
         return log_in(request, session_id, flow_token)
     return authenticate_flow(request, session_id, flow_token)

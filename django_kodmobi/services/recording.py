@@ -7,6 +7,8 @@ signal follow only for the caller whose UPDATE changed the row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import transaction
 
 from django_kodmobi import signals
@@ -35,16 +37,23 @@ def record(
 
 
 def fail(
-    session: OTPSession, exc: KodMobiError, kind: EventKind, channel: str = ""
+    session: OTPSession,
+    exc: KodMobiError,
+    kind: EventKind,
+    channel: str = "",
+    *,
+    earlier: Sequence[OTPEvent] = (),
 ) -> VerificationError:
     """Record a failed kod.mobi call that ends the flow; return the outcome.
 
     Whatever kod.mobi said (``last_error`` keeps it), the flow *failed*:
-    ``locked`` is kept for flows whose codes were spent here.
+    ``locked`` is kept for flows whose codes were spent here. ``earlier``
+    events not yet written go in the same INSERT.
     """
     failure = failure_for(exc)
-    update(session, status=Status.FAILED, last_error=error_code(exc))
-    record_event(session, kind, channel, error_code(exc))
+    with transaction.atomic():  # the status and its events, one commit
+        update(session, status=Status.FAILED, last_error=error_code(exc))
+        record_event(session, kind, channel, error_code(exc), earlier=earlier)
     return failure
 
 

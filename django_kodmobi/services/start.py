@@ -28,6 +28,7 @@ from django_kodmobi.models import (
     EventKind,
     IdentifierKind,
     KodSession,
+    OTPEvent,
     OTPSession,
     Purpose,
     Status,
@@ -35,12 +36,13 @@ from django_kodmobi.models import (
 from django_kodmobi.provider import kodmobi_language
 
 from . import upstream
-from .channels import channel_waits
+from .channels import channel_waits, remember_session_channels
 from .context import ClientInfo, challenge
 from .flows import (
     Flow,
     get_flow_session,
     hash_token,
+    new_event,
     new_token,
     record_event,
     require_open,
@@ -97,17 +99,20 @@ def start_login(
     guards.check_streak(normalized.value, client.ip)
 
     token = new_token()
-    with transaction.atomic():  # the row and its first event, one commit
-        session = OTPSession.objects.create(
-            identifier=normalized.value,
-            identifier_kind=normalized.kind,
-            purpose=purpose,
-            flow_token_hash=hash_token(token),
-            expires_at=clock.now() + timedelta(seconds=settings.SESSION_TTL),
-            client_ip=client.ip,
-            user_agent=client.user_agent[:255],
-        )
-        record_event(session, EventKind.CREATED, channel or "")
+    # The row goes in before kod.mobi is called, so that a fault there is
+    # recorded on it; its "created" event waits to share one INSERT with
+    # the outcome of that call.
+    session = OTPSession.objects.create(
+        identifier=normalized.value,
+        identifier_kind=normalized.kind,
+        purpose=purpose,
+        flow_token_hash=hash_token(token),
+        streak_key=guards.streak_key(normalized.value),
+        expires_at=clock.now() + timedelta(seconds=settings.SESSION_TTL),
+        client_ip=client.ip,
+        user_agent=client.user_agent[:255],
+    )
+    created = new_event(session, EventKind.CREATED, channel or "")
     signals.session_created.send(sender=OTPSession, session=session)
 
     try:
@@ -121,10 +126,12 @@ def start_login(
             )
         )
     except KodMobiError as exc:
-        raise fail(session, exc, EventKind.FAILED) from exc
+        raise fail(session, exc, EventKind.FAILED, earlier=(created,)) from exc
 
     with transaction.atomic():  # what kod.mobi said, one commit
-        _record_reply(session, reply, send)
+        _record_reply(session, reply, send, created)
+    # The code page comes next and shows these: it need not ask again.
+    remember_session_channels(reply.session_id, reply.channels)
     if reply.sent_to:
         signals.code_sent.send(
             sender=OTPSession, session=session, channel=reply.sent_to, resend=False
@@ -132,9 +139,11 @@ def start_login(
     return Flow(session=session, token=token, channels=reply.channels)
 
 
-def _record_reply(session: OTPSession, reply: Session, send: bool) -> None:
+def _record_reply(
+    session: OTPSession, reply: Session, send: bool, created: OTPEvent
+) -> None:
     """Write what kod.mobi answered to the flow: its kod.mobi session and
-    budget, the channel, the expiry, and the event."""
+    budget, the channel, the expiry, and the events (``created`` with them)."""
     sent_to = reply.sent_to or ""
     # Asked to send, kod.mobi sent nothing: it handed back the live session
     # of this destination. The flow then shares that code, and so its
@@ -165,9 +174,14 @@ def _record_reply(session: OTPSession, reply: Session, send: bool) -> None:
         values["sent_at"] = clock.now()
     update(session, **values)
     if sent_to:
-        record_event(session, EventKind.SENT, sent_to)
+        record_event(session, EventKind.SENT, sent_to, earlier=(created,))
     elif joined:
-        record_event(session, EventKind.SENT, session.channel, "joined a live code")
+        detail = "joined a live code"
+        record_event(
+            session, EventKind.SENT, session.channel, detail, earlier=(created,)
+        )
+    else:  # send=False: nothing went out yet
+        OTPEvent.objects.bulk_create([created])
 
 
 def resend_code(

@@ -104,7 +104,7 @@ def check_code(
     cleaned = normalize_code(code)
     challenge_token = challenge(challenge_token)
     ip = ip or session.client_ip
-    has_streak = guards.check_streak(session.identifier, ip)
+    has_streak = guards.check_flow_streak(session, ip)
     if not OTPSession.objects.reserve_attempt(session):
         raise _budget_spent(session)
 
@@ -166,7 +166,7 @@ def complete_with_token(
         or not 0 < len(verify_token) <= _MAX_VERIFY_TOKEN
     ):
         raise VerificationError(Failure.EXPIRED)
-    has_streak = guards.check_streak(session.identifier, ip or session.client_ip)
+    has_streak = guards.check_flow_streak(session, ip or session.client_ip)
     _confirm(session, verify_token, same_session=True)
     mark_verified(session)
     if has_streak:
