@@ -123,7 +123,9 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
 
     def login_services(email: str) -> None:
         flow = start_login(email)
-        verify_and_log_in(session_request(), flow.session.pk, flow.token, code_for(email))
+        verify_and_log_in(
+            session_request(), flow.session.pk, flow.token, code_for(email)
+        )
 
     def through_views(prefix: str, handle: str) -> Callable[[str], None]:
         """A login by JSON POSTs to ``prefix``start/ and verify/, the flow's
