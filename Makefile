@@ -85,6 +85,7 @@ messages: $(STAMP)
 # A full login side by side with a hand-written floor, on SQLite and (when
 # they answer on 127.0.0.1) PostgreSQL + Redis; the last line is JSON.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.bench_compare
 
 clean:

@@ -35,8 +35,8 @@ _SESSIONS = (
 INSERT INTO kodmobi_otpsession (
     id, kodmobi_session_id, identifier, identifier_kind, purpose, status,
     channel, channels_offered, channel_cooldowns, expires_at, attempts,
-    failed_attempts, resends, flow_token_hash, user_agent, last_error,
-    created_at, updated_at, sent_at, verified_at, consumed_at)
+    failed_attempts, resends, flow_token_hash, streak_key, user_agent,
+    last_error, created_at, updated_at, sent_at, verified_at, consumed_at)
 SELECT
     {id}, '', 'p' || n || '@example.com',
     'email', 'login',
@@ -44,7 +44,7 @@ SELECT
     CASE WHEN n %% 10 = 7 THEN ''
          ELSE (CASE n %% 4 WHEN 0 THEN 'telegram' WHEN 1 THEN 'whatsapp'
                            WHEN 2 THEN 'sms' ELSE 'email' END) END,
-    '[]', '{}', {ago_n}, 0, 0, 0, '', '', '',
+    '[]', '{}', {ago_n}, 0, 0, 0, '', '', '', '',
     {ago_n}, {ago_n},
     CASE WHEN n %% 10 = 7 THEN NULL ELSE {ago_n} END,
     CASE WHEN n %% 10 < 7 THEN {ago_n_less_wait} END,

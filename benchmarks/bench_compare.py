@@ -8,10 +8,17 @@ variant time: 1.0 is as fast as the floor, more is faster).
 
 Variants: ``floor`` (benchmarks/floor.py: three kod.mobi calls on one
 ``requests.Session`` and ``auth.login``) and ``services`` (start_login,
-verify_code, log_in); ``floor_views`` and ``api`` (the same through Django's
-test client, full middleware: minimal JSON views against the REST API).
-Users log in as returning users (a verified contact each), rate limits on
-and counted (on Redis with CACHE_URL).
+verify_and_log_in); ``floor_views`` and ``api`` (the same through Django's
+test client, full middleware: minimal JSON views against the REST API);
+``allauth`` (django-allauth's login by code through its headless API, when
+allauth is installed: ``pip install -e '.[bench]'``, as ``make bench``
+does). Users log in as returning users (a verified contact each, a verified
+EmailAddress for allauth), rate limits on and counted (on Redis with
+CACHE_URL).
+
+Statements are counted without transaction control and without the session
+engine's own (``django_session``: the same for every variant, and none with
+signed-cookie sessions); ``statements_with_session_engine`` has them all.
 
 Each database runs in its own process (settings are per process). The last
 line printed is one JSON object.
@@ -30,15 +37,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
-from benchmarks.common import test_databases
+from benchmarks.common import percentile, returning_user, sandbox_site, test_databases
 
 POSTGRES = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
     "CACHE_URL": "rediscache://127.0.0.1:6379/1",
 }
-VARIANTS = ("floor", "services", "floor_views", "api")
 
 
 _TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
@@ -57,59 +64,43 @@ def _outside_blocks(verbs: list[str]) -> list[str]:
     return outside
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def measure(rounds: int, logins: int) -> dict[str, Any]:
     """Run in a process whose settings name the database to measure, inside
     :func:`~benchmarks.common.test_databases`."""
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, override_settings
+    from django.test.utils import CaptureQueriesContext
 
     from benchmarks import floor as floor_module
-    from django_kodmobi import breaker, provider
-    from django_kodmobi.conf import DEFAULTS
     from django_kodmobi.models import Contact
-    from django_kodmobi.sandbox import SandboxConfig, SandboxEngine, SandboxServer
     from django_kodmobi.services import start_login, verify_and_log_in
     from tests.helpers import session_request
 
-    engine = SandboxEngine(SandboxConfig(echo=False))
-    server = SandboxServer(engine).start()
-    kodmobi = {
-        "API_URL": server.url,
-        "PUBLIC_KEY": engine.config.public_key,
-        "SECRET_KEY": engine.config.secret_key,
-        "MAX_RETRIES": 0,
-        # On, and high enough for thousands of logins from one address.
-        "RATE_LIMITS": dict.fromkeys(DEFAULTS["RATE_LIMITS"], "1000000/h"),
-    }
-    overrides = override_settings(
-        KODMOBI=kodmobi, ROOT_URLCONF="benchmarks.urls", DEBUG=False
-    )
-    overrides.enable()
-    provider.reset()
-    breaker.reset()
-    cache.clear()
+    allauth = getattr(settings, "ALLAUTH", False)
+    if allauth:
+        from allauth.account.models import EmailAddress
+        from django.core import mail
+
+        from benchmarks.allauth_adapter import CodeKeepingAdapter
+
+    site = ExitStack()
+    engine, server = site.enter_context(sandbox_site(ROOT_URLCONF="benchmarks.urls"))
     floor = floor_module.Floor(
         server.url, engine.config.public_key, engine.config.secret_key
     )
     floor_module.floor = floor
-    user_model = get_user_model()
     serial = iter(range(10**9))
 
     def new_user() -> str:
-        email = f"user{next(serial)}@example.com"
-        user = user_model.objects.create_user(email, email)
-        Contact.objects.create(
-            user=user, kind="email", value=email, verified_at="2026-01-01T00:00Z"
-        )
+        email = returning_user(next(serial))
+        if allauth:  # allauth's own record of a verified address
+            EmailAddress.objects.create(
+                user_id=Contact.objects.get(value=email).user_id,
+                email=email,
+                verified=True,
+                primary=True,
+            )
         return email
 
     def code_for(email: str) -> str:
@@ -147,22 +138,46 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
 
         return login
 
+    def login_allauth(email: str) -> None:
+        """allauth's login by code through its headless API (browser client)."""
+        client = Client()
+        requested = client.post(
+            "/_allauth/browser/v1/auth/code/request",
+            {"email": email},
+            content_type="application/json",
+        )
+        assert requested.status_code == 401, requested.content  # a code is pending
+        reply = client.post(
+            "/_allauth/browser/v1/auth/code/confirm",
+            {"code": CodeKeepingAdapter.last_code},
+            content_type="application/json",
+        )
+        assert reply.status_code == 200, reply.content
+        mail.outbox.clear()
+
     logins_by_variant: dict[str, Callable[[str], None]] = {
         "floor": login_floor,
         "services": login_services,
         "floor_views": through_views("/floor/", "session_id"),
         "api": through_views("/api/auth/", "flow"),
     }
+    if allauth:
+        logins_by_variant["allauth"] = login_allauth
     try:
         statements: dict[str, int] = {}
+        # Connections to kod.mobi each variant opened over all its logins
+        # (the first included): a pooled client keeps one alive.
+        connections = dict.fromkeys(logins_by_variant, 0)
         own_statements: dict[str, int] = {}
         transactions: dict[str, int] = {}
         upstream: dict[str, float] = {}
         for name, login in logins_by_variant.items():
             email = new_user()
             calls_before = sum(engine.calls.values())
+            connected_before = server.connections
             with CaptureQueriesContext(connection) as captured:
                 login(email)
+            connections[name] += server.connections - connected_before
             verbs = [q["sql"].split(None, 1)[0].upper() for q in captured]
             run = [v not in _TRANSACTION_CONTROL for v in verbs]
             statements[name] = sum(run)
@@ -176,18 +191,20 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
                 v in {"INSERT", "UPDATE", "DELETE"} for v in _outside_blocks(verbs)
             )
             upstream[name] = sum(engine.calls.values()) - calls_before
-        per_login: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        per_login: dict[str, list[float]] = {name: [] for name in logins_by_variant}
         round_totals: list[dict[str, float]] = []
         for _ in range(rounds):
             totals = {}
             for name, login in logins_by_variant.items():
                 emails = [new_user() for _ in range(logins)]
+                connected_before = server.connections
                 round_started = time.perf_counter()
                 for email in emails:
                     started = time.perf_counter()
                     login(email)
                     per_login[name].append(time.perf_counter() - started)
                 totals[name] = time.perf_counter() - round_started
+                connections[name] += server.connections - connected_before
             round_totals.append(totals)
 
         def ratio(variant: str, floor_variant: str) -> float:
@@ -203,22 +220,26 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             "logins_per_round": logins,
             "services_vs_floor": ratio("services", "floor"),
             "api_vs_floor": ratio("api", "floor_views"),
+            "api_vs_allauth": ratio("api", "allauth") if allauth else None,
             "statements_per_login": own_statements["services"],
             "statements": own_statements,
             "statements_with_session_engine": statements,
             "commits": transactions,
             "upstream_calls_per_login": upstream,
+            "upstream_connections": {
+                name: f"{opened} over {rounds * logins + 1} logins"
+                for name, opened in connections.items()
+            },
             "ms": {
                 name: {
-                    "p50": round(_percentile(values, 0.5) * 1000, 2),
-                    "p95": round(_percentile(values, 0.95) * 1000, 2),
+                    "p50": round(percentile(values, 0.5) * 1000, 2),
+                    "p95": round(percentile(values, 0.95) * 1000, 2),
                 }
                 for name, values in per_login.items()
             },
         }
     finally:
-        overrides.disable()
-        server.stop()
+        site.close()
 
 
 def _reachable(env: dict[str, str]) -> bool:
@@ -249,6 +270,7 @@ def main() -> None:
             print(f"{name}: not reachable, skipped", file=sys.stderr)
             continue
         env = {k: v for k, v in os.environ.items() if k not in POSTGRES}
+        env["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
         command = [sys.executable, "-m", "benchmarks.bench_compare", "--measure"]
         command += ["--rounds", str(args.rounds), "--logins", str(args.logins)]
         done = subprocess.run(  # noqa: S603 - this very script
@@ -257,12 +279,15 @@ def main() -> None:
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     print(
         f"{'':12} {'services/floor':>15} {'api/floor views':>16}"
-        f" {'statements':>11} {'commits':>8}"
+        f" {'api/allauth':>12} {'statements':>11} {'allauth':>8}"
     )
     for name, result in results.items():
+        versus_allauth = result["api_vs_allauth"]
         print(
             f"{name:12} {result['services_vs_floor']:>14}x {result['api_vs_floor']:>15}x"
-            f" {result['statements_per_login']:>11} {result['commits']['services']:>8}"
+            f" {f'{versus_allauth}x' if versus_allauth else '-':>12}"
+            f" {result['statements_per_login']:>11}"
+            f" {result['statements'].get('allauth', '-'):>8}"
         )
     print(json.dumps(results))
 

@@ -4,8 +4,13 @@ test database (SQLite in memory, or DATABASE_URL's) for the run."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django_kodmobi.sandbox import SandboxConfig, SandboxEngine, SandboxServer
 
 
 def setup_django() -> None:
@@ -28,3 +33,103 @@ def test_databases() -> Iterator[None]:
         yield
     finally:
         runner.teardown_databases(old_config)
+
+
+@contextmanager
+def sandbox_site(**overrides: Any) -> Iterator[tuple[SandboxEngine, SandboxServer]]:
+    """A sandbox served on loopback and the settings that point the app at
+    it. Inside :func:`test_databases`."""
+    from django_kodmobi.sandbox import SandboxConfig, SandboxEngine, SandboxServer
+
+    engine = SandboxEngine(SandboxConfig(echo=False))
+    server = SandboxServer(engine).start()
+    try:
+        with pointed_at(server.url, engine.config, **overrides):
+            yield engine, server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def sandbox_process(fixed_code: str, **overrides: Any) -> Iterator[str]:
+    """A sandbox in a process of its own (its memory apart from the app's)
+    that sends every code as ``fixed_code``, and the settings that point the
+    app at it; yields its URL."""
+    import multiprocessing
+    import socket
+
+    from django_kodmobi.sandbox import SandboxConfig
+
+    config = SandboxConfig(echo=False, fixed_code=fixed_code)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(config, port), daemon=True
+    )
+    process.start()
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        with pointed_at(url, config, **overrides):
+            yield url
+    finally:
+        process.terminate()
+        process.join()
+
+
+def _serve(config: SandboxConfig, port: int) -> None:
+    from django_kodmobi.sandbox import SandboxEngine, SandboxServer
+
+    SandboxServer(SandboxEngine(config), port=port).serve_forever()
+
+
+@contextmanager
+def pointed_at(url: str, config: SandboxConfig, **overrides: Any) -> Iterator[None]:
+    """Settings for a sandbox at ``url``: rate limits on, and high enough
+    for thousands of logins from one address."""
+    from django.core.cache import cache
+    from django.test.utils import override_settings
+
+    from django_kodmobi import breaker, provider
+    from django_kodmobi.conf import DEFAULTS
+
+    kodmobi = {
+        "API_URL": url,
+        "PUBLIC_KEY": config.public_key,
+        "SECRET_KEY": config.secret_key,
+        "MAX_RETRIES": 0,
+        "RATE_LIMITS": dict.fromkeys(DEFAULTS["RATE_LIMITS"], "1000000/h"),
+    }
+    with override_settings(KODMOBI=kodmobi, DEBUG=False, **overrides):
+        provider.reset()
+        breaker.reset()
+        cache.clear()
+        try:
+            yield
+        finally:
+            provider.reset()
+
+
+def returning_user(serial: int) -> str:
+    """A user who logs in by email through a verified contact; the email."""
+    from django.contrib.auth import get_user_model
+
+    from django_kodmobi.models import Contact
+
+    email = f"user{serial}@example.com"
+    user = get_user_model().objects.create_user(email, email)
+    Contact.objects.create(
+        user=user, kind="email", value=email, verified_at="2026-01-01T00:00Z"
+    )
+    return email
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -19,6 +19,37 @@ class MigrationTests(TestCase):
         call_command("makemigrations", "kodmobi", "--check", "--dry-run", stdout=out)
         assert "No changes detected" in out.getvalue()
 
+    def test_every_index_serves_a_query(self) -> None:
+        """Each index costs every write: no pattern (``_like``) index on keys
+        that are only matched whole, and no index on the events' session
+        beside the (session, at) one."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            indexes = {
+                table: [
+                    (name, info["columns"])
+                    for name, info in connection.introspection.get_constraints(
+                        cursor, table
+                    ).items()
+                    if info["index"]
+                ]
+                for table in connection.introspection.table_names(cursor)
+                if table.startswith("kodmobi_")
+            }
+        assert [
+            name
+            for found in indexes.values()
+            for name, _ in found
+            if name.endswith("_like")
+        ] == []
+        by_session = [
+            name
+            for name, columns in indexes["kodmobi_otpevent"]
+            if columns and columns[0] == "session_id"
+        ]
+        assert by_session == ["kodmobi_event_session_at"]
+
 
 class CleanupTests(KodMobiTestMixin, TestCase):
     def setUp(self) -> None:

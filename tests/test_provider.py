@@ -10,8 +10,8 @@ from django.utils import translation
 
 from django_kodmobi import provider
 from django_kodmobi.client import Operation
-from django_kodmobi.sandbox import SANDBOX_URL
-from django_kodmobi.services import ClientInfo
+from django_kodmobi.sandbox import SANDBOX_URL, SandboxServer
+from django_kodmobi.services import ClientInfo, start_login, verify_code
 from django_kodmobi.testing import fresh_sandbox, last_code
 
 
@@ -96,3 +96,28 @@ class TestingHelpersTests(SimpleTestCase):
         fresh_sandbox()
         with pytest.raises(AssertionError, match="delivered nothing to anyone"):
             last_code()
+
+
+@pytest.mark.django_db
+def test_logins_keep_one_connection_to_kodmobi(sandbox_server: SandboxServer) -> None:
+    """The shared client keeps its connection alive: a worker opens one to
+    kod.mobi, however many logins it serves."""
+    engine = sandbox_server.engine
+    kodmobi = {
+        "API_URL": sandbox_server.url,
+        "PUBLIC_KEY": engine.config.public_key,
+        "SECRET_KEY": engine.config.secret_key,
+    }
+    try:
+        with override_settings(KODMOBI=kodmobi):
+            provider.reset()
+            before = sandbox_server.connections
+            for n in range(10):
+                email = f"user{n}@example.com"
+                flow = start_login(email)
+                code = engine.last_code(email)
+                assert code is not None
+                verify_code(flow.session.pk, flow.token, code)
+            assert sandbox_server.connections - before == 1
+    finally:
+        provider.reset()

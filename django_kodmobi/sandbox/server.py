@@ -6,6 +6,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 from .engine import SandboxEngine
@@ -82,6 +83,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     engine: SandboxEngine
     access_log: bool
+    #: Connections accepted: a client that keeps its connections alive
+    #: opens one, however many calls it makes.
+    connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1  # the serving loop is one thread
+        super().process_request(request, client_address)
 
 
 class SandboxServer:
@@ -107,6 +115,11 @@ class SandboxServer:
         # Manual-flow callbacks fall due on the sandbox clock; a ticker
         # makes them while the server runs.
         self._ticking = threading.Event()
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        return self._httpd.connections
 
     @property
     def url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
@@ -63,12 +64,23 @@ def get_channels(
     :raises VerificationError: ``expired`` or ``kodmobi_unavailable``.
     """
     language = kodmobi_language()
-    key = (
-        _session_key(session.kodmobi_session_id, language)
-        if session is not None
-        else f"kodmobi:channels:{language}"
-    )
-    cached = cache.get(key) if session is None or recent else None
+    if session is None:
+        return _project_channels(language)
+    if recent:
+        kept = _recent_session_channels(session.kodmobi_session_id, language)
+        if kept is not None:
+            return _in_our_words(SessionChannel.from_payload(item) for item in kept)
+    try:
+        channels = _ask(session.kodmobi_session_id, language)
+    except KodMobiError as exc:
+        raise upstream.failure_for(exc) from exc
+    remember_session_channels(session.kodmobi_session_id, channels, language)
+    return _in_our_words(channels)
+
+
+def _project_channels(language: str) -> tuple[SessionChannel, ...]:
+    key = f"kodmobi:channels:{language}"
+    cached = cache.get(key)
     if cached == _DOWN:
         raise VerificationError(
             Failure.UNAVAILABLE, retry_after=settings.CHANNELS_FAILURE_CACHE_SECONDS
@@ -76,20 +88,18 @@ def get_channels(
     if cached is not None:
         return _in_our_words(SessionChannel.from_payload(item) for item in cached)
     try:
-        channels = upstream.call(
-            lambda kodmobi: kodmobi.get_channels(
-                session.kodmobi_session_id if session else None, language=language
-            )
-        )
+        channels = _ask(None, language)
     except KodMobiError as exc:
-        if session is None:
-            cache.set(key, _DOWN, settings.CHANNELS_FAILURE_CACHE_SECONDS)
+        cache.set(key, _DOWN, settings.CHANNELS_FAILURE_CACHE_SECONDS)
         raise upstream.failure_for(exc) from exc
-    if session is None:
-        cache.set(key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS)
-    else:
-        remember_session_channels(session.kodmobi_session_id, channels, language)
+    cache.set(key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS)
     return _in_our_words(channels)
+
+
+def _ask(kodmobi_session_id: str | None, language: str) -> tuple[SessionChannel, ...]:
+    return upstream.call(
+        lambda kodmobi: kodmobi.get_channels(kodmobi_session_id, language=language)
+    )
 
 
 def remember_session_channels(
@@ -109,7 +119,23 @@ def remember_session_channels(
         {**c.raw, "is_active": c.is_active or c.timeout > 0, "timeout": 0}
         for c in channels
     ]
-    cache.set(key, kept, settings.SESSION_CHANNELS_CACHE_SECONDS)
+    ttl = settings.SESSION_CHANNELS_CACHE_SECONDS
+    cache.set(key, {"at": clock.epoch(), "channels": kept}, ttl)
+
+
+def _recent_session_channels(
+    kodmobi_session_id: str, language: str
+) -> list[Any] | None:
+    """The list :func:`remember_session_channels` kept, while it is recent by
+    this app's clock (the cache's own expiry is only a backstop)."""
+    kept = cache.get(_session_key(kodmobi_session_id, language))
+    if not isinstance(kept, dict):
+        return None
+    age = clock.epoch() - float(kept.get("at", 0))
+    if not 0 <= age < settings.SESSION_CHANNELS_CACHE_SECONDS:
+        return None
+    channels = kept.get("channels")
+    return channels if isinstance(channels, list) else None
 
 
 def _session_key(kodmobi_session_id: str, language: str) -> str:

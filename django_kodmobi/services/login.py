@@ -16,7 +16,7 @@ from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Purpose
 from .contacts import remember_contact
 from .flows import expire, get_flow_session, hash_token, record_event, update
 from .step_up import mark_stepped_up
-from .verify import verify_code
+from .verify import finish_verification, flow_to_check, redeem_code
 
 __all__ = ["authenticate_flow", "log_in", "redeem_for_login", "verify_and_log_in"]
 
@@ -169,12 +169,28 @@ def verify_and_log_in(
     """Check ``code``, then log in: with a Django session (``session_login``)
     or only authenticate, for a caller that issues tokens itself.
 
+    Once kod.mobi has confirmed the code, the flow's verification and the
+    login it leads to (or the refusal, which leaves the flow verified) are
+    one commit.
+
     :raises VerificationError: as :func:`verify_code` and :func:`log_in`.
     """
-    verified = verify_code(
-        session_id, flow_token, code, challenge_token=challenge_token, request=request
+    session = flow_to_check(session_id, flow_token, request)
+    had_streak = redeem_code(
+        session, code, challenge_token=challenge_token, request=request
     )
-    setattr(request, _VERIFIED_FLOW, verified)
-    if session_login:
-        return log_in(request, session_id, flow_token)
-    return authenticate_flow(request, session_id, flow_token)
+    refusal: VerificationError | None = None
+    with transaction.atomic():
+        finish_verification(session, had_streak)
+        # The backend takes this flow as it is rather than load it again.
+        setattr(request, _VERIFIED_FLOW, session)
+        try:
+            if session_login:
+                user = log_in(request, session_id, flow_token)
+            else:
+                user = authenticate_flow(request, session_id, flow_token)
+        except VerificationError as exc:
+            refusal = exc  # its record commits with the verification
+    if refusal is not None:
+        raise refusal
+    return user

@@ -15,6 +15,7 @@ import re
 import time
 
 from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
@@ -37,7 +38,15 @@ from .context import challenge, client_ip
 from .flows import expire, get_flow_session, record_event, require_open, update
 from .recording import fail, lock, mark_verified, record
 
-__all__ = ["check_code", "complete_with_token", "normalize_code", "verify_code"]
+__all__ = [
+    "check_code",
+    "complete_with_token",
+    "finish_verification",
+    "flow_to_check",
+    "normalize_code",
+    "redeem_code",
+    "verify_code",
+]
 
 logger = logging.getLogger("django_kodmobi.services")
 
@@ -82,13 +91,21 @@ def verify_code(
         ``already_used``, ``destination_mismatch``, ``challenge_failed``,
         ``rate_limited`` or ``kodmobi_unavailable``.
     """
-    if request is not None:
-        limits.check_rate("verify_per_ip", client_ip(request))
-    session = get_flow_session(session_id, flow_token)
+    session = flow_to_check(session_id, flow_token, request)
     return check_code(session, code, challenge_token=challenge_token, request=request)
 
 
-@sensitive_variables("code", "cleaned", "result")
+@sensitive_variables("flow_token")
+def flow_to_check(
+    session_id: str, flow_token: str, request: HttpRequest | None = None
+) -> OTPSession:
+    """The flow a code is for, once the client's address may check one."""
+    if request is not None:
+        limits.check_rate("verify_per_ip", client_ip(request))
+    return get_flow_session(session_id, flow_token)
+
+
+@sensitive_variables("code")
 def check_code(
     session: OTPSession,
     code: str,
@@ -99,6 +116,26 @@ def check_code(
     """Check ``code`` for a flow the server holds itself (no flow token):
     :func:`verify_code` without the lookup, for devices such as
     :mod:`django_kodmobi.contrib.otp`. The same guards apply."""
+    had_streak = redeem_code(
+        session, code, challenge_token=challenge_token, request=request
+    )
+    with transaction.atomic():  # verified, and the streak cleared: one commit
+        finish_verification(session, had_streak)
+    return session
+
+
+@sensitive_variables("code", "cleaned", "result")
+def redeem_code(
+    session: OTPSession,
+    code: str,
+    *,
+    challenge_token: str | None = None,
+    request: HttpRequest | None = None,
+) -> bool:
+    """Check ``code`` at kod.mobi and redeem its verify token: every guard of
+    :func:`check_code` but the last step, :func:`finish_verification`, which
+    the caller may make part of a larger commit. Return whether the
+    identifier had a failure streak (for that step to clear)."""
     ip = client_ip(request) if request is not None else None
     require_open(session)
     cleaned = normalize_code(code)
@@ -127,10 +164,15 @@ def check_code(
             lock(session)  # that was the code's last check
         raise failure from exc
     _confirm(session, result.verify_token)
+    return has_streak
+
+
+def finish_verification(session: OTPSession, had_streak: bool) -> None:
+    """A code confirmed by kod.mobi: the flow is verified (for exactly one
+    caller), and the identifier's failure streaks start again."""
     mark_verified(session)
-    if has_streak:
+    if had_streak:
         guards.clear_streak(session.identifier)
-    return session
 
 
 @sensitive_variables("verify_token")
