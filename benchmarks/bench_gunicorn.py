@@ -4,8 +4,9 @@ the REST API against the floor's minimal views, served side by side.
 Two client threads log in at once, so both workers serve; rounds alternate
 the variants, and the ratio is the median of per-round ratios (floor time ÷
 API time). Each API login first fetches the CSRF cookie (``config/``, as a
-page load would), untimed; the floor's views need none. Connections to
-kod.mobi are counted at the sandbox: a worker's pooled client keeps one.
+page load would), untimed; the floor's views need none. The app's
+connections to kod.mobi are counted at the sandbox (the floor reaches the
+same sandbox on another port): a worker's pooled client keeps one.
 Prints JSON.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \\
@@ -30,7 +31,13 @@ from typing import Any
 
 import requests
 
-from benchmarks.common import percentile, returning_user, sandbox_site, test_databases
+from benchmarks.common import (
+    database_url,
+    percentile,
+    returning_user,
+    sandbox_site,
+    test_databases,
+)
 
 
 def main() -> None:
@@ -72,20 +79,22 @@ def measure(args: argparse.Namespace, engine: Any, server: Any) -> dict[str, Any
     from django.conf import settings
     from django.db import connection
 
+    from django_kodmobi.sandbox import SandboxServer
+
     if connection.vendor != "postgresql" or "Redis" not in str(
         settings.CACHES["default"]["BACKEND"]
     ):
         raise SystemExit(
             "bench_gunicorn needs DATABASE_URL (PostgreSQL), CACHE_URL (Redis)"
         )
-    database = connection.settings_dict
+    floor_server = SandboxServer(engine).start()  # the same sandbox, another port
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "benchmarks.served",
         # The workers use the test database this process made.
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
-        f"{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": database_url(),
         "BENCH_KODMOBI_URL": server.url,
+        "BENCH_FLOOR_KODMOBI_URL": floor_server.url,
         "BENCH_KODMOBI_PUBLIC_KEY": engine.config.public_key,
         "BENCH_KODMOBI_SECRET_KEY": engine.config.secret_key,
     }
@@ -130,20 +139,21 @@ def measure(args: argparse.Namespace, engine: Any, server: Any) -> dict[str, Any
         "api": api,
     }
     per_login: dict[str, list[float]] = {name: [] for name in variants}
-    connections = dict.fromkeys(variants, 0)
     round_totals: list[dict[str, float]] = []
+    # The app's connections to kod.mobi, from the workers' start to the end.
+    before = server.connections
     with gunicorn(args.workers, env) as base, ThreadPoolExecutor(2) as clients:
         for _ in range(args.rounds):
             totals = {}
             for name, login in variants.items():
                 emails = [returning_user(next(serial)) for _ in range(args.logins)]
-                before = server.connections
                 started = time.perf_counter()
                 times = list(clients.map(login, [base] * len(emails), emails))
                 totals[name] = time.perf_counter() - started
-                connections[name] += server.connections - before
                 per_login[name] += times
             round_totals.append(totals)
+    floor_server.stop()
+    app_connections = server.connections - before
     return {
         "benchmark": "gunicorn",
         "workers": args.workers,
@@ -153,10 +163,10 @@ def measure(args: argparse.Namespace, engine: Any, server: Any) -> dict[str, Any
         "api_vs_floor_views": round(
             statistics.median(t["floor_views"] / t["api"] for t in round_totals), 2
         ),
-        "upstream_connections": {
-            name: f"{opened} over {args.rounds * args.logins} logins"
-            for name, opened in connections.items()
-        },
+        "app_upstream_connections": (
+            f"{app_connections} over {args.rounds * args.logins} API logins"
+            f" and {args.workers} workers"
+        ),
         "ms": {
             name: {
                 "p50": round(percentile(values, 0.5) * 1000, 2),

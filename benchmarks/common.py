@@ -130,6 +130,18 @@ def returning_user(serial: int) -> str:
     return email
 
 
+def database_url() -> str:
+    """The URL of the (test) database this process uses, for the processes
+    it starts: they must see the same rows."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    return (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+        f"/{database['NAME']}"
+    )
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
