@@ -208,11 +208,10 @@ def complete_with_token(
         or not 0 < len(verify_token) <= _MAX_VERIFY_TOKEN
     ):
         raise VerificationError(Failure.EXPIRED)
-    has_streak = guards.check_flow_streak(session, ip or session.client_ip)
+    had_streak = guards.check_flow_streak(session, ip or session.client_ip)
     _confirm(session, verify_token, same_session=True)
-    mark_verified(session)
-    if has_streak:
-        guards.clear_streak(session.identifier)
+    with transaction.atomic():  # verified, and the streak cleared: one commit
+        finish_verification(session, had_streak)
     return session
 
 
