@@ -836,6 +836,15 @@ class TestCompleteWithBrowserToken(FlowTestCase):
         assert (session.status, session.identifier) == (Status.VERIFIED, EMAIL)
         assert log_in(session_request(), flow.session.pk, flow.token) == self.user
 
+    def test_a_verified_flow_clears_the_failure_streaks(self) -> None:
+        from django_kodmobi import guards
+        from django_kodmobi.models import FailureStreak
+
+        guards.record_failure(EMAIL, "198.51.100.1")
+        flow = self.sdk_start(EMAIL)
+        complete_with_token(flow.session.pk, flow.token, self.browser_token(flow))
+        assert not FailureStreak.objects.exists()
+
     @override_settings(KODMOBI={**settings.KODMOBI, "BROWSER_SDK": False})
     def test_off_by_default(self) -> None:
         flow = self.sdk_start(EMAIL)
