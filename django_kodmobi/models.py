@@ -143,14 +143,23 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         )
         return True
 
-    def consume(self, session: OTPSession, user: Any = None) -> bool:
+    def consume(
+        self, session: OTPSession, user: Any = None, *, verifying: bool = False
+    ) -> bool:
         """Verified and unexpired → consumed, for exactly one caller; with
-        ``user``, recorded as the one who logged in, in the same UPDATE."""
+        ``user``, recorded as the one who logged in, in the same UPDATE.
+
+        ``verifying``: the flow's verification is held, not yet written
+        (``hold_verification``), so the flow is still open: open →
+        consumed, and the verification written by the same UPDATE.
+        """
         now = clock.now()
         values: dict[str, Any] = {"user": user} if user is not None else {}
+        if verifying:
+            values.update(verified_at=session.verified_at, last_error="")
         if not self.filter(
             pk=session.pk,
-            status=Status.VERIFIED,
+            status__in=OPEN_STATUSES if verifying else (Status.VERIFIED,),
             consumed_at__isnull=True,
             expires_at__gt=now,
         ).update(status=Status.CONSUMED, consumed_at=now, updated_at=now, **values):

@@ -47,38 +47,41 @@ def step_up(client: Any, user: Any) -> None:
 @dataclass
 class Work:
     """What a step asks of the database: statements (without transaction
-    control) and commits (a write outside a transaction is one)."""
+    control), commits (a write outside a transaction is one) and savepoints
+    (each a round trip to set and one to release)."""
 
     statements: int = 0
     commits: int = 0
+    savepoints: int = 0
     sql: list[str] = field(default_factory=list)
 
 
 @contextmanager
 def database_work() -> Iterator[Work]:
-    """Count a step's statements and commits as a request would make them.
-
-    Inside a test's transaction a transaction of the code under test is a
-    savepoint; a savepoint at the top counts as one commit, as would a write
-    on its own.
+    """Count a step's statements, commits and savepoints as a request makes
+    them: in a test that does not run inside a transaction of its own
+    (``TransactionTestCase``), so that the step's BEGIN and COMMIT are seen.
     """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    assert not connection.in_atomic_block, "the test's transaction hides commits"
     work = Work()
     with CaptureQueriesContext(connection) as captured:
         yield work
-    depth = 0
+    in_transaction = False
     for query in captured.captured_queries:
         sql = query["sql"]
         verb = sql.split(None, 1)[0].upper()
-        if verb == "SAVEPOINT":
-            work.commits += depth == 0
-            depth += 1
-        elif verb == "RELEASE" or (verb == "ROLLBACK" and "SAVEPOINT" in sql):
-            depth -= 1
-        else:
+        if verb == "BEGIN":
+            in_transaction = True
+            work.commits += 1
+        elif verb in {"COMMIT", "ROLLBACK"} and "SAVEPOINT" not in sql:
+            in_transaction = False
+        elif verb == "SAVEPOINT":
+            work.savepoints += 1
+        elif verb not in {"RELEASE", "ROLLBACK"}:
             work.statements += 1
             work.sql.append(sql)
             is_write = verb in {"INSERT", "UPDATE", "DELETE"}
-            work.commits += is_write and depth == 0
+            work.commits += is_write and not in_transaction

@@ -8,10 +8,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.test import TestCase, override_settings
+from django.test import TestCase, TransactionTestCase, override_settings
 from django.utils import timezone
 
 from django_kodmobi import signals
@@ -39,6 +40,7 @@ from django_kodmobi.services import (
     verify_and_log_in,
     verify_code,
 )
+from django_kodmobi.services.verify import redeem_code
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import database_work, session_request
@@ -77,7 +79,9 @@ class Recorder:
         self.signal.disconnect(self)
 
 
-class FlowTestCase(KodMobiTestMixin, TestCase):
+class FlowMixin(KodMobiTestMixin):
+    """A fresh sandbox and Anna, who has an account."""
+
     def setUp(self) -> None:
         super().setUp()
         self.user = User.objects.create_user("anna", EMAIL)
@@ -90,6 +94,10 @@ class FlowTestCase(KodMobiTestMixin, TestCase):
     def verify(self, flow: Flow, code: str | None = None) -> OTPSession:
         code = code or self.kodmobi_code(flow.session.identifier)
         return verify_code(flow.session.pk, flow.token, code)
+
+
+class FlowTestCase(FlowMixin, TestCase):
+    pass
 
 
 class TestSendingFirst(FlowTestCase):
@@ -613,6 +621,75 @@ class TestLogin(FlowTestCase):
         )
         assert self.events(flow) == ["created", "sent", "verified", "login_refused"]
 
+    def test_the_login_writes_the_verification_with_its_own(self) -> None:
+        # verify_and_log_in writes "verified" with the login's UPDATE and
+        # INSERT: the row ends with both times, the trail with both events,
+        # and the receivers hear of the verification once.
+        verified = Recorder(signals.session_verified)
+        self.addCleanup(verified.close)
+        flow = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
+        flow.session.refresh_from_db()
+        session = flow.session
+        assert (session.status, session.user, session.last_error) == (
+            Status.CONSUMED,
+            self.user,
+            "",
+        )
+        assert session.verified_at is not None and session.consumed_at is not None
+        assert session.verified_at <= session.consumed_at
+        assert self.events(flow) == ["created", "sent", "verified", "logged_in"]
+        assert [c["session"].pk for c in verified.calls] == [session.pk]
+
+    def test_a_flow_another_caller_verified_meanwhile_is_not_logged_in(
+        self,
+    ) -> None:
+        # The login writes a held verification only on a flow still open:
+        # if another caller (the browser SDK, say) verified it in between,
+        # that caller's verification stands and this one logs nobody in.
+        flow = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+
+        def raced(*args: Any, **kwargs: Any) -> bool:
+            had_streak = redeem_code(*args, **kwargs)
+            other = OTPSession.objects.get(pk=flow.session.pk)
+            assert OTPSession.objects.mark_verified(other)
+            return had_streak
+
+        with (
+            mock.patch("django_kodmobi.services.login.redeem_code", raced),
+            pytest.raises(VerificationError) as info,
+        ):
+            verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
+        assert info.value.reason is Failure.ALREADY_USED
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.user) == (Status.VERIFIED, None)
+        assert "logged_in" not in self.events(flow)
+
+    def test_a_flow_expiring_while_kodmobi_confirms_is_verified_then_expired(
+        self,
+    ) -> None:
+        flow = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        with time_machine.travel(timezone.now(), tick=False) as traveller:
+
+            def confirmed_late(*args: Any, **kwargs: Any) -> bool:
+                had_streak = redeem_code(*args, **kwargs)
+                traveller.shift(timedelta(hours=1))
+                return had_streak
+
+            with (
+                mock.patch("django_kodmobi.services.login.redeem_code", confirmed_late),
+                pytest.raises(VerificationError) as info,
+            ):
+                verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
+        assert info.value.reason is Failure.LOGIN_NOT_ALLOWED  # as any refusal
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.EXPIRED
+        assert flow.session.verified_at is not None
+        assert self.events(flow) == ["created", "sent", "verified", "expired"]
+
     def test_unverified_session_cannot_log_in(self) -> None:
         flow = start_login(EMAIL)
         with pytest.raises(VerificationError):
@@ -773,6 +850,21 @@ class TestSignup(FlowTestCase):
         # The consume was rolled back with the failed signup.
         assert OTPSession.objects.get(identifier=PHONE).status == Status.VERIFIED
 
+    def test_a_signup_refused_halfway_keeps_the_flow_verified(self) -> None:
+        # The same through verify_and_log_in, where the verification waits
+        # for the login to write it: rolled back with the signup, the
+        # verification is written on its own.
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        with (
+            override_settings(KODMOBI=kodmobi_settings(SIGNUP=True)),
+            pytest.raises(VerificationError),
+        ):
+            verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.user) == (Status.VERIFIED, None)
+        assert self.events(flow) == ["created", "sent", "verified"]
+
     def test_user_factory(self) -> None:
         with override_settings(
             KODMOBI=kodmobi_settings(
@@ -908,10 +1000,10 @@ class TestCompleteWithBrowserToken(FlowTestCase):
         assert info.value.reason is Failure.UNAVAILABLE
 
 
-class TestQueryCounts(FlowTestCase):
-    """Statements (without transaction control) and commits per step, as a
-    request makes them: every write of a step shares one commit where the
-    order of events allows."""
+class TestQueryCounts(FlowMixin, TransactionTestCase):
+    """Statements (without transaction control), commits and savepoints per
+    step, as a request makes them (no test transaction around them): every
+    write of a step shares one commit where the order of events allows."""
 
     def test_start(self) -> None:
         # SELECT failure streaks; INSERT session; kod.mobi; [INSERT kod.mobi
@@ -968,15 +1060,19 @@ class TestQueryCounts(FlowTestCase):
         )
         flow = start_login(EMAIL)
         code = self.kodmobi_code(EMAIL)
-        # The verify above (5 statements), then the login takes the flow it
-        # has just verified instead of loading it again: SELECT contact and
-        # user, UPDATE consumed, INSERT event, UPDATE last_login. Once
-        # kod.mobi has confirmed the code, all of it is one commit: with the
-        # attempt reserved before, 2. A whole login is 14 statements and 4
-        # commits with the start.
+        # SELECT session; [UPDATE the two attempt counters] before kod.mobi
+        # sees the code. Then the login takes the flow it has just verified
+        # instead of loading it again, and writes the verification with its
+        # own: SELECT contact and user; [UPDATE open → consumed, INSERT the
+        # "verified" and "logged_in" events; UPDATE last_login], one commit.
+        # A whole login is 12 statements and 4 commits with the start.
         with database_work() as work:
             verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
-        assert (work.statements, work.commits) == (9, 2), work.sql
+        assert (work.statements, work.commits) == (7, 2), work.sql
+        assert self.events(flow) == ["created", "sent", "verified", "logged_in"]
+        # Nothing inside that commit is rolled back on its own, so no step
+        # sets a savepoint (two round trips each on a server database).
+        assert work.savepoints == 0
 
 
 class TestNoSecretsStored(FlowTestCase):

@@ -14,7 +14,15 @@ from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Purpose, Status
 
 from .contacts import remember_contact
-from .flows import expire, get_flow_session, hash_token, record_event, update
+from .flows import (
+    expire,
+    get_flow_session,
+    hash_token,
+    new_event,
+    record_event,
+    update,
+)
+from .recording import held_verification, save_verification, verification_written
 from .step_up import mark_stepped_up
 from .verify import finish_verification, flow_to_check, redeem_code
 
@@ -43,6 +51,7 @@ def redeem_for_login(
     if session.status != Status.VERIFIED:
         raise VerificationError(Failure.EXPIRED)
     if session.is_expired():
+        save_verification(session)
         expire(session)
         raise VerificationError(Failure.EXPIRED)
     identifier = users.Identifier(
@@ -55,21 +64,38 @@ def redeem_for_login(
         # Unknown account, inactive, or staff: one answer for all of them;
         # the audit keeps which.
         reason = _refusal(user)
+        save_verification(session)
         update(session, last_error=reason)
         record_event(session, EventKind.LOGIN_REFUSED, detail=reason)
         raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
-    with transaction.atomic():  # the login and its audit, one commit
+    # A verification held for this login is written with it; when the login
+    # does not happen, the caller's commit writes it on its own.
+    held = held_verification(session)
+    verifying = held is not None
+    # The login and its audit, one commit. Only a signup can be refused
+    # halfway (its user not created): it alone needs a savepoint to roll
+    # back to inside a caller's commit, and the only exception raised in
+    # here; a lost race is raised after the block.
+    with transaction.atomic(savepoint=signup):
         if signup:
-            user = _consume_and_sign_up(session, identifier)
-        elif not OTPSession.objects.consume(session, user):
-            raise VerificationError(Failure.ALREADY_USED)
-        assert user is not None
-        session.user = user  # type: ignore[assignment]
-        if not account.by_contact:
-            remember_contact(user, identifier)
-        if signup:
-            record_event(session, EventKind.SIGNED_UP)
-        record_event(session, EventKind.LOGGED_IN)
+            user = _consume_and_sign_up(session, identifier, verifying)
+            consumed = True
+        else:
+            consumed = OTPSession.objects.consume(session, user, verifying=verifying)
+        if consumed:
+            assert user is not None
+            session.user = user  # type: ignore[assignment]
+            if not account.by_contact:
+                remember_contact(user, identifier)
+            events = [held] if held else []
+            if signup:
+                events.append(new_event(session, EventKind.SIGNED_UP))
+            record_event(session, EventKind.LOGGED_IN, earlier=events)
+    if not consumed:
+        raise VerificationError(Failure.ALREADY_USED)
+    assert user is not None
+    if verifying:
+        verification_written(session)
     if signup:
         signals.user_signed_up.send(
             sender=OTPSession, user=user, session=session, request=request
@@ -99,11 +125,11 @@ def _flow_to_redeem(
 
 
 def _consume_and_sign_up(
-    session: OTPSession, identifier: users.Identifier
+    session: OTPSession, identifier: users.Identifier, verifying: bool
 ) -> AbstractBaseUser:
     """Consume ``session`` and create its user (in the caller's transaction:
     both or neither)."""
-    if not OTPSession.objects.consume(session):
+    if not OTPSession.objects.consume(session, verifying=verifying):
         raise VerificationError(Failure.ALREADY_USED)
     user = users.create_user(identifier)
     if user is None:
@@ -181,7 +207,7 @@ def verify_and_log_in(
     )
     refusal: VerificationError | None = None
     with transaction.atomic():
-        finish_verification(session, had_streak)
+        finish_verification(session, had_streak, login_follows=True)
         # The backend takes this flow as it is rather than load it again.
         setattr(request, _VERIFIED_FLOW, session)
         try:
@@ -191,6 +217,7 @@ def verify_and_log_in(
                 user = authenticate_flow(request, session_id, flow_token)
         except VerificationError as exc:
             refusal = exc  # its record commits with the verification
+        save_verification(session)  # when no login wrote it
     if refusal is not None:
         raise refusal
     return user

@@ -11,15 +11,24 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from django_kodmobi import signals
+from django_kodmobi import clock, signals
 from django_kodmobi.client import KodMobiError
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Status
 
-from .flows import expire, record_event, update
+from .flows import expire, new_event, record_event, update
 from .upstream import error_code, failure_for
 
-__all__ = ["fail", "lock", "mark_verified", "record"]
+__all__ = [
+    "fail",
+    "held_verification",
+    "hold_verification",
+    "lock",
+    "mark_verified",
+    "record",
+    "save_verification",
+    "verification_written",
+]
 
 
 def record(
@@ -71,13 +80,69 @@ def lock(session: OTPSession) -> None:
         signals.session_locked.send(sender=OTPSession, session=session)
 
 
-def mark_verified(session: OTPSession) -> OTPSession:
-    """Open → verified for exactly one caller; the others get ``already_used``."""
-    with transaction.atomic():  # the status and its event, one commit
+def mark_verified(session: OTPSession, event: OTPEvent | None = None) -> OTPSession:
+    """Open → verified for exactly one caller; the others get ``already_used``.
+
+    ``event`` is the verification's event when it was made earlier (by
+    :func:`hold_verification`).
+    """
+    # The status and its event, one commit. Inside a caller's commit, no
+    # savepoint: nothing here raises to be caught, and a database error
+    # must fail the caller's commit anyway.
+    with transaction.atomic(savepoint=False):
         verified = OTPSession.objects.mark_verified(session)
         if verified:
-            record_event(session, EventKind.VERIFIED, session.channel)
+            OTPEvent.objects.bulk_create(
+                [event or new_event(session, EventKind.VERIFIED, session.channel)]
+            )
     if not verified:
         raise VerificationError(Failure.ALREADY_USED)
     signals.session_verified.send(sender=OTPSession, session=session)
     return session
+
+
+# -- a verification held for the login that follows it ---------------------------
+
+#: The instance attribute holding the event of a verification not yet written.
+_HELD = "_kodmobi_held_verification"
+
+
+def hold_verification(session: OTPSession) -> None:
+    """A code kod.mobi confirmed, with a login to follow in the same commit:
+    the flow is verified on this instance only, and the login writes the
+    verification with its own UPDATE and INSERT (two statements fewer).
+
+    The commit must end with :func:`save_verification`, which writes the
+    verification on its own when no login took it.
+    """
+    setattr(session, _HELD, new_event(session, EventKind.VERIFIED, session.channel))
+    session.status, session.verified_at, session.last_error = (
+        Status.VERIFIED,
+        clock.now(),
+        "",
+    )
+
+
+def held_verification(session: OTPSession) -> OTPEvent | None:
+    """The event of ``session``'s held verification, if one is held."""
+    event: OTPEvent | None = getattr(session, _HELD, None)
+    return event
+
+
+def verification_written(session: OTPSession) -> None:
+    """The login wrote ``session``'s held verification (its UPDATE moved the
+    row from open, its INSERT took the event): tell the receivers."""
+    delattr(session, _HELD)
+    signals.session_verified.send(sender=OTPSession, session=session)
+
+
+def save_verification(session: OTPSession) -> None:
+    """Write ``session``'s held verification on its own, if one is held.
+
+    :raises VerificationError: ``already_used`` when the row is no longer
+        open (another caller verified it).
+    """
+    event = held_verification(session)
+    if event is not None:
+        delattr(session, _HELD)
+        mark_verified(session, event)

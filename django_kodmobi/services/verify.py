@@ -36,7 +36,7 @@ from django_kodmobi.provider import kodmobi_language
 from . import upstream
 from .context import challenge, client_ip
 from .flows import expire, get_flow_session, record_event, require_open, update
-from .recording import fail, lock, mark_verified, record
+from .recording import fail, hold_verification, lock, mark_verified, record
 
 __all__ = [
     "check_code",
@@ -167,10 +167,19 @@ def redeem_code(
     return has_streak
 
 
-def finish_verification(session: OTPSession, had_streak: bool) -> None:
+def finish_verification(
+    session: OTPSession, had_streak: bool, *, login_follows: bool = False
+) -> None:
     """A code confirmed by kod.mobi: the flow is verified (for exactly one
-    caller), and the identifier's failure streaks start again."""
-    mark_verified(session)
+    caller), and the identifier's failure streaks start again.
+
+    ``login_follows``: a login follows in the caller's commit, which writes
+    the verification with its own (see :func:`hold_verification`).
+    """
+    if login_follows:
+        hold_verification(session)
+    else:
+        mark_verified(session)
     if had_streak:
         guards.clear_streak(session.identifier)
 
