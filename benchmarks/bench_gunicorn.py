@@ -65,9 +65,11 @@ def gunicorn(workers: int, env: dict[str, str]) -> Iterator[str]:
     try:
         for _ in range(200):
             try:
-                requests.get(f"{base}/api/auth/config/", timeout=1)
+                requests.get(f"{base}/api/auth/config/", timeout=5)
                 break
-            except requests.ConnectionError:
+            # Not listening yet, or listening while its workers still load
+            # Django (slow on a busy machine).
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         yield base
     finally:
