@@ -129,8 +129,7 @@ def measure(args: argparse.Namespace, engine: Any) -> dict[str, Any]:
         use_database(large)  # the backlog to clean up
         result |= logins_during_cleanup(args, log_in_once)
     finally:
-        use_database(small)
-        connection.close()
+        use_database(small)  # and no one on the large one, to drop it
         with maintenance() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{large}"')
     return result
