@@ -17,6 +17,7 @@ from django_kodmobi.client import (
     KodMobiConnectionError,
     KodMobiResponseError,
     KodMobiServerError,
+    KodMobiSessionExpiredError,
     KodMobiTimeoutError,
 )
 from django_kodmobi.sandbox import (
@@ -352,6 +353,29 @@ class TestControls:
         assert call(engine, "POST", "/sandbox/clock", {"advance": -1}).status == 400
         with pytest.raises(ValueError):
             engine.advance(-5)
+
+    def test_reset_forgets_all_but_the_configuration(
+        self, engine: SandboxEngine, kodmobi: KodMobiClient
+    ) -> None:
+        phone = "+79990000010"
+        first = kodmobi.create_session(phone, channel="sms")
+        engine.advance(engine.config.session_ttl + 1)
+        # Sending first, kod.mobi picks the channel the phone used last.
+        assert kodmobi.create_session(phone).sent_to == "sms"
+        engine.project.set_reachable(phone, ["sms"])
+        engine.faults.add(Fault(FaultKind.ERROR, frozenset({"create"}), status=500))
+        now = engine.now()
+
+        engine.reset()
+
+        assert engine.inbox.messages() == [] and engine.faults.active() == []
+        assert engine.calls == {} and engine.now() == now
+        # The first reachable channel again (Telegram, connected in the
+        # configuration), and no session from before.
+        assert kodmobi.create_session(phone).sent_to == "telegram"
+        assert engine.project.code_for(phone) == engine.last_code(phone)
+        with pytest.raises(KodMobiSessionExpiredError):
+            kodmobi.check_code(first.session_id, "000000")
 
     def test_unknown_control(self, engine: SandboxEngine) -> None:
         assert call(engine, "GET", "/sandbox/nothing").status == 404

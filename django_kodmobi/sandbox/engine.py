@@ -166,6 +166,18 @@ class SandboxEngine:
             raise ValueError("the sandbox clock only moves forward")
         self._offset += seconds
 
+    def reset(self) -> None:
+        """Start again as a new engine on the same configuration: no
+        sessions, messages, faults or counted calls, and nothing remembered
+        per destination (its last channel, channels set at run time,
+        blocks). For a sandbox shared by many tests, so that none depends on
+        the ones before it. The clock keeps its offset."""
+        self.inbox.clear()
+        self.faults.clear()
+        self.project = SandboxProject(self.config, self.inbox, self.now)
+        with self._calls_lock:
+            self.calls.clear()
+
     def last_code(self, to: str | None = None) -> str | None:
         """The code of the last message delivered (to ``to``, if given)."""
         message = self.inbox.last(to)
