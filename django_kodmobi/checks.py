@@ -11,6 +11,7 @@ kodmobi.W001  the sandbox is in use with DEBUG = False
 kodmobi.W002  unknown keys in KODMOBI (a typo guard)
 kodmobi.W003  a code shorter than 6 characters with DEBUG = False
 kodmobi.W004  rate limits on a cache that does not share counts between processes
+kodmobi.W005  rate limits on a shared cache where they are exact per process only
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.apps import AppConfig
 from django.conf import settings as django_settings
+from django.core.cache import InvalidCacheBackendError, caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from .client.endpoints import build_endpoints
 from .conf import DEFAULTS, settings
-from .limits import parse_rates
+from .limits import counts_exactly, parse_rates
 from .sandbox import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY
 
 BACKEND = "django_kodmobi.backends.KodMobiBackend"
@@ -236,7 +238,27 @@ def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
                 id="kodmobi.W004",
             )
         )
+    elif not _counts_exactly():
+        messages.append(
+            Warning(
+                f"Rate limits on {backend.rsplit('.', 1)[-1]} are exact within one "
+                "process only: workers checking one limit at the same moment can "
+                "each be let through.",
+                hint="Use Redis for CACHES['default'] (Django's RedisCache or "
+                "django-redis, not sharded): one script counts every worker.",
+                id="kodmobi.W005",
+            )
+        )
     return messages
+
+
+def _counts_exactly() -> bool:
+    """Whether the default cache keeps rate limits exact across processes.
+    A cache Django cannot build is reported where it is used, not here."""
+    try:
+        return counts_exactly(caches["default"])
+    except (InvalidCacheBackendError, ImportError):
+        return True
 
 
 def _valid_timeout(value: Any) -> bool:

@@ -6,11 +6,11 @@ requests fall in the last ``seconds``. That holds in *every* window, so there
 is no double burst at a window edge as with fixed windows. A refused request
 is not recorded: hammering a limit does not extend it.
 
-On Redis (Django's ``RedisCache``) one Lua script checks and records all the
-rates of a limit in one round trip, atomically, so a limit is exact across
-every worker and host sharing the cache. On other caches the log is updated
-under a process lock: exact within one process (the local-memory cache is
-per process anyway; system check ``kodmobi.W004`` warns about it).
+On Redis (Django's ``RedisCache`` or django-redis's) one Lua script checks
+and records all the rates of a limit in one round trip, atomically, so a
+limit is exact across every worker and host sharing the cache. On other
+caches the log is updated under a process lock: exact within one process
+only (system checks ``kodmobi.W004`` and ``W005`` warn about it).
 
 Keys hold a keyed hash of the identifier or IP, never the value.
 """
@@ -35,7 +35,15 @@ from . import clock
 from .conf import settings
 from .exceptions import Failure, VerificationError
 
-__all__ = ["Rate", "check_rate", "check_rates", "digest", "parse_rate", "parse_rates"]
+__all__ = [
+    "Rate",
+    "check_rate",
+    "check_rates",
+    "counts_exactly",
+    "digest",
+    "parse_rate",
+    "parse_rates",
+]
 
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -133,12 +141,29 @@ return '0'
 
 
 def _redis_client(key: str) -> Any:
-    """The raw Redis client behind Django's ``RedisCache``, else ``None``."""
+    """The raw Redis client behind the default cache, else ``None``."""
     backend = caches[DEFAULT_CACHE_ALIAS]
-    if not isinstance(backend, RedisCache):
+    if not counts_exactly(backend):
         return None
-    client: Any = backend._cache  # type: ignore[attr-defined]
-    return client.get_client(key, write=True)
+    if isinstance(backend, RedisCache):
+        client: Any = backend._cache  # type: ignore[attr-defined]
+        return client.get_client(key, write=True)
+    return backend.client.get_client(write=True)  # type: ignore[attr-defined]
+
+
+def counts_exactly(backend: Any) -> bool:
+    """Whether limits on cache ``backend`` are exact across processes: it is
+    Redis, through Django's ``RedisCache`` or django-redis's, where the
+    script runs. Not a sharded django-redis cache: the logs of one check may
+    live on different servers."""
+    if isinstance(backend, RedisCache):
+        return True
+    if not type(backend).__module__.startswith("django_redis."):
+        return False
+    from django_redis.client import DefaultClient, ShardClient
+
+    client = backend.client
+    return isinstance(client, DefaultClient) and not isinstance(client, ShardClient)
 
 
 def _hit_redis(redis: Any, logs: Sequence[tuple[str, Rate]], now: float) -> float:

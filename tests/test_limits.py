@@ -173,3 +173,32 @@ class LimitCheckTests(SimpleTestCase):
             assert self.ids(RATE_LIMITS=off) == []
         with override_settings(CACHES=shared):
             assert self.ids() == []
+
+    def test_shared_cache_that_counts_per_process_in_production(self) -> None:
+        pytest.importorskip("django_redis")
+        redis = {"LOCATION": "redis://127.0.0.1:6379/9"}
+        cases: list[tuple[str, dict[str, Any], bool]] = [
+            ("django.core.cache.backends.db.DatabaseCache", {"LOCATION": "t"}, True),
+            (
+                "django.core.cache.backends.filebased.FileBasedCache",
+                {"LOCATION": "/tmp/kodmobi-cache"},
+                True,
+            ),
+            ("django_redis.cache.RedisCache", redis, False),
+            (
+                "django_redis.cache.RedisCache",
+                {
+                    **redis,
+                    "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
+                },
+                True,
+            ),
+        ]
+        off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
+        for backend, options, warned in cases:
+            with override_settings(CACHES={"default": {"BACKEND": backend, **options}}):
+                assert self.ids() == (["kodmobi.W005"] if warned else []), backend
+                assert self.ids(RATE_LIMITS=off) == []
+        broken = {"default": {"BACKEND": "no.such.Cache"}}
+        with override_settings(CACHES=broken):
+            assert self.ids() == []  # Django reports the cache itself

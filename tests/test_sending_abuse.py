@@ -265,6 +265,33 @@ class RedisSlidingWindowTests(SlidingWindowTests):
         assert 60_000 < ttls[0] <= 61_000 and 3_600_000 < ttls[1] <= 3_601_000
 
 
+DJANGO_REDIS = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/9",
+    }
+}
+
+
+@pytest.mark.skipif(not _redis_is_up(), reason="no Redis on 127.0.0.1:6379")
+@override_settings(CACHES=DJANGO_REDIS)
+class DjangoRedisSlidingWindowTests(RedisSlidingWindowTests):
+    """The same rules on django-redis's cache: the same script."""
+
+    def setUp(self) -> None:
+        pytest.importorskip("django_redis")
+        super().setUp()
+
+    def test_the_script_counts(self) -> None:
+        assert limits._redis_client("any") is not None
+
+    def test_two_worker_processes_get_exactly_the_limit(self) -> None:
+        allowed = run_in_processes(
+            hammer_limit, [("start_per_ip", "25/m,40/h", 40, DJANGO_REDIS)] * 2
+        )
+        assert sum(allowed) == 25, allowed
+
+
 class LocalLogExpiryTests(SimpleTestCase):
     @kodmobi({"start_per_ip": "2/m"})
     @override_settings(
@@ -286,7 +313,7 @@ class RedisAcrossWorkersTests(SimpleTestCase):
     def test_two_worker_processes_get_exactly_the_limit(self) -> None:
         cache.clear()
         allowed = run_in_processes(
-            hammer_limit, [("start_per_ip", "25/m,40/h", 40)] * 2
+            hammer_limit, [("start_per_ip", "25/m,40/h", 40, None)] * 2
         )
         assert sum(allowed) == 25, allowed
 
