@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from django.views import View
 
 from . import services
+from .commits import OwnCommits
 from .conf import settings
 from .exceptions import VerificationError
 from .forms import CodeForm, IdentifierForm
@@ -46,7 +46,7 @@ def _notify(request: HttpRequest, text: str) -> None:
 
 
 @method_decorator(_pages, name="dispatch")
-class ContactsView(View):
+class ContactsView(OwnCommits):
     template_name = "django_kodmobi/contacts.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -88,7 +88,7 @@ class ContactsView(View):
 
 
 @method_decorator(_pages, name="dispatch")
-class ContactCodeView(View):
+class ContactCodeView(OwnCommits):
     template_name = "django_kodmobi/contact_code.html"
 
     def stash(self, request: HttpRequest) -> dict[str, str] | None:
@@ -151,7 +151,7 @@ class ContactCodeView(View):
 
 
 @method_decorator([*_pages, kodmobi_step_up_required], name="dispatch")
-class ContactActionView(View):
+class ContactActionView(OwnCommits):
     """POST ``action=primary`` or ``action=remove`` for one contact."""
 
     http_method_names = ["post"]

@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from django.views import View
 
 from . import services
+from .commits import OwnCommits
 from .exceptions import VerificationError
 from .forms import CodeForm
 from .masking import mask_for_display
@@ -28,7 +28,7 @@ STEP_UP_FLOW_KEY = "kodmobi_step_up_flow"
 
 
 @method_decorator([login_required, *PROTECT], name="dispatch")
-class StepUpView(View):
+class StepUpView(OwnCommits):
     """GET: what will happen; POST ``send``: a code goes out; POST ``code``:
     checked, then back to ``next``."""
 

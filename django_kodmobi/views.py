@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
 from .client import SessionChannel
+from .commits import OwnCommits
 from .conf import settings
 from .exceptions import Failure, VerificationError
 from .forms import CodeForm, IdentifierForm
@@ -78,7 +79,7 @@ PROTECT = [
 
 
 @method_decorator(PROTECT, name="dispatch")
-class LoginView(View):
+class LoginView(OwnCommits):
     """Type a phone or email; optionally pick a channel card first."""
 
     template_name = "django_kodmobi/login.html"
@@ -158,7 +159,7 @@ class FlowMixin:
 
 
 @method_decorator(PROTECT, name="dispatch")
-class CodeView(FlowMixin, View):
+class CodeView(OwnCommits, FlowMixin):
     """Type the code; resend on any channel; log in."""
 
     template_name = "django_kodmobi/code.html"
@@ -226,7 +227,7 @@ class CodeView(FlowMixin, View):
 
 
 @method_decorator(PROTECT, name="dispatch")
-class ResendView(FlowMixin, View):
+class ResendView(OwnCommits, FlowMixin):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:

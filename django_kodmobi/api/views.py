@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from django_kodmobi import services
 from django_kodmobi.client import SessionChannel
+from django_kodmobi.commits import OwnCommits
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.masking import mask_for_display
@@ -98,7 +99,7 @@ def flow_reply(
     ),
     name="dispatch",
 )
-class KodMobiAPIView(APIView):
+class KodMobiAPIView(OwnCommits, APIView):
     """Shared behaviour: anonymous access, login CSRF, error translation."""
 
     permission_classes = [AllowAny]
