@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
-from django.utils.timezone import localtime
+from django.utils.timezone import is_aware, localtime
 from django.utils.translation import gettext_lazy as _
 
 from . import guards, reasons
@@ -42,7 +42,8 @@ def to_the_second(moment: datetime | None) -> str:
     """An audit time to the second, in the site's time zone."""
     if moment is None:
         return "-"
-    return localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+    shown = localtime(moment) if is_aware(moment) else moment  # naive: USE_TZ off
+    return shown.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def time_column(field: str, label: StrPromise) -> Callable[[Any, Any], str]:

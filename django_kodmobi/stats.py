@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Case, Count, F, Func, IntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
-from django.utils.timezone import get_current_timezone_name, localdate, make_aware
+from django.utils.timezone import get_current_timezone_name
 
 from . import clock
 from .models import EventKind, OTPEvent, OTPSession, Purpose
@@ -126,7 +126,7 @@ class WaitSeconds(Func):
 
 def report(days: int = 30) -> Report:
     """Flows, sends, logins and failures of the last ``days`` days."""
-    today = localdate(clock.now())
+    today = clock.today()
     window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     settled = [day for day in window if day < today - timedelta(days=1)]
     keys = {day: _cache_key(day) for day in settled}
@@ -150,7 +150,7 @@ def _cache_key(day: date) -> str:
 def _summaries(since: date) -> dict[date, DaySummary]:
     """Summaries of the days from ``since`` to today that have anything to
     sum."""
-    start = make_aware(datetime.combine(since, time.min))
+    start = clock.start_of(since)
     summaries: dict[date, DaySummary] = defaultdict(DaySummary)
 
     events = (

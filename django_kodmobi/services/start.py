@@ -262,7 +262,7 @@ def resend_code(
 def clamp_expiry(session: OTPSession, upstream_expiry: datetime) -> datetime:
     """kod.mobi's expiry, but never later than this app's own maximum."""
     latest = session.created_at + timedelta(seconds=settings.SESSION_TTL)
-    return min(upstream_expiry, latest)
+    return min(clock.project_time(upstream_expiry), latest)
 
 
 def cooldowns(
