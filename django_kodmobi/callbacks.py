@@ -13,19 +13,19 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import VerificationError
 from .models import ManualDelivery
 from .services.flows import hash_token
 from .services.manual import refresh_delivery
+from .view_bases import OpenToAll
 
 __all__ = ["ManualCallbackView"]
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class ManualCallbackView(View):
+class ManualCallbackView(OpenToAll):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, delivery_id: str, token: str) -> JsonResponse:

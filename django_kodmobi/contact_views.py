@@ -13,7 +13,6 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
 from . import services
-from .commits import OwnCommits
 from .conf import settings
 from .exceptions import VerificationError
 from .forms import CodeForm, IdentifierForm
@@ -22,6 +21,7 @@ from .models import Contact
 from .services import contacts
 from .services.step_up import step_up_destination, stepped_up_recently
 from .step_up import kodmobi_step_up_required, redirect_to_step_up
+from .view_bases import OwnCommits
 from .views import CHALLENGE_FIELD, PROTECT
 
 __all__ = ["ContactActionView", "ContactCodeView", "ContactsView"]

@@ -14,11 +14,11 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
 from . import services
-from .commits import OwnCommits
 from .exceptions import VerificationError
 from .forms import CodeForm
 from .masking import mask_for_display
 from .services import step_up
+from .view_bases import OwnCommits
 from .views import CHALLENGE_FIELD, PROTECT, safe_next
 
 __all__ = ["StepUpView"]

@@ -14,19 +14,18 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
 from .client import SessionChannel
-from .commits import OwnCommits
 from .conf import settings
 from .exceptions import Failure, VerificationError
 from .forms import CodeForm, IdentifierForm
 from .masking import mask_for_display
 from .models import OTPSession
+from .view_bases import OpenToAll, OwnCommits
 
 __all__ = ["CodeView", "LoginView", "LogoutView", "ResendView", "RestartView"]
 
@@ -79,7 +78,7 @@ PROTECT = [
 
 
 @method_decorator(PROTECT, name="dispatch")
-class LoginView(OwnCommits):
+class LoginView(OpenToAll, OwnCommits):
     """Type a phone or email; optionally pick a channel card first."""
 
     template_name = "django_kodmobi/login.html"
@@ -159,7 +158,7 @@ class FlowMixin:
 
 
 @method_decorator(PROTECT, name="dispatch")
-class CodeView(OwnCommits, FlowMixin):
+class CodeView(OpenToAll, OwnCommits, FlowMixin):
     """Type the code; resend on any channel; log in."""
 
     template_name = "django_kodmobi/code.html"
@@ -227,7 +226,7 @@ class CodeView(OwnCommits, FlowMixin):
 
 
 @method_decorator(PROTECT, name="dispatch")
-class ResendView(OwnCommits, FlowMixin):
+class ResendView(OpenToAll, OwnCommits, FlowMixin):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -255,7 +254,7 @@ class ResendView(OwnCommits, FlowMixin):
 
 
 @method_decorator(PROTECT, name="dispatch")
-class RestartView(View):
+class RestartView(OpenToAll):
     """Forget the flow and start over."""
 
     http_method_names = ["post"]

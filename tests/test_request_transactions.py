@@ -20,8 +20,8 @@ from django_kodmobi.testing import KodMobiTestMixin
 
 EMAIL = "anna@example.com"
 
-#: The views that call kod.mobi, by URL name.
-CALLING_KODMOBI = {
+#: The views whose steps commit on their own, by URL name.
+OWN_COMMITS = {
     "kodmobi": {
         "login",
         "code",
@@ -47,7 +47,7 @@ CALLING_KODMOBI = {
 }
 
 
-def test_every_view_that_calls_kodmobi_makes_its_own_commits() -> None:
+def test_the_views_that_write_make_their_own_commits() -> None:
     from django_kodmobi import urls
     from django_kodmobi.api import urls as api_urls
 
@@ -56,8 +56,8 @@ def test_every_view_that_calls_kodmobi_makes_its_own_commits() -> None:
             own_commits: set[str] = getattr(
                 pattern.callback, "_non_atomic_requests", set()
             )
-            calls = pattern.name in CALLING_KODMOBI[module.app_name]
-            assert ("default" in own_commits) is calls, pattern.name
+            expected = pattern.name in OWN_COMMITS[module.app_name]
+            assert ("default" in own_commits) is expected, pattern.name
 
 
 class TestAtomicRequests(KodMobiTestMixin, TransactionTestCase):

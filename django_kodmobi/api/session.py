@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from django_kodmobi import services
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import VerificationError
+from django_kodmobi.view_bases import OpenToAll
 
 from . import serializers as s
 from .views import channels_reply, user_reply
@@ -65,7 +66,7 @@ def login_mode() -> str:
 
 @extend_schema(summary="What a client needs to start", responses={200: s.ConfigReply})
 @method_decorator(ensure_csrf_cookie, name="get")
-class ConfigView(APIView):
+class ConfigView(OpenToAll, APIView):
     """The login's configuration; in session mode it also sets the CSRF
     cookie, so a single-page app needs no HTML page before it starts."""
 
@@ -90,7 +91,7 @@ class ConfigView(APIView):
         )
 
 
-class SessionView(APIView):
+class SessionView(OpenToAll, APIView):
     """Who is logged in (by session cookie, or by the token in the
     ``Authorization`` header with the authentication classes your DRF
     settings name), and logging out."""

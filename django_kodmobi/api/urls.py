@@ -8,6 +8,8 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
+from django_kodmobi.view_bases import OpenToAll
+
 from . import contacts, session, step_up, views
 
 app_name = "kodmobi_api"
@@ -53,7 +55,7 @@ if importlib.util.find_spec("rest_framework_simplejwt") is not None:
             415: OpenApiResponse(description="A body simplejwt cannot parse."),
         },
     )
-    class JwtRefreshView(TokenRefreshView):
+    class JwtRefreshView(OpenToAll, TokenRefreshView):
         """With ``API_LOGIN = "jwt"``: post the ``refresh`` token that verify
         returned, get a new ``access`` token."""
 

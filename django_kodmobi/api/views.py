@@ -20,12 +20,12 @@ from rest_framework.views import APIView
 
 from django_kodmobi import services
 from django_kodmobi.client import SessionChannel
-from django_kodmobi.commits import OwnCommits
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import OTPSession
 from django_kodmobi.services import Flow
+from django_kodmobi.view_bases import OpenToAll, OwnCommits
 
 from . import serializers as s
 from .parsers import BoundedJSONParser
@@ -99,7 +99,7 @@ def flow_reply(
     ),
     name="dispatch",
 )
-class KodMobiAPIView(OwnCommits, APIView):
+class KodMobiAPIView(OpenToAll, OwnCommits, APIView):
     """Shared behaviour: anonymous access, login CSRF, error translation."""
 
     permission_classes = [AllowAny]
