@@ -275,6 +275,16 @@ class LogoutView(auth_views.LogoutView):
 
     http_method_names = ["post", "options"]
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # Django 4.2's LogoutView warns about a GET (deprecated) before the
+        # method is checked: refuse it first, as 5.0+ do.
+        if (
+            request.method is None
+            or request.method.lower() not in self.http_method_names
+        ):
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
     def get_default_redirect_url(self) -> str:
         return resolve_url(django_settings.LOGOUT_REDIRECT_URL or "/")
 
