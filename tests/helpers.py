@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,21 @@ def session_request(path: str = "/login/") -> HttpRequest:
     request.session.save()
     request.user = AnonymousUser()
     return request
+
+
+def api_login(api: Any, identifier: str, code_for: Callable[[str], str]) -> Any:
+    """A login through the REST API with ``api`` (a DRF ``APIClient``):
+    start, then verify with the code kod.mobi sent. Returns verify's reply."""
+    from django.urls import reverse
+
+    started = api.post(
+        reverse("kodmobi_api:start"), {"identifier": identifier}, format="json"
+    )
+    assert started.status_code == 201, started.content
+    body = {"flow": started.json()["flow"], "code": code_for(identifier)}
+    reply = api.post(reverse("kodmobi_api:verify"), body, format="json")
+    assert reply.status_code == 200, reply.content
+    return reply
 
 
 def rate_limit_keys() -> list[str]:

@@ -15,6 +15,8 @@ from rest_framework.test import APIClient
 
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .helpers import api_login
+
 pytestmark = pytest.mark.skipif(
     django.VERSION < (5, 1), reason="LoginRequiredMiddleware is Django 5.1+"
 )
@@ -63,13 +65,7 @@ class TestLoginRequiredMiddleware(KodMobiTestMixin, TestCase):
         api = APIClient()
         config = api.get(reverse("kodmobi_api:config"))
         assert config.status_code == HTTPStatus.OK, config.content
-        started = api.post(
-            reverse("kodmobi_api:start"), {"identifier": EMAIL}, format="json"
-        )
-        assert started.status_code == HTTPStatus.CREATED, started.content
-        body = {"flow": started.json()["flow"], "code": self.kodmobi_code(EMAIL)}
-        reply = api.post(reverse("kodmobi_api:verify"), body, format="json")
-        assert reply.status_code == HTTPStatus.OK, reply.content
+        api_login(api, EMAIL, self.kodmobi_code)
         assert api.get(reverse("kodmobi_api:session")).json()["user"]
 
     def test_the_pages_for_people_logged_in_still_ask_for_a_login(self) -> None:

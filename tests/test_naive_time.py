@@ -16,6 +16,7 @@ from django_kodmobi.models import OTPSession, Status
 from django_kodmobi.testing import KodMobiTestMixin
 
 from . import test_admin_charts as charts
+from .helpers import api_login
 
 EMAIL = "anna@example.com"
 #: Three hours from UTC: a time taken in the wrong zone is off by hours.
@@ -41,14 +42,7 @@ class NaiveLoginTests(KodMobiTestMixin, TestCase):
         assert session.status == Status.CONSUMED
 
     def test_a_login_through_the_api(self) -> None:
-        api = APIClient()
-        started = api.post(
-            reverse("kodmobi_api:start"), {"identifier": EMAIL}, format="json"
-        )
-        assert started.status_code == HTTPStatus.CREATED, started.content
-        body = {"flow": started.json()["flow"], "code": self.kodmobi_code(EMAIL)}
-        reply = api.post(reverse("kodmobi_api:verify"), body, format="json")
-        assert reply.status_code == HTTPStatus.OK, reply.content
+        api_login(APIClient(), EMAIL, self.kodmobi_code)
 
     def test_the_admin_audit(self) -> None:
         admin = get_user_model().objects.create_superuser("admin", "a@b.c", "pw")

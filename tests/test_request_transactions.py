@@ -18,6 +18,8 @@ from django_kodmobi.models import OTPEvent, OTPSession
 from django_kodmobi.sandbox import SandboxRequest, SandboxResponse
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .helpers import api_login
+
 EMAIL = "anna@example.com"
 
 #: The views whose steps commit on their own, by URL name.
@@ -91,13 +93,7 @@ class TestAtomicRequests(KodMobiTestMixin, TransactionTestCase):
         self.assert_no_transaction_during_calls(3)
 
     def test_a_login_through_the_api(self) -> None:
-        api = APIClient()
-        started = api.post(
-            reverse("kodmobi_api:start"), {"identifier": EMAIL}, format="json"
-        )
-        body = {"flow": started.json()["flow"], "code": self.kodmobi_code(EMAIL)}
-        reply = api.post(reverse("kodmobi_api:verify"), body, format="json")
-        assert reply.status_code == 200, reply.content
+        api_login(APIClient(), EMAIL, self.kodmobi_code)
         self.assert_no_transaction_during_calls(3)
 
     def test_a_crash_after_the_send_keeps_what_was_committed(self) -> None:
