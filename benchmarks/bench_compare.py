@@ -40,15 +40,20 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
-from benchmarks.common import percentile, returning_user, sandbox_site, test_databases
+from benchmarks.common import (
+    TRANSACTION_CONTROL,
+    own_statements,
+    percentile,
+    returning_user,
+    sandbox_site,
+    sql_verb,
+    test_databases,
+)
 
 POSTGRES = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
     "CACHE_URL": "rediscache://127.0.0.1:6379/1",
 }
-
-
-_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 
 
 def _outside_blocks(verbs: list[str]) -> list[str]:
@@ -168,7 +173,7 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
         # Connections to kod.mobi each variant opened over all its logins
         # (the first included): a pooled client keeps one alive.
         connections = dict.fromkeys(logins_by_variant, 0)
-        own_statements: dict[str, int] = {}
+        own_counts: dict[str, int] = {}
         transactions: dict[str, int] = {}
         upstream: dict[str, float] = {}
         for name, login in logins_by_variant.items():
@@ -178,15 +183,9 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             with CaptureQueriesContext(connection) as captured:
                 login(email)
             connections[name] += server.connections - connected_before
-            verbs = [q["sql"].split(None, 1)[0].upper() for q in captured]
-            run = [v not in _TRANSACTION_CONTROL for v in verbs]
-            statements[name] = sum(run)
-            # The session engine's own work (django_session) is the same for
-            # every variant and depends on SESSION_ENGINE, not on the login.
-            own_statements[name] = sum(
-                ran and '"django_session"' not in query["sql"]
-                for ran, query in zip(run, captured, strict=True)
-            )
+            verbs = [sql_verb(query["sql"]) for query in captured]
+            statements[name] = sum(v not in TRANSACTION_CONTROL for v in verbs)
+            own_counts[name] = own_statements(captured)
             transactions[name] = verbs.count("BEGIN") + sum(
                 v in {"INSERT", "UPDATE", "DELETE"} for v in _outside_blocks(verbs)
             )
@@ -221,8 +220,8 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             "services_vs_floor": ratio("services", "floor"),
             "api_vs_floor": ratio("api", "floor_views"),
             "api_vs_allauth": ratio("api", "allauth") if allauth else None,
-            "statements_per_login": own_statements["services"],
-            "statements": own_statements,
+            "statements_per_login": own_counts["services"],
+            "statements": own_counts,
             "statements_with_session_engine": statements,
             "commits": transactions,
             "upstream_calls_per_login": upstream,

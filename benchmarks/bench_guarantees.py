@@ -45,9 +45,15 @@ from unittest import mock
 
 from ulid import ULID
 
-from benchmarks.common import returning_user, sandbox_site, setup_django, test_databases
-
-_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+from benchmarks.common import (
+    TRANSACTION_CONTROL,
+    own_statements,
+    returning_user,
+    sandbox_site,
+    setup_django,
+    sql_verb,
+    test_databases,
+)
 
 
 def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
@@ -153,10 +159,9 @@ class Replay:
         inside_auth_login: list[bool] = []
 
         def statement(execute: Any, sql: str, params: Any, *rest: Any) -> Any:
-            verb = sql.split(None, 1)[0].upper()
             if not (
                 inside_auth_login
-                or verb in _TRANSACTION_CONTROL
+                or sql_verb(sql) in TRANSACTION_CONTROL
                 or '"django_session"' in sql
             ):
                 steps.append(
@@ -246,15 +251,6 @@ def _swapped(param: Any, swap: dict[Any, Any]) -> Any:
     return param
 
 
-def _own_statements(captured: Any) -> int:
-    """Statements run, without transaction control and the session engine's."""
-    return sum(
-        query["sql"].split(None, 1)[0].upper() not in _TRANSACTION_CONTROL
-        and '"django_session"' not in query["sql"]
-        for query in captured
-    )
-
-
 def _check_replay(replay: Replay, email: str, code_for: Callable[[str], str]) -> int:
     """Replay one login and check it left what the services' leave (a
     consumed flow for the person's user, its four events, one attempt spent
@@ -277,7 +273,7 @@ def _check_replay(replay: Replay, email: str, code_for: Callable[[str], str]) ->
     recorded = OTPSession.objects.get(pk=replay.recorded["flow"])
     assert recorded.events.count() == 4
     assert KodSession.objects.get(pk=recorded.kodmobi_session_id).attempts == 1
-    return _own_statements(captured)
+    return own_statements(captured)
 
 
 def measure(rounds: int, logins: int, kodmobi_ms: float = 0) -> dict[str, Any]:
@@ -333,7 +329,7 @@ def measure(rounds: int, logins: int, kodmobi_ms: float = 0) -> dict[str, Any]:
                     login_services(email)
                 missed = [s for s in stand_ins if not s.called]
                 assert not missed, f"not on the login's path: {missed}"
-            statements[name] = _own_statements(captured)
+            statements[name] = own_statements(captured)
 
         email = returning_user(next(serial))
         flows = []

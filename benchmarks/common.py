@@ -5,12 +5,32 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django_kodmobi.sandbox import SandboxConfig, SandboxEngine, SandboxServer
+
+
+#: Statements that only delimit transactions: not counted as a login's work.
+TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+def sql_verb(sql: str) -> str:
+    """The first word of ``sql``: SELECT, INSERT, BEGIN..."""
+    return sql.split(None, 1)[0].upper()
+
+
+def own_statements(captured: Iterable[dict[str, Any]]) -> int:
+    """Statements run, without transaction control and without the session
+    engine's own (``django_session``: the same for every login, and none with
+    signed-cookie sessions)."""
+    return sum(
+        sql_verb(query["sql"]) not in TRANSACTION_CONTROL
+        and '"django_session"' not in query["sql"]
+        for query in captured
+    )
 
 
 def setup_django() -> None:
