@@ -230,7 +230,8 @@ class CallbackTests(KodMobiTestMixin, TestCase):
         delivery, path = self.sent()
         self.kodmobi.advance(1)
         token = path.rstrip("/").rsplit("/", 1)[1]
-        wrong = "x" + token[1:]
+        # Change the first character to one it is not, whatever it was.
+        wrong = ("y" if token[0] == "x" else "x") + token[1:]
         for bad in [
             callback_path(delivery, wrong),
             callback_path(delivery, token[:-1]),
