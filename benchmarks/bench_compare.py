@@ -19,6 +19,9 @@ CACHE_URL).
 Statements are counted without transaction control and without the session
 engine's own (``django_session``: the same for every variant, and none with
 signed-cookie sessions); ``statements_with_session_engine`` has them all.
+``ms_spent_per_login`` splits a login's time into the database's, the
+cache's (Redis), kod.mobi's and Python's, in a pass of its own after the
+timed rounds.
 
 Each database runs in its own process (settings are per process). The last
 line printed is one JSON object.
@@ -206,6 +209,8 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
                 connections[name] += server.connections - connected_before
             round_totals.append(totals)
 
+        time_spent = _time_spent(logins_by_variant, new_user, logins)
+
         def ratio(variant: str, floor_variant: str) -> float:
             return round(
                 statistics.median(t[floor_variant] / t[variant] for t in round_totals),
@@ -221,6 +226,7 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             "api_vs_floor": ratio("api", "floor_views"),
             "api_vs_allauth": ratio("api", "allauth") if allauth else None,
             "statements_per_login": own_counts["services"],
+            "ms_spent_per_login": time_spent,
             "statements": own_counts,
             "statements_with_session_engine": statements,
             "commits": transactions,
@@ -239,6 +245,76 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
         }
     finally:
         site.close()
+
+
+def _time_spent(
+    logins_by_variant: dict[str, Callable[[str], None]],
+    new_user: Callable[[], str],
+    logins: int,
+) -> dict[str, dict[str, float]]:
+    """Where a login's time goes, per variant, in milliseconds per login over
+    ``logins`` logins each: ``total``; ``database`` (statements and commits
+    sent, run and read back by the driver); ``cache`` (commands to Redis,
+    when the cache is Redis); ``kodmobi`` (HTTP calls to the sandbox, sent
+    and answered, the sandbox's own work included); and ``python``, the
+    rest: the ORM building statements and the app deciding what they are.
+
+    Measured apart from the timed rounds, so that the timers around each
+    statement, command and call do not weigh on the ratios.
+    """
+    from unittest import mock
+
+    from django.db import connection
+    from requests.adapters import HTTPAdapter
+
+    timed_parts = ("database", "cache", "kodmobi")
+    spent = dict.fromkeys(timed_parts, 0.0)
+
+    def timer(part: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - started
+
+        return timed
+
+    def in_database(execute: Any, *args: Any) -> Any:
+        return timer("database", execute)(*args)
+
+    timers = ExitStack()
+    timers.enter_context(connection.execute_wrapper(in_database))
+    # A transaction's COMMIT (a round trip, on PostgreSQL) is not a statement
+    # executed: the driver's commit() sends it.
+    for method in ("_commit", "_rollback"):
+        timed = timer("database", getattr(connection, method))
+        timers.enter_context(mock.patch.object(connection, method, timed))
+    timers.enter_context(
+        mock.patch.object(HTTPAdapter, "send", timer("kodmobi", HTTPAdapter.send))
+    )
+    try:  # redis-py: a command is sent, then its reply read
+        from redis.connection import AbstractConnection as Redis
+
+        for method in ("send_packed_command", "read_response"):
+            timed = timer("cache", getattr(Redis, method))
+            timers.enter_context(mock.patch.object(Redis, method, timed))
+    except ImportError:
+        pass
+    result = {}
+    with timers:
+        for name, login in logins_by_variant.items():
+            emails = [new_user() for _ in range(logins)]
+            spent.update(dict.fromkeys(timed_parts, 0.0))  # not the new users'
+            started = time.perf_counter()
+            for email in emails:
+                login(email)
+            total = time.perf_counter() - started
+            split = {"total": total, **spent, "python": total - sum(spent.values())}
+            result[name] = {
+                part: round(t / logins * 1000, 2) for part, t in split.items()
+            }
+    return result
 
 
 def _reachable(env: dict[str, str]) -> bool:
@@ -288,6 +364,13 @@ def main() -> None:
             f" {result['statements_per_login']:>11}"
             f" {result['statements'].get('allauth', '-'):>8}"
         )
+    print("ms per login: total = database + cache + kod.mobi calls + Python")
+    for name, result in results.items():
+        for variant, spent in result["ms_spent_per_login"].items():
+            print(
+                f"{name:12} {variant:12} {spent['total']:6} = {spent['database']:5}"
+                f" + {spent['cache']:5} + {spent['kodmobi']:5} + {spent['python']:5}"
+            )
     print(json.dumps(results))
 
 
