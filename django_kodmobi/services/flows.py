@@ -7,12 +7,14 @@ continues a flow presents both.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.crypto import constant_time_compare
 
 from django_kodmobi import clock
@@ -55,6 +57,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@functools.cache
+def _flows_with_streak_hint() -> QuerySet[OTPSession]:
+    """Flows, unordered, each knowing whether its identifier has failure
+    streaks: built once, as resolving that subquery is most of what the ORM
+    does for the SELECT of every code check (``benchmarks/bench_orm.py``).
+    Never evaluated itself, only filtered (each filter is a new queryset)."""
+    return OTPSession.objects.with_streak_hint().order_by()
+
+
 def get_flow_session(session_id: str, flow_token: str) -> OTPSession:
     """Return the session ``flow_token`` binds, or raise ``not_found``.
 
@@ -65,7 +76,7 @@ def get_flow_session(session_id: str, flow_token: str) -> OTPSession:
         raise VerificationError(Failure.NOT_FOUND)
     # A ULID is 26 characters: anything else cannot name a flow. The id is
     # unique, so a plain slice: first() would sort.
-    flows = OTPSession.objects.with_streak_hint().filter(pk=session_id).order_by()
+    flows = _flows_with_streak_hint().filter(pk=session_id)
     session = next(iter(flows[:1]), None) if len(session_id) == 26 else None
     expected = session.flow_token_hash if session else hash_token("")
     if not constant_time_compare(expected, hash_token(flow_token)) or session is None:
