@@ -283,26 +283,24 @@ def _time_spent(
     def in_database(execute: Any, *args: Any) -> Any:
         return timer("database", execute)(*args)
 
-    timers = ExitStack()
-    timers.enter_context(connection.execute_wrapper(in_database))
-    # A transaction's COMMIT (a round trip, on PostgreSQL) is not a statement
-    # executed: the driver's commit() sends it.
-    for method in ("_commit", "_rollback"):
-        timed = timer("database", getattr(connection, method))
-        timers.enter_context(mock.patch.object(connection, method, timed))
-    timers.enter_context(
-        mock.patch.object(HTTPAdapter, "send", timer("kodmobi", HTTPAdapter.send))
-    )
-    try:  # redis-py: a command is sent, then its reply read
-        from redis.connection import AbstractConnection as Redis
-
-        for method in ("send_packed_command", "read_response"):
-            timed = timer("cache", getattr(Redis, method))
-            timers.enter_context(mock.patch.object(Redis, method, timed))
-    except ImportError:
-        pass
     result = {}
-    with timers:
+    with ExitStack() as timers:
+        timers.enter_context(connection.execute_wrapper(in_database))
+        # A transaction's COMMIT (a round trip, on PostgreSQL) is not a
+        # statement executed: the driver's commit() sends it.
+        for method in ("_commit", "_rollback"):
+            patched = timer("database", getattr(connection, method))
+            timers.enter_context(mock.patch.object(connection, method, patched))
+        patched = timer("kodmobi", HTTPAdapter.send)
+        timers.enter_context(mock.patch.object(HTTPAdapter, "send", patched))
+        try:
+            from redis.connection import AbstractConnection as Redis
+        except ImportError:  # no Redis client: no cache time to measure
+            pass
+        else:  # redis-py: a command is sent, then its reply read
+            for method in ("send_packed_command", "read_response"):
+                patched = timer("cache", getattr(Redis, method))
+                timers.enter_context(mock.patch.object(Redis, method, patched))
         for name, login in logins_by_variant.items():
             emails = [new_user() for _ in range(logins)]
             spent.update(dict.fromkeys(timed_parts, 0.0))  # not the new users'
