@@ -58,16 +58,22 @@ from benchmarks.common import (
 
 def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
     """Each protection, as what takes it out: (owner, attribute, stand-in)."""
-    from django.db.models import BooleanField, Value
+    from django.db.models import BooleanField, QuerySet, Value
 
     from django_kodmobi import breaker, guards, limits
-    from django_kodmobi.models import OTPEvent, OTPSessionQuerySet
+    from django_kodmobi.models import OTPEvent, OTPSession
+    from django_kodmobi.services import flows
 
     def no_streak(*_: object) -> bool:
         return False  # "no streak exists", as for a person with no failures
 
-    def loaded_with_no_streak(queryset: OTPSessionQuerySet) -> OTPSessionQuerySet:
-        return queryset.annotate(streak_free=Value(True, BooleanField()))
+    # Built once, as the services build theirs.
+    flows_with_no_streak = OTPSession.objects.annotate(
+        streak_free=Value(True, BooleanField())
+    ).order_by()
+
+    def loaded_with_no_streak() -> QuerySet[OTPSession]:
+        return flows_with_no_streak
 
     def no_limit(*_: object) -> None:
         return None
@@ -83,7 +89,7 @@ def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
         ],
         "failure streaks": [
             (guards, "check_streak", no_streak),
-            (OTPSessionQuerySet, "with_streak_hint", loaded_with_no_streak),
+            (flows, "_flows_with_streak_hint", loaded_with_no_streak),
         ],
         "circuit breaker": [(breaker, "guard", nullcontext)],
     }
