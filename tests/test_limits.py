@@ -37,7 +37,8 @@ class ParseTests(SimpleTestCase):
 
     def test_bad_rates(self) -> None:
         for text in ["", "20", "0/m", "20/w", "x/m", "3/0m"]:
-            with pytest.raises(ValueError):
+            # The error names what was wrong and what would be right.
+            with pytest.raises(ValueError, match=f"'20/m'.*{text!r}$"):
                 parse_rate(text)
 
 

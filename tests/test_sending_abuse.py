@@ -292,6 +292,48 @@ class DjangoRedisSlidingWindowTests(RedisSlidingWindowTests):
         assert sum(allowed) == 25, allowed
 
 
+@pytest.mark.skipif(not _redis_is_up(), reason="no Redis on 127.0.0.1:6379")
+class PrimaryAndReplicaTests(SimpleTestCase):
+    """Behind a primary and a read replica, the logs live on the primary: a
+    replica refuses writes, or lags behind the counts of other workers."""
+
+    PRIMARY, REPLICA = "redis://127.0.0.1:6379/10", "redis://127.0.0.1:6379/11"
+
+    @kodmobi({"start_per_ip": "1/m"})
+    def test_counted_on_the_primary(self) -> None:
+        redis = pytest.importorskip("redis")
+        for backend in (
+            "django.core.cache.backends.redis.RedisCache",
+            "django_redis.cache.RedisCache",
+        ):
+            if backend.startswith("django_redis."):
+                pytest.importorskip("django_redis")
+            caches = {
+                "default": {
+                    "BACKEND": backend,
+                    "LOCATION": [self.PRIMARY, self.REPLICA],
+                }
+            }
+            servers = [
+                redis.Redis.from_url(url) for url in (self.PRIMARY, self.REPLICA)
+            ]
+            for server in servers:
+                server.flushdb()
+            with self.subTest(backend), override_settings(CACHES=caches):
+                limits.check_rate("start_per_ip", "203.0.113.1")
+                assert (
+                    refused(
+                        lambda: limits.check_rate("start_per_ip", "203.0.113.1")
+                    ).reason
+                    is Failure.RATE_LIMITED
+                )
+                primary, replica = (len(s.keys("*kodmobi:rate:*")) for s in servers)
+                assert (primary, replica) == (1, 0)
+            for server in servers:
+                server.flushdb()
+                server.close()
+
+
 class LocalLogExpiryTests(SimpleTestCase):
     @kodmobi({"start_per_ip": "2/m"})
     @override_settings(

@@ -26,6 +26,7 @@ from django_kodmobi.models import (
     Status,
 )
 from django_kodmobi.sandbox import Fault, FaultKind
+from django_kodmobi.sandbox.project import Refusal
 from django_kodmobi.services import (
     ClientInfo,
     Flow,
@@ -40,6 +41,7 @@ from django_kodmobi.services import (
     verify_and_log_in,
     verify_code,
 )
+from django_kodmobi.services.flows import new_event, record_event
 from django_kodmobi.services.verify import redeem_code
 from django_kodmobi.testing import KodMobiTestMixin
 
@@ -101,6 +103,11 @@ class FlowTestCase(FlowMixin, TestCase):
 
 
 class TestSendingFirst(FlowTestCase):
+    def test_a_blank_channel_is_no_choice(self) -> None:
+        # A form's empty select, or a client sending "channel": "".
+        flow = start_login(PHONE, channel="")
+        assert (flow.session.status, flow.session.channel) == (Status.SENT, "telegram")
+
     def test_code_goes_to_the_best_channel_then_logs_in(self) -> None:
         flow = start_login(EMAIL.upper(), client=ClientInfo("203.0.113.9", "Firefox"))
         session = flow.session
@@ -113,6 +120,12 @@ class TestSendingFirst(FlowTestCase):
             "whatsapp",
             "sms",
             "email",
+        ]
+        # The row keeps what kod.mobi offered, as it said it, for the audit.
+        session.refresh_from_db()
+        assert session.channels_offered == [
+            {"type": c.type, "name": c.name, "is_active": c.is_active}
+            for c in flow.channels
         ]
         assert len(flow.token) >= 43
 
@@ -274,6 +287,14 @@ class TestChannelFirst(FlowTestCase):
         assert second.session.status == Status.SENT
         assert second.session.channel == first.session.channel
         assert len(self.kodmobi.inbox.messages(PHONE)) == 1
+        assert list(
+            OTPEvent.objects.filter(session=second.session)
+            .order_by("id")
+            .values_list("kind", "channel", "detail")
+        ) == [
+            (EventKind.CREATED, "", ""),
+            (EventKind.SENT, first.session.channel, "joined a live code"),
+        ]
         # ...but one code gets five checks in all, whichever flow makes them.
         for _ in range(3):
             with pytest.raises(VerificationError) as info:
@@ -342,6 +363,22 @@ class TestVerifyFailures(FlowTestCase):
             resend_code(flow.session.pk, flow.token, "sms")
         assert resend.value.reason is Failure.LOCKED
 
+    def test_a_resend_kodmobi_refuses_as_blocked_locks_the_flow(self) -> None:
+        flow = start_login(PHONE, channel="telegram")
+        # kod.mobi blocked the code on checks it saw elsewhere (the browser SDK's).
+        blocked = Refusal("ERROR_BLOCKED", 429, count=5)
+        with (
+            mock.patch.object(self.kodmobi.project, "send", side_effect=blocked),
+            pytest.raises(VerificationError) as info,
+        ):
+            resend_code(flow.session.pk, flow.token, "sms")
+        assert info.value.reason is Failure.LOCKED
+        flow.session.refresh_from_db()
+        assert (flow.session.status, flow.session.last_error) == (
+            Status.LOCKED,
+            "ERROR_BLOCKED",
+        )
+
     def test_resend_does_not_reset_the_attempts(self) -> None:
         flow = start_login(PHONE, channel="telegram")
         for _ in range(3):
@@ -366,6 +403,28 @@ class TestVerifyFailures(FlowTestCase):
         # Nothing was in flight: after waiting for it, the flow is locked.
         flow.session.refresh_from_db()
         assert flow.session.status == Status.LOCKED
+
+    @override_settings(KODMOBI=kodmobi_settings(DEADLINE=1))
+    def test_a_spent_budget_waits_for_the_check_in_flight(self) -> None:
+        flow = start_login(PHONE)
+        # The code's last check is in flight, at kod.mobi, for another caller.
+        KodSession.objects.filter(pk=flow.session.kodmobi_session_id).update(attempts=5)
+        polls: list[float] = []
+
+        def the_check_in_flight_wins(seconds: float) -> None:
+            polls.append(seconds)
+            OTPSession.objects.filter(pk=flow.session.pk).update(status=Status.CONSUMED)
+
+        with (
+            mock.patch("time.sleep", side_effect=the_check_in_flight_wins),
+            pytest.raises(VerificationError) as info,
+        ):
+            self.verify(flow)
+        # Locking the flow under the winner would have made it fail too.
+        assert info.value.reason is Failure.ALREADY_USED
+        assert len(polls) == 1
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.CONSUMED
 
     def test_malformed_code_spends_nothing(self) -> None:
         flow = start_login(PHONE)
@@ -411,6 +470,43 @@ class TestVerifyFailures(FlowTestCase):
             Status.EXPIRED,
             "ERROR_SESSION_EXPIRED",
         )
+
+    def test_expired_here_too_when_kodmobi_says_expired(self) -> None:
+        flow = start_login(PHONE)
+        code = self.kodmobi_code(PHONE)
+        check = self.kodmobi.project.check
+        with time_machine.travel(timezone.now(), tick=False) as traveller:
+
+            def checked_after_the_expiry(*args: Any, **kwargs: Any) -> Any:
+                traveller.shift(timedelta(seconds=181))
+                self.kodmobi.advance(181)
+                return check(*args, **kwargs)
+
+            with (
+                mock.patch.object(
+                    self.kodmobi.project, "check", side_effect=checked_after_the_expiry
+                ),
+                pytest.raises(VerificationError) as info,
+            ):
+                verify_code(flow.session.pk, flow.token, code)
+        assert info.value.reason is Failure.EXPIRED
+        flow.session.refresh_from_db()
+        # Expired by our own clock: no error of kod.mobi's to keep.
+        assert (flow.session.status, flow.session.last_error) == (Status.EXPIRED, "")
+        assert self.events(flow)[-1] == EventKind.EXPIRED
+
+    def test_kodmobi_ending_a_shared_code_early_is_not_already_used(self) -> None:
+        first = start_login(PHONE)
+        second = start_login(PHONE)
+        assert second.session.kodmobi_session_id == first.session.kodmobi_session_id
+        code = self.kodmobi_code(PHONE)
+        self.kodmobi.advance(181)  # kod.mobi's clock ahead of ours
+        # The other flow on the code took nothing: this is an expiry.
+        with pytest.raises(VerificationError) as info:
+            verify_code(first.session.pk, first.token, code)
+        assert info.value.reason is Failure.EXPIRED
+        first.session.refresh_from_db()
+        assert first.session.status == Status.EXPIRED
 
     def test_reused(self) -> None:
         flow = start_login(PHONE)
@@ -465,6 +561,13 @@ class TestVerifyFailures(FlowTestCase):
                 verify_code(session_id, token, code)  # type: ignore[arg-type]
             assert info.value.reason is Failure.NOT_FOUND
         assert get_flow_session(flow.session.pk, flow.token) == flow.session
+
+    def test_an_id_that_is_no_ulid_never_reaches_the_database(self) -> None:
+        flow = start_login(PHONE)
+        for session_id in ["", flow.session.pk[:-1], flow.session.pk + "0", "x" * 4096]:
+            with self.assertNumQueries(0), pytest.raises(VerificationError) as info:
+                get_flow_session(session_id, flow.token)
+            assert info.value.reason is Failure.NOT_FOUND
 
     def test_kodmobi_down_during_check_keeps_the_session(self) -> None:
         flow = start_login(PHONE)
@@ -827,6 +930,21 @@ class TestSignup(FlowTestCase):
         assert signed_up.calls[0]["user"] == user
         assert signed_up.calls[0]["request"] is not None  # the backend passes it on
         assert self.events(flow)[-2:] == ["signed_up", "logged_in"]
+        flow.session.refresh_from_db()
+        assert flow.session.user == user  # the audit says who signed up
+
+    def test_a_signup_that_loses_the_race_creates_nobody(self) -> None:
+        flow = start_login(self.NEW)
+        self.verify(flow)
+        # Another request with this flow consumed it first.
+        with (
+            override_settings(KODMOBI=kodmobi_settings(SIGNUP=True)),
+            mock.patch.object(type(OTPSession.objects), "consume", return_value=False),
+            pytest.raises(VerificationError) as info,
+        ):
+            redeem_for_login(flow.session.pk, flow.token)
+        assert info.value.reason is Failure.ALREADY_USED
+        assert not User.objects.filter(email=self.NEW).exists()
 
     def test_policy_callable(self) -> None:
         with override_settings(
@@ -1023,6 +1141,7 @@ class TestQueryCounts(FlowMixin, TransactionTestCase):
         with database_work() as work:
             verify_code(flow.session.pk, flow.token, code)
         assert (work.statements, work.commits) == (5, 2), work.sql
+        assert work.savepoints == 0  # the verification and its event: one commit
 
     def test_verify_after_a_wrong_code(self) -> None:
         flow = start_login(PHONE)
@@ -1222,6 +1341,49 @@ class TestAuditTrail(FlowTestCase):
         assert [(c["sender"], c["session"].pk) for c in verified.calls] == [
             (OTPSession, flow.session.pk)
         ]
+
+    def test_a_login_by_code_records_its_verification_in_full(self) -> None:
+        verified = Recorder(signals.session_verified)
+        self.addCleanup(verified.close)
+        flow = start_login(EMAIL)
+        code = self.kodmobi_code(EMAIL)
+        with pytest.raises(VerificationError):
+            verify_code(
+                flow.session.pk, flow.token, "000000" if code != "000000" else "1" * 6
+            )
+        verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
+        row = OTPSession.objects.get(pk=flow.session.pk)
+        assert (row.status, row.last_error, row.user) == (
+            Status.CONSUMED,
+            "",
+            self.user,
+        )
+        assert list(
+            OTPEvent.objects.filter(session=row, kind=EventKind.VERIFIED).values_list(
+                "channel", flat=True
+            )
+        ) == ["email"]
+        # Receivers see the flow as written: verified, the wrong code's error gone.
+        assert [
+            (c["sender"], c["session"].pk, c["session"].last_error)
+            for c in verified.calls
+        ] == [(OTPSession, row.pk, "")]
+
+    def test_an_event_fits_its_columns(self) -> None:
+        flow = start_login(PHONE)
+        channel = OTPEvent._meta.get_field("channel").max_length
+        detail = OTPEvent._meta.get_field("detail").max_length
+        assert channel is not None and detail is not None
+        # Cut to fit, never refused (PostgreSQL would refuse a longer value).
+        record_event(flow.session, EventKind.FAILED, "c" * 40, "d" * 300)
+        record_event(flow.session, EventKind.EXPIRED)
+        assert list(
+            OTPEvent.objects.filter(session=flow.session)
+            .order_by("-id")
+            .values_list("channel", "detail")[:2]
+        ) == [("", ""), ("c" * channel, "d" * detail)]
+        unsent = new_event(flow.session, EventKind.SIGNED_UP)
+        assert (unsent.channel, unsent.detail) == ("", "")
 
     def test_a_failed_start_ends_failed_with_its_reason(self) -> None:
         self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"create"}), times=3))
