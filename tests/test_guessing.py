@@ -119,6 +119,17 @@ class FailureStreakTests(GuessTestCase):
             self.kodmobi.advance(181)
         return outcomes
 
+    def test_a_flow_loaded_without_the_hint_has_its_streaks_looked_up(self) -> None:
+        flow = start_login(PHONE, client=ATTACKER)
+        guards.record_failure(PHONE, ATTACKER.ip)
+        hinted = services.get_flow_session(flow.session.pk, flow.token)
+        assert guards.check_flow_streak(hinted, ATTACKER.ip) is True
+        # Loaded by other code, the flow does not say whether a streak
+        # exists: not knowing must not mean "none".
+        plain = OTPSession.objects.get(pk=flow.session.pk)
+        with self.assertNumQueries(1):
+            assert guards.check_flow_streak(plain, ATTACKER.ip) is True
+
     def test_ten_failures_pause_that_source_for_fifteen_minutes(self) -> None:
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
             self.spend(10)

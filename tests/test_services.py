@@ -13,9 +13,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.test import TestCase, TransactionTestCase, override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from django_kodmobi import signals
+from django_kodmobi.client import KodMobiClient, SessionChannel
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import (
     Contact,
@@ -31,6 +32,7 @@ from django_kodmobi.services import (
     ClientInfo,
     Flow,
     channel_cards,
+    channels,
     complete_with_token,
     get_channels,
     get_flow_session,
@@ -41,6 +43,7 @@ from django_kodmobi.services import (
     verify_and_log_in,
     verify_code,
 )
+from django_kodmobi.services.channels import remember_session_channels
 from django_kodmobi.services.flows import new_event, record_event
 from django_kodmobi.services.verify import redeem_code
 from django_kodmobi.testing import KodMobiTestMixin
@@ -304,6 +307,42 @@ class TestChannelFirst(FlowTestCase):
             self.verify(second, wrong)
         assert info.value.reason is Failure.LOCKED
         assert KodSession.objects.get(pk=first.session.kodmobi_session_id).attempts == 5
+
+
+class TestChannelLists(FlowTestCase):
+    """kod.mobi's channel lists: asked for in the page's language, kept as
+    long as the settings say, in this app's words."""
+
+    def test_asked_in_the_pages_language_then_kept_for_the_next_page(self) -> None:
+        flow = start_login(PHONE)
+        ask = KodMobiClient.get_channels
+        with (
+            mock.patch.object(
+                KodMobiClient, "get_channels", autospec=True, side_effect=ask
+            ) as asked,
+            translation.override("ru"),
+        ):
+            get_channels(flow.session)
+            get_channels(flow.session, recent=True)  # the page that follows
+        assert [call.kwargs["language"] for call in asked.call_args_list] == ["ru"]
+
+    def test_a_channel_counting_down_is_kept_usable(self) -> None:
+        counting = SessionChannel(name="SMS", type="sms", is_active=False, timeout=1)
+        remember_session_channels("01J00000000000000000000000", (counting,), "en")
+        kept = channels._recent_session_channels("01J00000000000000000000000", "en")
+        assert kept == [{"is_active": True, "timeout": 0}]
+
+    def test_a_channel_kodmobi_adds_later_keeps_its_own_words(self) -> None:
+        viber = SessionChannel(name="Viber", type="viber", is_active=True, timeout=0)
+        assert channels._in_our_words([viber]) == (viber,)
+
+    @override_settings(KODMOBI=kodmobi_settings(CHANNELS_CACHE_SECONDS=3600))
+    def test_the_projects_list_is_kept_as_long_as_the_setting_says(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            get_channels()
+            clock.shift(3599)
+            get_channels()
+        assert self.kodmobi.calls["channels"] == 1
 
 
 class TestVerifyFailures(FlowTestCase):
@@ -636,6 +675,51 @@ class TestVerifyFailures(FlowTestCase):
         flow.session.refresh_from_db()
         assert flow.session.status == Status.LOCKED
 
+    def test_an_unknown_error_of_any_length_is_kept_cut_to_its_column(self) -> None:
+        flow = start_login(PHONE)
+        unknown = "ERROR_" + "SOMETHING_NEW_" * 10
+        with (
+            mock.patch.object(
+                self.kodmobi.project, "check", side_effect=Refusal(unknown, 400)
+            ),
+            pytest.raises(VerificationError),
+        ):
+            self.verify(flow)
+        flow.session.refresh_from_db()
+        width = OTPSession._meta.get_field("last_error").max_length
+        assert flow.session.last_error == unknown[:width]
+
+    def test_what_only_the_integrator_can_fix_is_logged_for_them(self) -> None:
+        self.kodmobi.config.balance_empty = True
+        with (
+            self.assertLogs("django_kodmobi", "ERROR") as logs,
+            pytest.raises(VerificationError) as info,
+        ):
+            start_login(PHONE)
+        assert info.value.reason is Failure.UNAVAILABLE
+        assert "balance is too low" in logs.output[-1]
+        self.kodmobi.config.balance_empty = False
+        self.kodmobi.config.public_key = "the-key-kod.mobi-gave-us"  # not ours
+        with (
+            self.assertLogs("django_kodmobi", "ERROR") as logs,
+            pytest.raises(VerificationError) as info,
+        ):
+            start_login(PHONE)
+        assert info.value.reason is Failure.UNAVAILABLE
+        assert "check KODMOBI keys" in logs.output[-1]
+        assert "ERROR" in logs.output[-1].split("keys:", 1)[1]  # kod.mobi's words
+        assert settings.KODMOBI["PUBLIC_KEY"] not in "\n".join(logs.output)
+
+    def test_a_malformed_challenge_token_never_reaches_kodmobi(self) -> None:
+        tokens: list[object] = ["two words", "\x00", "ключ", "x" * 4097, 42, ["x"]]
+        for token in tokens:
+            with pytest.raises(VerificationError) as info:
+                start_login(PHONE, challenge_token=token)  # type: ignore[arg-type]
+            assert info.value.reason is Failure.CHALLENGE_FAILED
+        assert sum(self.kodmobi.calls.values()) == 0
+        # An empty token is none: a form's blank field.
+        assert start_login(PHONE, challenge_token="").session.status == Status.SENT
+
     def test_challenge(self) -> None:
         self.kodmobi.config.challenge_enabled = True
         with pytest.raises(VerificationError) as info:
@@ -808,6 +892,21 @@ class TestLogin(FlowTestCase):
         with mock.patch("django_kodmobi.services.redeem_for_login") as redeem:
             assert authenticate(None, username="anna", password="pw") == self.user
         redeem.assert_not_called()
+
+    def test_the_backend_is_the_last_gate_for_inactive_users(self) -> None:
+        from django.contrib.auth import authenticate
+
+        # However the user came out of the flow (a custom resolver, a
+        # signup hook), Django's own rule decides last.
+        self.user.is_active = False
+        self.user.save()
+        with mock.patch(
+            "django_kodmobi.services.redeem_for_login", return_value=self.user
+        ):
+            assert (
+                authenticate(None, kodmobi_session_id="x", kodmobi_flow_token="y")
+                is None
+            )
 
     def test_failed_login_signal_masks_the_token(self) -> None:
         failed = Recorder(user_login_failed)
