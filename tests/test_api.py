@@ -171,6 +171,16 @@ class ResendTests(ApiTestCase):
                 )
                 assert reply.status_code == expected, address
 
+    def test_a_resend_replies_with_the_channels_of_this_flow(self) -> None:
+        self.kodmobi.project.set_reachable(PHONE, ["sms", "whatsapp"])
+        flow = self.start(PHONE, channel="sms")["flow"]
+        reply = self.api.post(
+            url("resend"), {"flow": flow, "channel": "whatsapp"}, format="json"
+        ).json()
+        # This phone has no Telegram: the project's own list would offer it.
+        active = {c["type"] for c in reply["channels"] if c["is_active"]}
+        assert active == {"sms", "whatsapp"}
+
     def test_too_soon_has_retry_after(self) -> None:
         flow = self.start(PHONE, channel="telegram")["flow"]
         response = self.api.post(
@@ -316,16 +326,36 @@ class CsrfTests(ApiTestCase):
 
 @override_settings(KODMOBI=kodmobi(BROWSER_SDK=True))
 class CompleteTests(ApiTestCase):
-    def sdk_check(self, reply: dict[str, Any]) -> str:
+    def sdk_check(self, reply: dict[str, Any], to: str = EMAIL) -> str:
         """What the kod.mobi browser SDK does with the start reply."""
         session_id = reply["kodmobi_session_id"]
         self.kodmobi.project.send(
             {"session_id": session_id, "type": "email"}, "http://sb"
         )
         checked = self.kodmobi.project.check(
-            {"session_id": session_id, "code": self.kodmobi_code(EMAIL)}
+            {"session_id": session_id, "code": self.kodmobi_code(to)}
         )
         return str(checked["verify_token"])
+
+    @override_settings(
+        KODMOBI=kodmobi(BROWSER_SDK=True, API_LOGIN="token", SIGNUP=True)
+    )
+    def test_a_token_signup_tells_its_receivers_the_request(self) -> None:
+        from django_kodmobi import signals
+
+        requests: list[Any] = []
+
+        def receiver(request: Any, **kwargs: Any) -> None:
+            requests.append(request)
+
+        signals.user_signed_up.connect(receiver)
+        self.addCleanup(signals.user_signed_up.disconnect, receiver)
+        newcomer = "new.person@example.org"
+        reply = self.start(newcomer, send=False)
+        body = {"flow": reply["flow"], "verify_token": self.sdk_check(reply, newcomer)}
+        response = self.api.post(url("complete"), body, format="json")
+        assert response.status_code == HTTPStatus.OK, response.content
+        assert [request.META["REMOTE_ADDR"] for request in requests] == ["127.0.0.1"]
 
     def test_browser_verify_token(self) -> None:
         reply = self.start(EMAIL, send=False)

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django_kodmobi import signals
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import Contact, OTPSession, Purpose, Status
-from django_kodmobi.services import log_in, start_login, verify_code
+from django_kodmobi.services import ClientInfo, log_in, start_login, verify_code
 from django_kodmobi.services.contacts import (
     add_contact,
     make_primary,
@@ -54,24 +54,33 @@ class ContactTestCase(KodMobiTestMixin, TestCase):
 
 class AddAndVerifyTests(ContactTestCase):
     def test_a_proven_phone_is_verified_primary_and_logs_in(self) -> None:
-        seen: list[tuple[str, Any]] = []
-        for name in ("contact_added", "contact_verified"):
+        seen: list[tuple[Any, ...]] = []
+        for name in ("contact_added", "contact_verified", "contact_removed"):
             getattr(signals, name).connect(
                 lambda sender, user, contact, name=name, **kw: seen.append(
-                    (name, contact.value)
+                    (name, sender, user, contact.value)
                 ),
                 weak=False,
             )
         try:
             contact = self.prove(self.anna, "+7 999 123-45-67")
+            assert (contact.value, contact.kind, contact.primary) == (
+                PHONE,
+                "phone",
+                True,
+            )
+            assert contact.is_verified
+            # The suite's resolver knows no phones: the contact alone logs in.
+            assert self.login(PHONE) == self.anna
+            remove_contact(self.anna, contact.pk)
         finally:
             signals.contact_added.receivers.clear()
             signals.contact_verified.receivers.clear()
-        assert (contact.value, contact.kind, contact.primary) == (PHONE, "phone", True)
-        assert contact.is_verified
-        assert seen == [("contact_added", PHONE), ("contact_verified", PHONE)]
-        # The suite's resolver knows no phones: the contact alone logs in.
-        assert self.login(PHONE) == self.anna
+            signals.contact_removed.receivers.clear()
+        assert seen == [
+            (name, Contact, self.anna, PHONE)
+            for name in ("contact_added", "contact_verified", "contact_removed")
+        ]
 
     def test_a_second_contact_of_a_kind_is_not_primary(self) -> None:
         self.prove(self.anna, OTHER_EMAIL)
@@ -80,6 +89,30 @@ class AddAndVerifyTests(ContactTestCase):
         assert make_primary(self.anna, second.pk).primary
         primaries = Contact.objects.filter(user=self.anna, primary=True)
         assert list(primaries.values_list("value", flat=True)) == ["anna@home.example"]
+
+    def test_primaries_are_per_user_and_per_kind(self) -> None:
+        self.prove(self.bob, "bob@work.example")
+        self.prove(self.anna, PHONE)
+        # Her first email is primary, whatever Bob's email or her own phone.
+        assert self.prove(self.anna, OTHER_EMAIL).primary
+        second = self.prove(self.anna, "anna@home.example")
+        make_primary(self.anna, second.pk)
+        assert set(
+            Contact.objects.filter(primary=True).values_list("value", flat=True)
+        ) == {"bob@work.example", PHONE, "anna@home.example"}
+
+    def test_the_flow_is_started_as_asked(self) -> None:
+        client = ClientInfo("203.0.113.5", "Firefox")
+        flow = add_contact(self.anna, PHONE, channel="sms", client=client)
+        assert (flow.session.channel, flow.session.client_ip) == ("sms", client.ip)
+        self.kodmobi.config.challenge_enabled = True
+        token = self.kodmobi.config.challenge_token
+        with pytest.raises(VerificationError) as info:
+            add_contact(self.anna, OTHER_EMAIL)
+        assert info.value.reason is Failure.CHALLENGE_FAILED
+        assert add_contact(
+            self.anna, OTHER_EMAIL, challenge_token=token
+        ).session.sent_at
 
     def test_the_login_lookup_is_one_indexed_query(self) -> None:
         self.prove(self.anna, PHONE)
@@ -214,6 +247,24 @@ class RemovalTests(ContactTestCase):
         with pytest.raises(VerificationError) as info:
             self.login(EMAIL)
         assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+
+    def test_only_that_users_removal_of_that_value_bars_a_user_field(self) -> None:
+        add_contact(self.anna, EMAIL)  # pending: never proven
+        removed = self.prove(self.anna, PHONE)  # another value of hers
+        remove_contact(self.anna, removed.pk)
+        borrowed = self.prove(self.bob, EMAIL)  # another account's removal
+        remove_contact(self.bob, borrowed.pk)
+        assert self.login(EMAIL) == self.anna
+
+    def test_a_value_proven_again_is_no_longer_removed(self) -> None:
+        contact = self.prove(self.anna, PHONE)
+        remove_contact(self.anna, contact.pk)
+        again = self.prove(self.anna, PHONE)
+        assert (again.pk, again.removed_at, again.is_verified) == (
+            contact.pk,
+            None,
+            True,
+        )
 
     def test_a_removed_value_is_free_for_another_account(self) -> None:
         contact = self.prove(self.anna, PHONE)

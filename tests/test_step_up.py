@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import Contact, OTPSession, Purpose, Status
+from django_kodmobi.services import ClientInfo
 from django_kodmobi.services.step_up import (
     SESSION_KEY,
     confirm_step_up,
@@ -149,6 +150,26 @@ class ServiceTests(StepUpTestCase):
         assert step_up_destination(self.anna).value == PHONE  # type: ignore[union-attr]
         Contact.objects.filter(value="a@work.example").update(primary=True)
         assert step_up_destination(self.anna).value == "a@work.example"  # type: ignore[union-attr]
+
+    def test_among_equals_the_contact_proven_first(self) -> None:
+        for value, verified_at in (
+            ("late@work.example", "2026-02-01T00:00Z"),
+            ("early@work.example", "2026-01-01T00:00Z"),
+        ):
+            Contact.objects.create(
+                user=self.anna, kind="email", value=value, verified_at=verified_at
+            )
+        assert step_up_destination(self.anna).value == "early@work.example"  # type: ignore[union-attr]
+
+    def test_the_flow_is_started_as_asked(self) -> None:
+        client = ClientInfo("203.0.113.5", "Firefox")
+        assert start_step_up(self.anna, client=client).session.client_ip == client.ip
+        self.kodmobi.config.challenge_enabled = True
+        with pytest.raises(VerificationError) as info:
+            start_step_up(self.anna)
+        assert info.value.reason is Failure.CHALLENGE_FAILED
+        token = self.kodmobi.config.challenge_token
+        assert start_step_up(self.anna, challenge_token=token).session.sent_at
 
     def test_only_the_user_it_was_sent_for_can_confirm(self) -> None:
         bob = User.objects.create_user("bob", "bob@example.com")
