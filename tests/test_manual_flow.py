@@ -65,6 +65,28 @@ class SendCodeTests(KodMobiTestMixin, TestCase):
         assert send_code(PHONE, CODE).channel == "whatsapp"
         assert self.kodmobi.calls["manual_send"] == 1
 
+    def test_only_this_phones_last_messenger_counts(self) -> None:
+        other = "+79990000001"
+        flow = start_login(other, channel="whatsapp")
+        verify_code(flow.session.pk, flow.token, self.kodmobi_code(other))
+        self.kodmobi.calls.clear()
+        assert send_code(PHONE, CODE).channel == "telegram"
+
+    def test_a_login_by_sms_leaves_the_messengers_first(self) -> None:
+        flow = start_login(PHONE, channel="sms")
+        verify_code(flow.session.pk, flow.token, self.kodmobi_code(PHONE))
+        assert send_code(PHONE, CODE).channel == "telegram"
+
+    def test_a_last_messenger_no_longer_allowed_is_skipped(self) -> None:
+        flow = start_login(PHONE, channel="whatsapp")
+        verify_code(flow.session.pk, flow.token, self.kodmobi_code(PHONE))
+        self.kodmobi.calls.clear()
+        with override_settings(
+            KODMOBI={**settings.KODMOBI, "SMS_COUNTRIES": ["KZ"]}
+        ):  # WhatsApp now out of bounds for this phone: Telegram is next
+            assert send_code(PHONE, CODE).channel == "telegram"
+        assert self.kodmobi.calls["manual_send"] == 1
+
     def test_a_login_that_never_got_its_code_right_does_not_count(self) -> None:
         start_login(PHONE, channel="whatsapp")
         self.kodmobi.calls.clear()
@@ -164,10 +186,19 @@ class DeliveryStatusTests(KodMobiTestMixin, TestCase):
         assert not record_delivery(delivery, DeliveryStatus.FAILED, "late")
         assert (delivery.status, delivery.error) == (DeliveryStatus.DELIVERED, "")
 
+    def test_an_error_of_any_length_is_kept_cut_to_its_column(self) -> None:
+        delivery = send_code(EMAIL, CODE)
+        record_delivery(delivery, DeliveryStatus.FAILED, "ERROR_" + "X" * 200)
+        width = ManualDelivery._meta.get_field("error").max_length
+        assert width is not None
+        assert delivery.error == ("ERROR_" + "X" * 200)[:width]
+
     def test_a_finished_delivery_is_not_asked_about_again(self) -> None:
         finished: list[ManualDelivery] = []
         signals.code_delivery_finished.connect(
-            lambda sender, delivery, **kw: finished.append(delivery), weak=False
+            lambda sender, delivery, **kw: finished.append(delivery),
+            sender=ManualDelivery,
+            weak=False,
         )
         try:
             delivery = send_code(EMAIL, CODE)
