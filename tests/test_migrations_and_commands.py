@@ -108,16 +108,38 @@ class CleanupTests(KodMobiTestMixin, TestCase):
             OTPSession.objects.filter(pk=session.pk).update(
                 created_at=timezone.now() - timedelta(days=91)
             )
+            session = start_login(f"+7999123451{n}").session
+            OTPSession.objects.filter(pk=session.pk).update(
+                expires_at=timezone.now() - timedelta(minutes=1)
+            )
+        for _ in range(2):
+            send_code("anna@example.com", "1234")
+        ManualDelivery.objects.exclude(pk=self.new_delivery.pk).update(
+            created_at=timezone.now() - timedelta(days=91)
+        )
+
+        def statements(start: str) -> int:
+            return sum(q["sql"].startswith(start) for q in captured.captured_queries)
+
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        terminal = Terminal()
         with CaptureQueriesContext(connection) as captured:
-            output = self.run_cleanup("--batch-size", "2")
-        assert "deleted 4 session(s) with 8 event(s)" in output
-        assert OTPSession.objects.count() == 2
-        session_deletes = [
-            q["sql"]
-            for q in captured.captured_queries
-            if q["sql"].startswith('DELETE FROM "kodmobi_otpsession"')
-        ]
-        assert len(session_deletes) == 2  # 4 sessions, 2 a batch
+            call_command("kodmobi_cleanup", "--batch-size", "2", stdout=terminal)
+        output = terminal.getvalue()
+        assert "\rexpired: 2\rexpired: 4\n" in output  # a batch at a time
+        assert (
+            "Expired 4 open session(s); deleted 4 session(s) with 8 event(s) and 3 "
+            "manual deliveries" in output
+        )
+        assert OTPSession.objects.count() == 5
+        # 4 rows or 3, 2 a batch: two statements each.
+        assert statements('UPDATE "kodmobi_otpsession" SET "status"') == 2
+        assert statements('DELETE FROM "kodmobi_otpsession"') == 2
+        assert statements('DELETE FROM "kodmobi_manualdelivery"') == 2
+        assert "Expired 0" in self.run_cleanup("--batch-size", "1")  # the least
         with pytest.raises(CommandError, match="batch-size"):
             self.run_cleanup("--batch-size", "0")
 
@@ -127,11 +149,18 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         from django_kodmobi.models import OTPSessionQuerySet
 
         # As if the fresh flow had been stale when the batch read its id.
+        # And one that was consumed after its code was right, its expiry
+        # since passed.
+        consumed = start_login("+79991234560").session
+        OTPSession.objects.filter(pk=consumed.pk).update(
+            status=Status.CONSUMED, expires_at=timezone.now() - timedelta(minutes=1)
+        )
         everything = OTPSessionQuerySet(OTPSession)
         with mock.patch.object(OTPSessionQuerySet, "stale", return_value=everything):
             self.run_cleanup()
         self.fresh.refresh_from_db()
-        assert self.fresh.status == Status.SENT
+        consumed.refresh_from_db()
+        assert (self.fresh.status, consumed.status) == (Status.SENT, Status.CONSUMED)
 
     def test_a_terminal_sees_progress(self) -> None:
         class Terminal(io.StringIO):
@@ -144,7 +173,8 @@ class CleanupTests(KodMobiTestMixin, TestCase):
 
     def test_days_option(self) -> None:
         assert "deleted 0 session(s)" in self.run_cleanup("--days", "365")
-        with pytest.raises(CommandError):
+        assert "deleted 1 session(s)" in self.run_cleanup("--days", "1")  # the least
+        with pytest.raises(CommandError, match="days"):
             self.run_cleanup("--days", "0")
 
 
