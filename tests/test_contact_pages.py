@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.test import TestCase
 from django.urls import reverse
 
-from django_kodmobi.models import Contact
+from django_kodmobi.contact_views import CONTACT_FLOW_KEY
+from django_kodmobi.models import Contact, OTPSession, Purpose
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import step_up
@@ -92,6 +93,34 @@ class ContactPagesTests(KodMobiTestMixin, TestCase):
         assert (
             "Enter a valid phone number or email address." in response.content.decode()
         )
+
+    def test_the_pages_pass_the_channel_captcha_and_client_on(self) -> None:
+        self.kodmobi.config.challenge_enabled = True
+        token = self.kodmobi.config.challenge_token
+        refused = self.client.post(reverse("kodmobi:contacts"), {"identifier": PHONE})
+        assert "Please confirm you are not a robot" in refused.content.decode()
+        self.client.post(
+            reverse("kodmobi:contacts"),
+            {"identifier": PHONE, "channel": "sms", "kodmobi_challenge_token": token},
+            HTTP_USER_AGENT="Firefox",
+        )
+        flow = OTPSession.objects.filter(purpose=Purpose.VERIFY_CONTACT).latest(
+            "created_at"
+        )
+        assert (flow.channel, flow.client_ip, flow.user_agent) == (
+            "sms",
+            "127.0.0.1",
+            "Firefox",
+        )
+        code = self.kodmobi_code(PHONE)
+        without = self.verify(code)
+        assert "Please confirm you are not a robot" in without.content.decode()
+        done = self.client.post(
+            reverse("kodmobi:contact_code"),
+            {"code": code, "kodmobi_challenge_token": token},
+        )
+        assert done["Location"] == reverse("kodmobi:contacts")
+        assert CONTACT_FLOW_KEY not in self.client.session  # spent, forgotten
 
     def test_the_code_page_without_a_flow_goes_back(self) -> None:
         response = self.client.get(reverse("kodmobi:contact_code"))

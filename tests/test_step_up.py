@@ -21,6 +21,7 @@ from django_kodmobi.services.step_up import (
     start_step_up,
     step_up_destination,
 )
+from django_kodmobi.step_up_views import STEP_UP_FLOW_KEY
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import session_request, step_up
@@ -121,6 +122,35 @@ class StepUpPageTests(StepUpTestCase):
         response = self.client.post(STEP_UP, {"code": self.kodmobi_code(EMAIL)})
         assert response.status_code == HTTPStatus.BAD_REQUEST
         assert self.client.get("/sensitive/").status_code == HTTPStatus.FOUND
+
+    def test_the_page_passes_the_captcha_answer_and_the_client_on(self) -> None:
+        self.client.force_login(self.anna)
+        self.kodmobi.config.challenge_enabled = True
+        token = self.kodmobi.config.challenge_token
+        refused = self.client.post(STEP_UP, {"send": "1", "next": "/sensitive/"})
+        assert "Please confirm you are not a robot" in refused.content.decode()
+        assert 'value="/sensitive/"' in refused.content.decode()  # next kept
+        self.client.post(
+            STEP_UP,
+            {"send": "1", "kodmobi_challenge_token": token},
+            HTTP_USER_AGENT="Firefox",
+        )
+        flow = OTPSession.objects.filter(purpose=Purpose.STEP_UP).latest("created_at")
+        assert (flow.status, flow.client_ip, flow.user_agent) == (
+            Status.SENT,
+            "127.0.0.1",
+            "Firefox",
+        )
+        code = self.kodmobi_code(EMAIL)
+        without = self.client.post(STEP_UP, {"code": code})
+        assert "Please confirm you are not a robot" in without.content.decode()
+        done = self.client.post(
+            STEP_UP,
+            {"code": code, "kodmobi_challenge_token": token, "next": "/sensitive/"},
+        )
+        assert done["Location"] == "/sensitive/"
+        # The flow is spent and forgotten: the page offers a new code.
+        assert STEP_UP_FLOW_KEY not in self.client.session
 
     def test_next_is_checked(self) -> None:
         self.client.force_login(self.anna)
