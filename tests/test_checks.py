@@ -55,6 +55,36 @@ class CheckTests(SimpleTestCase):
             assert ids(**GOOD, **bad) == ["kodmobi.E003"], bad
         assert ids(**GOOD, SANDBOX="yes") == ["kodmobi.E003", "kodmobi.W001"]
 
+    def test_values_at_the_edges(self) -> None:
+        allowed: list[dict[str, Any]] = [
+            {"MAX_ATTEMPTS": 1},
+            {"MAX_RETRIES": 0},
+            {"CODE_LENGTH": 8},
+            {"DEADLINE": 0.5},
+            {"SESSION_TTL": 600},
+            {"FAILURE_COOLDOWNS": [(1, 1)]},
+            {"IDENTIFIERS": ["phone", "email"]},
+            {"IDENTIFIERS": ["email"]},
+            {"CALLBACK_BASE_URL": "https://example.com"},
+            {"CALLBACK_BASE_URL": ""},
+            {"BLOCKED_NUMBER_TYPES": ["PREMIUM_RATE"]},
+            {"BLOCKED_NUMBER_TYPES": []},
+            {"SMS_COUNTRIES": ["RU", "KZ"]},
+            {"SMS_COUNTRIES": None},
+        ]
+        for good in allowed:
+            assert ids(**GOOD, **good) == [], good
+        # Allowed, and warned about (a short code) only.
+        assert ids(**GOOD, CODE_LENGTH=4) == ["kodmobi.W003"]
+        assert ids(**GOOD, CODE_LENGTH=3)[0] == "kodmobi.E003"
+        refused: list[dict[str, Any]] = [
+            {"CODE_LENGTH": 9},
+            {"IDENTIFIERS": []},
+            {"CALLBACK_BASE_URL": "example.com"},
+        ]
+        for bad in refused:
+            assert ids(**GOOD, **bad) == ["kodmobi.E003"], bad
+
     def test_bad_hardening_values(self) -> None:
         cases: list[dict[str, Any]] = [
             {"DEADLINE": 0},
@@ -75,6 +105,8 @@ class CheckTests(SimpleTestCase):
             {"BLOCKED_NUMBER_TYPES": ["PREMIUM"]},
             {"SMS_COUNTRIES": "RU"},
             {"SMS_COUNTRIES": ["XX"]},
+            {"SMS_COUNTRIES": 7},
+            {"BLOCKED_NUMBER_TYPES": 7},
             {"RATE_LIMITS": {"start_per_ip": "20/m,oops"}},
             {"RATE_LIMITS": {"start_per_ip": ","}},
             {"RATE_LIMITS": {"start_per_everyone": "1/m"}},
