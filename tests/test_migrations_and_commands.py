@@ -51,6 +51,13 @@ class MigrationTests(TestCase):
         assert by_session == ["kodmobi_event_session_at"]
 
 
+class Terminal(io.StringIO):
+    """A stdout that says it is a terminal, where progress lines go."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 class CleanupTests(KodMobiTestMixin, TestCase):
     def setUp(self) -> None:
         super().setUp()
@@ -121,10 +128,6 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         def statements(start: str) -> int:
             return sum(q["sql"].startswith(start) for q in captured.captured_queries)
 
-        class Terminal(io.StringIO):
-            def isatty(self) -> bool:
-                return True
-
         terminal = Terminal()
         with CaptureQueriesContext(connection) as captured:
             call_command("kodmobi_cleanup", "--batch-size", "2", stdout=terminal)
@@ -163,10 +166,6 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         assert (self.fresh.status, consumed.status) == (Status.SENT, Status.CONSUMED)
 
     def test_a_terminal_sees_progress(self) -> None:
-        class Terminal(io.StringIO):
-            def isatty(self) -> bool:
-                return True
-
         out = Terminal()
         call_command("kodmobi_cleanup", stdout=out)
         assert "\rsessions deleted: 1" in out.getvalue()

@@ -302,36 +302,32 @@ class PrimaryAndReplicaTests(SimpleTestCase):
     @kodmobi({"start_per_ip": "1/m"})
     def test_counted_on_the_primary(self) -> None:
         redis = pytest.importorskip("redis")
+        servers = [redis.Redis.from_url(url) for url in (self.PRIMARY, self.REPLICA)]
+        for server in servers:
+            self.addCleanup(server.close)
+            self.addCleanup(server.flushdb)
         for backend in (
             "django.core.cache.backends.redis.RedisCache",
             "django_redis.cache.RedisCache",
         ):
             if backend.startswith("django_redis."):
                 pytest.importorskip("django_redis")
+            for server in servers:
+                server.flushdb()
             caches = {
                 "default": {
                     "BACKEND": backend,
                     "LOCATION": [self.PRIMARY, self.REPLICA],
                 }
             }
-            servers = [
-                redis.Redis.from_url(url) for url in (self.PRIMARY, self.REPLICA)
-            ]
-            for server in servers:
-                server.flushdb()
             with self.subTest(backend), override_settings(CACHES=caches):
                 limits.check_rate("start_per_ip", "203.0.113.1")
-                assert (
-                    refused(
-                        lambda: limits.check_rate("start_per_ip", "203.0.113.1")
-                    ).reason
-                    is Failure.RATE_LIMITED
+                error = refused(
+                    lambda: limits.check_rate("start_per_ip", "203.0.113.1")
                 )
+                assert error.reason is Failure.RATE_LIMITED
                 primary, replica = (len(s.keys("*kodmobi:rate:*")) for s in servers)
                 assert (primary, replica) == (1, 0)
-            for server in servers:
-                server.flushdb()
-                server.close()
 
 
 class LocalLogExpiryTests(SimpleTestCase):
