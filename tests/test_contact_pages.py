@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import TestCase
+from django.test import Client, TestCase, modify_settings, override_settings
 from django.urls import reverse
 
 from django_kodmobi.contact_views import CONTACT_FLOW_KEY
@@ -35,13 +37,17 @@ class ContactPagesTests(KodMobiTestMixin, TestCase):
     def verify(self, code: str) -> Any:
         return self.client.post(reverse("kodmobi:contact_code"), {"code": code})
 
+    def wrong(self) -> str:
+        return "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
+
     def test_add_and_verify_a_phone(self) -> None:
         self.add("+7 999 123-45-67")
-        page = self.client.get(reverse("kodmobi:contact_code")).content.decode()
+        response = self.client.get(reverse("kodmobi:contact_code"))
+        assert response.status_code == HTTPStatus.OK
+        page = response.content.decode()
         # The suite's phones are on every messenger: kod.mobi picks Telegram.
         assert f"We sent a code to Telegram, {SHOWN}." in page
-        wrong = "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
-        response = self.verify(wrong)
+        response = self.verify(self.wrong())
         assert response.status_code == HTTPStatus.BAD_REQUEST
         assert "Attempts left: 4." in response.content.decode()
         response = self.verify(self.kodmobi_code(PHONE))
@@ -125,6 +131,105 @@ class ContactPagesTests(KodMobiTestMixin, TestCase):
     def test_the_code_page_without_a_flow_goes_back(self) -> None:
         response = self.client.get(reverse("kodmobi:contact_code"))
         assert response["Location"] == reverse("kodmobi:contacts")
+
+    def test_the_list_is_this_persons_contacts_still_kept(self) -> None:
+        proven = "2026-01-01T00:00Z"
+        Contact.objects.create(
+            user=self.anna, kind="phone", value=PHONE, verified_at=proven
+        )
+        Contact.objects.create(user=self.anna, kind="email", value="anna@new.example")
+        Contact.objects.create(
+            user=self.anna,
+            kind="email",
+            value="anna@old.example",
+            verified_at=proven,
+            removed_at=proven,
+        )
+        bob = User.objects.create_user("bob")
+        Contact.objects.create(
+            user=bob, kind="email", value="bob@example.com", verified_at=proven
+        )
+        page = self.client.get(reverse("kodmobi:contacts"))
+        assert page.status_code == HTTPStatus.OK
+        listed = re.findall(
+            r'kodmobi-contact-value">([^<]*)</span>(.*?)</li>',
+            page.content.decode(),
+            re.DOTALL,
+        )
+        shown = {value: "not verified" in badges for value, badges in listed}
+        assert shown == {SHOWN: False, "a•••@new.example": True}
+
+    def test_every_form_carries_its_csrf_token(self) -> None:
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(self.anna)
+        step_up(client, self.anna)
+
+        def post_from(page: Any, url: str, data: dict[str, str]) -> Any:
+            token = re.search(
+                r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()
+            )
+            assert token, page.content.decode()
+            return client.post(url, {**data, "csrfmiddlewaretoken": token[1]})
+
+        listing = client.get(reverse("kodmobi:contacts"))
+        code_url = reverse("kodmobi:contact_code")
+        added = post_from(listing, reverse("kodmobi:contacts"), {"identifier": PHONE})
+        assert added["Location"] == code_url
+        wrong = post_from(client.get(code_url), code_url, {"code": self.wrong()})
+        assert wrong.status_code == HTTPStatus.BAD_REQUEST
+        done = post_from(wrong, code_url, {"code": self.kodmobi_code(PHONE)})
+        assert done["Location"] == reverse("kodmobi:contacts")
+        assert Contact.objects.get(value=PHONE).is_verified
+
+    def test_a_flow_that_is_gone_sends_back_to_the_list(self) -> None:
+        self.add()
+        OTPSession.objects.all().delete()  # say, by kodmobi_cleanup
+        code_url = reverse("kodmobi:contact_code")
+        for _ in range(2):  # the first forgets the flow; the second has none
+            response = self.client.post(code_url, {"code": self.wrong()})
+            assert response["Location"] == reverse("kodmobi:contacts")
+            assert CONTACT_FLOW_KEY not in self.client.session
+        session = self.client.session
+        session[CONTACT_FLOW_KEY] = "not what this app keeps there"
+        session.save()
+        assert self.client.get(code_url)["Location"] == reverse("kodmobi:contacts")
+
+    def test_code_checks_count_against_the_clients_address(self) -> None:
+        self.add()
+        rates = {**dict.fromkeys(settings.RATE_LIMIT_NAMES, ""), "verify_per_ip": "1/m"}
+        with override_settings(KODMOBI={**settings.KODMOBI, "RATE_LIMITS": rates}):
+            first = self.verify(self.wrong())
+            second = self.verify(self.kodmobi_code(PHONE))
+        assert "Attempts left: 4." in first.content.decode()
+        assert "Too many attempts" in second.content.decode()
+        assert self.kodmobi.calls["check"] == 1  # refused here, not at kod.mobi
+
+    def test_an_unknown_action_changes_nothing(self) -> None:
+        contact = Contact.objects.create(
+            user=self.anna, kind="phone", value=PHONE, verified_at="2026-01-01T00:00Z"
+        )
+        response = self.client.post(
+            reverse("kodmobi:contact_action", args=[contact.pk]), {"action": "drop"}
+        )
+        assert response["Location"] == reverse("kodmobi:contacts")
+        contact.refresh_from_db()
+        assert contact.removed_at is None and not contact.primary
+
+    @modify_settings(
+        MIDDLEWARE={"remove": "django.contrib.messages.middleware.MessageMiddleware"}
+    )
+    def test_the_pages_work_without_the_messages_framework(self) -> None:
+        self.add()
+        assert self.verify(self.kodmobi_code(PHONE)).status_code == HTTPStatus.FOUND
+        contact = Contact.objects.get(value=PHONE)
+        for contact_id in (contact.pk, "x"):  # removed, then not found
+            response = self.client.post(
+                reverse("kodmobi:contact_action", args=[contact_id]),
+                {"action": "remove"},
+            )
+            assert response["Location"] == reverse("kodmobi:contacts")
+        contact.refresh_from_db()
+        assert contact.removed_at is not None
 
     def test_anonymous_people_are_sent_to_log_in(self) -> None:
         self.client.logout()

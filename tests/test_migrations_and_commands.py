@@ -158,8 +158,10 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         OTPSession.objects.filter(pk=consumed.pk).update(
             status=Status.CONSUMED, expires_at=timezone.now() - timedelta(minutes=1)
         )
-        everything = OTPSessionQuerySet(OTPSession)
-        with mock.patch.object(OTPSessionQuerySet, "stale", return_value=everything):
+        # Every row on the first read, none after: a cleanup that changed a
+        # row it should not have stops after its second read, and fails.
+        reads = [OTPSessionQuerySet(OTPSession), OTPSession.objects.none()]
+        with mock.patch.object(OTPSessionQuerySet, "stale", side_effect=reads):
             self.run_cleanup()
         self.fresh.refresh_from_db()
         consumed.refresh_from_db()

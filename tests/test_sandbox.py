@@ -338,6 +338,23 @@ class TestInbox:
         assert [m.code for m in inbox.messages()] == ["1", "2"]
         assert inbox.get(1) is None
 
+    def test_last_is_the_newest_for_that_address(self) -> None:
+        inbox = Inbox(echo=False)
+        for to, code in [("a@x.io", "1"), ("b@x.io", "2"), ("a@x.io", "3")]:
+            inbox.deliver(to, "email", code, 0.0, None)
+        inbox.deliver("b@x.io", "email", "4", 0.0, None)
+
+        def last_code(to: str | None = None) -> str | None:
+            message = inbox.last(to)
+            return message.code if message else None
+
+        assert [last_code("a@x.io"), last_code("b@x.io"), last_code()] == [
+            "3",
+            "4",
+            "4",
+        ]
+        assert last_code("c@x.io") is None
+
 
 class TestControls:
     def test_icons(self, engine: SandboxEngine) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.test import TestCase
+from django.test import TestCase, modify_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -160,8 +160,81 @@ class StepUpPageTests(StepUpTestCase):
     def test_nowhere_to_send_a_code(self) -> None:
         nobody = User.objects.create_user("nobody")
         self.client.force_login(nobody)
-        assert self.client.get(STEP_UP).status_code == HTTPStatus.FORBIDDEN
+        refused = self.client.get(STEP_UP)
+        assert refused.status_code == HTTPStatus.FORBIDDEN
+        assert "Add a phone or email to your account first." in refused.content.decode()
         assert self.kodmobi.calls["create"] == 0
+
+    def test_next_is_carried_from_the_address_to_each_form(self) -> None:
+        self.client.force_login(self.anna)
+        page = self.client.get(STEP_UP, {"next": "/sensitive/"})
+        assert page.status_code == HTTPStatus.OK
+        assert page.content.decode().count('name="next" value="/sensitive/"') == 1
+        sent = self.client.post(STEP_UP, {"send": "1", "next": "/sensitive/"})
+        assert sent.content.decode().count('name="next" value="/sensitive/"') == 2
+        wrong = {"code": self.wrong(EMAIL), "next": "/sensitive/"}
+        refused = self.client.post(STEP_UP, wrong).content.decode()
+        assert refused.count('name="next" value="/sensitive/"') == 2
+        # Without one, the forms carry none (and the way back is "/").
+        for response in (
+            self.client.get(STEP_UP),
+            self.client.post(STEP_UP, {"send": "1"}),
+            self.client.post(STEP_UP, {"code": self.wrong(EMAIL)}),
+        ):
+            content = response.content.decode()
+            assert content.count('name="next" value=""') == content.count('"next"')
+
+    def test_a_code_that_cannot_be_one_is_not_checked(self) -> None:
+        self.client.force_login(self.anna)
+        self.client.post(STEP_UP, {"send": "1"})
+        # Refused by the form (empty, too long), then by the service.
+        for code in ("", "1" * 33, "abc"):
+            response = self.client.post(STEP_UP, {"code": code})
+            assert response.status_code == HTTPStatus.BAD_REQUEST
+            assert 'aria-invalid="true"' in response.content.decode()
+        assert self.kodmobi.calls["check"] == 0
+
+    def test_the_page_asks_for_the_code_only_while_one_can_be_used(self) -> None:
+        sent = "We sent a code to a•••@example.com."
+        offer = "To go on, confirm a code we send to a•••@example.com."
+
+        def shown() -> str:
+            page = self.client.get(STEP_UP).content.decode()
+            assert (sent in page) != (offer in page)
+            assert (sent in page) == ('name="code"' in page)
+            return "code" if sent in page else "offer"
+
+        self.client.force_login(self.anna)
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            assert shown() == "offer"
+            self.client.post(STEP_UP, {"send": "1"})
+            assert shown() == "code"
+            clock.move_to(OTPSession.objects.get().expires_at)
+            assert shown() == "offer"  # expired
+            self.client.post(STEP_UP, {"send": "1"})
+            assert shown() == "code"
+            for _ in range(5):
+                self.client.post(STEP_UP, {"code": self.wrong(EMAIL)})
+            assert shown() == "offer"  # locked
+            self.client.post(STEP_UP, {"send": "1"})
+            OTPSession.objects.all().delete()  # say, by kodmobi_cleanup
+            assert shown() == "offer"
+            session = self.client.session
+            session[STEP_UP_FLOW_KEY] = "not what this app keeps there"
+            session.save()
+            assert shown() == "offer"
+            refused = self.client.post(STEP_UP, {"code": self.wrong(EMAIL)})
+            assert refused.status_code == HTTPStatus.BAD_REQUEST
+
+    @modify_settings(
+        MIDDLEWARE={"remove": "django.contrib.messages.middleware.MessageMiddleware"}
+    )
+    def test_the_page_works_without_the_messages_framework(self) -> None:
+        self.client.force_login(self.anna)
+        self.kodmobi.config.challenge_enabled = True
+        refused = self.client.post(STEP_UP, {"send": "1"})  # kod.mobi refuses
+        assert refused.status_code == HTTPStatus.OK
+        assert STEP_UP_FLOW_KEY not in self.client.session
 
 
 class ServiceTests(StepUpTestCase):

@@ -81,8 +81,11 @@ class Inbox:
             return [m for m in self._messages if to is None or m.to == to]
 
     def last(self, to: str | None = None) -> Message | None:
-        found = self.messages(to)
-        return found[-1] if found else None
+        # Newest first: the message asked for is nearly always among the
+        # last few, and the inbox holds up to ``limit``.
+        with self._lock:
+            newest_first = reversed(self._messages)
+            return next((m for m in newest_first if to is None or m.to == to), None)
 
     def get(self, message_id: int) -> Message | None:
         with self._lock:
