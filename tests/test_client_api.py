@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import requests
 
 from django_kodmobi.client import (
     Channel,
@@ -428,3 +429,39 @@ class TestManual:
         )
         with pytest.raises(KodMobiAuthenticationError):
             client.manual_channels()
+
+
+class TestEveryCall:
+    def test_asks_in_the_language_it_is_given_about_the_session_named(
+        self, api: Api, phone: str
+    ) -> None:
+        asked: list[tuple[str, str]] = []
+
+        def note(reply: requests.Response, *args: Any, **kwargs: Any) -> None:
+            asked.append(
+                (reply.request.path_url, reply.request.headers["Accept-Language"])
+            )
+
+        kodmobi = api.client
+        kodmobi.session.hooks["response"].append(note)
+        try:
+            session = kodmobi.create_session(phone, language="ru")
+            kodmobi.send_code(session.session_id, Channel.WHATSAPP, language="ru")
+            kodmobi.get_channels(session.session_id, language="ru")
+            kodmobi.get_settings(session.session_id, language="ru")
+            kodmobi.get_settings(language="ru")
+            code = api.code(phone)
+            checked = kodmobi.check_code(session.session_id, code, language="ru")
+            kodmobi.verify_token(checked.verify_token, language="ru")
+            kodmobi.manual_channels(language="ru")
+            sent = kodmobi.manual_send(phone, "sms", language="ru")
+            kodmobi.manual_message(sent.message_id, language="ru")
+        finally:
+            kodmobi.session.hooks["response"].remove(note)
+        assert [language for _, language in asked] == ["ru"] * 10
+        paths = [path for path, _ in asked]
+        assert paths[2:5] == [
+            f"/session/channels?session_id={session.session_id}",
+            f"/session/settings?session_id={session.session_id}",
+            "/session/settings?session_id=",
+        ]

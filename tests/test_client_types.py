@@ -8,11 +8,15 @@ import pytest
 
 from django_kodmobi.client import (
     Channel,
+    KodMobiRateLimitError,
     KodMobiResponseError,
+    ManualChannel,
     ManualMessage,
+    ProjectSettings,
     SessionChannel,
     Verification,
 )
+from django_kodmobi.client.exceptions import MAX_PARAM
 from django_kodmobi.client.types import parse_datetime
 from django_kodmobi.masking import mask_email, mask_identifier, mask_phone
 
@@ -68,6 +72,25 @@ class TestVerification:
         with pytest.raises(KodMobiResponseError):
             Verification.from_payload(["+79991234567"])
 
+    def test_an_envelope_that_is_not_a_success_proves_nothing(self) -> None:
+        with pytest.raises(KodMobiResponseError, match="names no destination"):
+            Verification.from_payload({"success": False, "data": {"to": "a@b.co"}})
+
+    def test_a_destination_is_1_to_254_characters(self) -> None:
+        for value in ("x", "a" * 242 + "@example.com"):
+            assert Verification.from_payload({"to": value}).destination == value
+        for value in ("", "   ", "a" * 243 + "@example.com"):
+            with pytest.raises(KodMobiResponseError, match="names no destination"):
+                Verification.from_payload({"to": value})
+
+    def test_what_is_not_an_id_or_a_channel_is_refused_or_dropped(self) -> None:
+        with pytest.raises(KodMobiResponseError, match="'session_id' is not"):
+            Verification.from_payload({"to": "a@b.co", "session_id": "../x"})
+        reply = {"to": "a@b.co", "sent_to": "<b>sms</b>"}
+        assert Verification.from_payload(reply).sent_to == ""
+        reply["sent_to"] = "sms"
+        assert Verification.from_payload(reply).sent_to == "sms"
+
 
 class TestManualMessage:
     def test_one_element_array_is_accepted(self) -> None:
@@ -75,6 +98,93 @@ class TestManualMessage:
             [{"id": 7, "channel": "sms", "status": "failed", "error": "no route"}]
         )
         assert (message.id, message.status, message.error) == (7, "failed", "no route")
+
+    def test_an_error_that_is_not_text_is_none(self) -> None:
+        reply = {"id": 7, "channel": "sms", "status": "failed", "error": {"x": 1}}
+        assert ManualMessage.from_payload(reply).error is None
+
+    def test_a_longer_array_is_refused(self) -> None:
+        one = {"id": 7, "channel": "sms", "status": "sent"}
+        with pytest.raises(KodMobiResponseError, match="reply"):
+            ManualMessage.from_payload([one, one])
+
+
+class TestManualChannels:
+    def test_names_and_providers(self) -> None:
+        provider = {"id": 4, "name": "Own SMTP", "type": "smtp", "is_system": False}
+        reply = [
+            {"type": "email", "name": "E-mail", "providers": [provider]},
+            {"type": "sms"},
+        ]
+        email, sms = ManualChannel.list_from_payload(reply)
+        assert (email.name, email.providers[0].name, email.raw) == (
+            "E-mail",
+            "Own SMTP",
+            reply[0],
+        )
+        assert (sms.name, sms.providers) == ("", ())
+
+    @pytest.mark.parametrize(
+        ("reply", "part"),
+        [
+            ({"type": "sms"}, "channels"),
+            (["sms"], "channel"),
+            ([{"type": "sms", "providers": {}}], "providers"),
+            ([{"type": "sms", "providers": ["x"]}], "provider"),
+        ],
+    )
+    def test_a_malformed_part_is_named(self, reply: object, part: str) -> None:
+        with pytest.raises(KodMobiResponseError, match=f"^{part} "):
+            ManualChannel.list_from_payload(reply)
+
+
+class TestProjectSettings:
+    def test_what_is_left_out_has_its_default(self) -> None:
+        settings = ProjectSettings.from_payload({"code": {"length": 6}})
+        assert (settings.language, settings.project_name) == ("", "")
+        assert (settings.code.digits, settings.code.letters) == (True, False)
+        assert (settings.challenge.enabled, settings.challenge.api_key) == (False, None)
+
+    def test_only_true_is_true_and_only_text_is_a_key(self) -> None:
+        reply = {
+            "code": {"length": 6, "digits": 1, "letters": True},
+            "challenge": {"enabled": "yes", "api_key": 42},
+        }
+        settings = ProjectSettings.from_payload(reply)
+        assert (settings.code.digits, settings.code.letters) == (False, True)
+        assert (settings.challenge.enabled, settings.challenge.api_key) == (False, None)
+        assert settings.raw == reply
+
+    @pytest.mark.parametrize("part", ["project", "code", "challenge"])
+    def test_a_malformed_part_is_named(self, part: str) -> None:
+        reply: dict[str, object] = {"code": {"length": 6}, part: "x"}
+        with pytest.raises(KodMobiResponseError, match=f"^{part} "):
+            ProjectSettings.from_payload(reply)
+
+
+class TestErrorParams:
+    @pytest.mark.parametrize(
+        ("timeout", "seconds"),
+        [
+            (12, 12),
+            (12.9, 12),
+            (0, 0),
+            (-5, 0),
+            (10**9, MAX_PARAM),
+            (float("nan"), None),
+            (float("inf"), None),
+            (float("-inf"), None),
+            (True, None),
+            ("12", None),
+        ],
+    )
+    def test_a_wait_is_a_finite_number_clamped_to_a_day(
+        self, timeout: object, seconds: int | None
+    ) -> None:
+        error = KodMobiRateLimitError(
+            "wait", status=429, error_params={"timeout": timeout}
+        )
+        assert error.retry_after == seconds
 
 
 class TestMasking:
@@ -106,6 +216,8 @@ class TestDisplayMask:
             ("+380501234567", "+380 ••• 45 67"),
             ("anna@example.com", "a•••@example.com"),
             ("+1234", "•••"),
+            # No country has the code: one digit is shown for it.
+            ("+0991234567", "+0 ••• 45 67"),
         ],
     )
     def test_groups_never_wrap(self, value: str, shown: str) -> None:

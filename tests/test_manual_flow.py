@@ -295,6 +295,7 @@ class CallbackTests(KodMobiTestMixin, TestCase):
         self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"manual_message"})))
         response = self.client.post(path)
         assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert response.json() == {"status": "sent"}  # as far as we know
         assert ManualDelivery.objects.get().status == DeliveryStatus.SENT
 
 
