@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 
 import pytest
 import requests
 import responses
-from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import (
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 from django_kodmobi.client import (
     KodMobiAPIError,
@@ -175,6 +181,34 @@ class TestTransportFaults:
         assert len(sleeps) == 2
         assert 0.25 <= sleeps[0] <= 0.5 and 0.5 <= sleeps[1] <= 1.0
 
+    def test_pauses_double_up_to_the_cap_and_never_outlast_the_deadline(
+        self, mocked, sleeps, monkeypatch
+    ) -> None:
+        monkeypatch.setattr(random, "uniform", lambda low, high: high)  # no jitter
+        mocked.post(f"{BASE}/session/create", body=_refused())
+        with (
+            KodMobiClient(
+                "public",
+                base_url=BASE,
+                max_retries=4,
+                backoff=(0.5, 1.5),
+                sleep=sleeps.append,
+            ) as patient,
+            pytest.raises(KodMobiConnectionError),
+        ):
+            patient.create_session("+79991234567")
+        assert sleeps == [0.5, 1.0, 1.5, 1.5]
+        sleeps.clear()
+        # The first pause would end after the deadline: no pause, no retry.
+        with (
+            KodMobiClient(
+                "public", base_url=BASE, deadline=0.4, sleep=sleeps.append
+            ) as hurried,
+            pytest.raises(KodMobiTimeoutError, match="0.4 s deadline"),
+        ):
+            hurried.create_session("+79991234567")
+        assert sleeps == [] and len(mocked.calls) == 5 + 1
+
     def test_retries_are_bounded(self, client, mocked, sleeps) -> None:
         mocked.post(f"{BASE}/session/create", body=_refused())
         with pytest.raises(KodMobiConnectionError):
@@ -209,6 +243,25 @@ class TestTransportFaults:
         assert info.value.status == 502
         assert info.value.sys_message == ""
         assert len(mocked.calls) == 1
+
+    def test_as_requests_wraps_them_through_urllib3s_retries(
+        self, client, mocked
+    ) -> None:
+        """requests raises ConnectionError(MaxRetryError(reason=...)): the
+        reason decides, as for the bare errors above."""
+
+        def wrapped(reason: Exception) -> requests.ConnectionError:
+            return requests.ConnectionError(MaxRetryError(None, "/", reason))  # type: ignore[arg-type]
+
+        refused = NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+        mocked.post(f"{BASE}/session/create", body=wrapped(refused))
+        mocked.post(f"{BASE}/session/create", json=SESSION)
+        assert client.create_session("+79991234567").session_id  # retried
+        slow = ReadTimeoutError(None, "/", "read timed out")  # type: ignore[arg-type]
+        mocked.post(f"{BASE}/session/create", body=wrapped(slow))
+        with pytest.raises(KodMobiTimeoutError, match="timed out: ConnectionError"):
+            client.create_session("+79991234567")
+        assert len(mocked.calls) == 3  # a POST that may have arrived: not again
 
     def test_timeout_while_reading_the_body(self, client, mocked) -> None:
         mocked.post(
