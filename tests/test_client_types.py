@@ -13,10 +13,11 @@ from django_kodmobi.client import (
     ManualChannel,
     ManualMessage,
     ProjectSettings,
+    Session,
     SessionChannel,
     Verification,
 )
-from django_kodmobi.client.exceptions import MAX_PARAM
+from django_kodmobi.client.exceptions import MAX_PARAM, api_error_from_reply
 from django_kodmobi.client.types import parse_datetime
 from django_kodmobi.masking import mask_email, mask_identifier, mask_phone
 
@@ -37,6 +38,46 @@ class TestDatetimes:
         )
 
 
+class TestSession:
+    REPLY = {"session_id": "01J9Z8X7W6V5T4S3R2Q1P0NMKH"}
+
+    def test_no_channel_sent_and_no_channel_list(self) -> None:
+        for sent_to in (None, "", "none"):
+            reply = {
+                **self.REPLY,
+                "session_expired_at": "2025-10-28T09:22:48Z",
+                "sent_to": sent_to,
+            }
+            session = Session.from_payload(reply)
+            assert (session.sent_to, session.channels) == (None, ())
+            assert session.expires_at == datetime(
+                2025, 10, 28, 9, 22, 48, tzinfo=timezone.utc
+            )
+
+    def test_a_bad_expiry_is_named(self) -> None:
+        reply = {**self.REPLY, "session_expired_at": "tomorrow"}
+        with pytest.raises(KodMobiResponseError, match="^session_expired_at is not"):
+            Session.from_payload(reply)
+
+
+class TestErrorReplies:
+    def test_what_kodmobi_said_is_kept(self) -> None:
+        body = {"message": "Slow down", "sys_message": "X", "error_params": [1]}
+        error = api_error_from_reply(418, body)
+        assert (error.message, error.sys_message, error.error_params) == (
+            "Slow down",
+            "X",
+            {},
+        )
+        assert error.payload == body and str(error) == "HTTP 418 X: Slow down"
+
+    def test_a_message_that_is_not_text_is_replaced(self) -> None:
+        for message in (42, ["x"], ""):
+            error = api_error_from_reply(502, {"error": message})
+            assert error.message == "kod.mobi answered HTTP 502"
+            assert "no sys_message" in str(error)
+
+
 class TestChannels:
     def test_name_falls_back_to_type_and_unknown_types_pass(self) -> None:
         channel = SessionChannel.from_payload(
@@ -45,6 +86,27 @@ class TestChannels:
         assert (channel.name, channel.type, channel.timeout) == ("viber", "viber", 12)
         assert channel.raw["extra"] == 1
         assert channel.image_url == channel.link == channel.description == ""
+
+    def test_a_missing_timeout_is_zero_and_one_that_is_not_a_number_refused(
+        self,
+    ) -> None:
+        assert (
+            SessionChannel.from_payload({"type": "sms", "is_active": True}).timeout == 0
+        )
+        for timeout in ("12", None, True):
+            with pytest.raises(KodMobiResponseError, match="'timeout' is not a number"):
+                SessionChannel.from_payload(
+                    {"type": "sms", "is_active": True, "timeout": timeout}
+                )
+
+    def test_links_up_to_2048_characters(self) -> None:
+        link = "https://t.me/" + "a" * (2048 - len("https://t.me/"))
+        kept = SessionChannel.from_payload(
+            {"type": "telegram", "is_active": True, "link": link}
+        )
+        assert kept.link == link
+        longer = {"type": "telegram", "is_active": True, "link": link + "a"}
+        assert SessionChannel.from_payload(longer).link == ""
 
     def test_negative_timeout_is_zero(self) -> None:
         channel = SessionChannel.from_payload(
