@@ -8,6 +8,7 @@ import pytest
 
 from django_kodmobi.client import (
     Channel,
+    CheckResult,
     KodMobiRateLimitError,
     KodMobiResponseError,
     ManualChannel,
@@ -17,6 +18,7 @@ from django_kodmobi.client import (
     SessionChannel,
     Verification,
 )
+from django_kodmobi.client.client import decode_json
 from django_kodmobi.client.exceptions import MAX_PARAM, api_error_from_reply
 from django_kodmobi.client.types import parse_datetime
 from django_kodmobi.masking import mask_email, mask_identifier, mask_phone
@@ -154,6 +156,37 @@ class TestVerification:
         assert Verification.from_payload(reply).sent_to == "sms"
 
 
+class TestCheckResult:
+    def test_a_verify_token_is_1_to_512_characters(self) -> None:
+        for token in ("t", "t" * 512):
+            result = CheckResult.from_payload({"verify_token": token})
+            assert (result.verify_token, result.is_test) == (token, False)
+        for token in ("", "t" * 513):
+            with pytest.raises(KodMobiResponseError, match="empty or too long"):
+                CheckResult.from_payload({"verify_token": token})
+
+    def test_only_true_marks_a_test_code(self) -> None:
+        for is_test, marked in ((True, True), (1, False), ("true", False)):
+            reply = {"verify_token": "t", "is_test": is_test}
+            result = CheckResult.from_payload(reply)
+            assert (result.is_test, result.raw) == (marked, reply)
+
+
+class TestStrictJson:
+    @pytest.mark.parametrize(
+        "body",
+        [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}', b'{"a": 1e999}'],
+    )
+    def test_no_number_that_is_not_finite(self, body: bytes) -> None:
+        with pytest.raises(
+            KodMobiResponseError, match="^reply is not JSON: ValueError"
+        ):
+            decode_json(body)
+
+    def test_finite_numbers_pass(self) -> None:
+        assert decode_json(b'{"a": 1.5, "b": -2e3}') == {"a": 1.5, "b": -2000.0}
+
+
 class TestManualMessage:
     def test_one_element_array_is_accepted(self) -> None:
         message = ManualMessage.from_payload(
@@ -256,7 +289,10 @@ class TestMasking:
             ("+79991234567", "+7******4567"),
             ("+1 (415) 555-0100", "+1******0100"),
             ("+12345", "******"),
+            ("+123456", "******"),  # six digits: too few to show any
+            ("+1234567", "+1**4567"),
             ("anna@example.com", "a***@example.com"),
+            ("a@b@example.com", "a***@example.com"),  # the domain is after the last @
             ("@example.com", "******"),
             ("no-at-sign", "******"),
         ],
@@ -278,6 +314,8 @@ class TestDisplayMask:
             ("+380501234567", "+380 ••• 45 67"),
             ("anna@example.com", "a•••@example.com"),
             ("+1234", "•••"),
+            ("+123456", "•••"),
+            ("+1234567", "+1 ••• 45 67"),
             # No country has the code: one digit is shown for it.
             ("+0991234567", "+0 ••• 45 67"),
         ],

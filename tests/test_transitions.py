@@ -9,6 +9,7 @@ a second flow beside it that must stay as it was.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 from unittest import mock
@@ -21,6 +22,7 @@ from django_kodmobi.conf import settings
 from django_kodmobi.models import (
     LIVE_STATUSES,
     OPEN_STATUSES,
+    KodSession,
     OTPSession,
     OTPSessionQuerySet,
     Status,
@@ -31,6 +33,7 @@ from django_kodmobi.testing import KodMobiTestMixin
 NOW, LATER = "2026-11-28 10:00Z", "2026-11-28 10:00:30Z"
 
 flows = OTPSession.objects
+PHONES = itertools.count(1_000_000)
 
 
 def set_values(session: OTPSession, **values: Any) -> None:
@@ -41,8 +44,8 @@ def set_values(session: OTPSession, **values: Any) -> None:
 
 class TransitionTests(KodMobiTestMixin, TestCase):
     def two_flows(self) -> tuple[OTPSession, OTPSession]:
-        """Two flows on two kod.mobi sessions, each with its code sent."""
-        first, second = (start_login(f"+7999123456{n}").session for n in (1, 2))
+        """Two new flows on two new kod.mobi sessions, each with its code sent."""
+        first, second = (start_login(f"+7999{next(PHONES)}").session for _ in "12")
         return first, second
 
     def assert_change(
@@ -83,6 +86,46 @@ class TransitionTests(KodMobiTestMixin, TestCase):
 
     def test_consumed_only_from_verified(self) -> None:
         self.assert_change(flows.consume, [Status.VERIFIED], Status.CONSUMED)
+
+    def test_no_flow_is_consumed_past_its_expiry(self) -> None:
+        with time_machine.travel(NOW, tick=False) as traveller:
+            flow, _ = self.two_flows()
+            set_values(flow, status=Status.VERIFIED)
+            traveller.move_to(flow.expires_at)
+            assert not flows.consume(flow)
+        assert flows.get(pk=flow.pk).status == Status.VERIFIED
+
+    def test_a_check_is_counted_on_an_open_unexpired_flow_and_its_code(self) -> None:
+        def attempts(flow: OTPSession) -> tuple[int, int]:
+            kod_session = KodSession.objects.get(pk=flow.kodmobi_session_id)
+            return flows.get(pk=flow.pk).attempts, kod_session.attempts
+
+        for status in Status:
+            with self.subTest(status=status), time_machine.travel(NOW, tick=False):
+                flow, bystander = self.two_flows()
+                set_values(flow, status=status)
+                with time_machine.travel(LATER, tick=False):
+                    reserved = flows.reserve_attempt(flow)
+                    later = clock.now()
+                assert reserved == (status in OPEN_STATUSES)
+                assert attempts(flow) == ((1, 1) if reserved else (0, 0))
+                assert flow.attempts == attempts(flow)[0]  # the instance follows
+                assert (flows.get(pk=flow.pk).updated_at == later) == reserved
+                assert attempts(bystander) == (0, 0)
+        with time_machine.travel(NOW, tick=False) as traveller:
+            flow, _ = self.two_flows()
+            traveller.move_to(flow.expires_at)
+            assert not flows.reserve_attempt(flow)
+            assert attempts(flow) == (0, 0)
+
+    def test_a_code_whose_checks_are_spent_takes_no_more(self) -> None:
+        flow, bystander = self.two_flows()
+        spent = settings.MAX_ATTEMPTS
+        KodSession.objects.filter(pk=flow.kodmobi_session_id).update(attempts=spent)
+        assert not flows.reserve_attempt(flow)
+        # The flow's own count was given back; no other flow's was touched.
+        assert [flows.get(pk=f.pk).attempts for f in (flow, bystander)] == [0, 0]
+        assert flow.attempts == 0
 
     def test_expired_only_from_live(self) -> None:
         self.assert_change(flows.expire, LIVE_STATUSES, Status.EXPIRED)
