@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import random
@@ -78,6 +79,9 @@ class TestRequestShape:
         assert request.headers["X-CF-TURNSTILE-TOKEN"] == "captcha"
         assert request.headers["Content-Type"] == "application/json"
         assert request.headers["User-Agent"].startswith("django-kodmobi/")
+        # A compressed reply would slip past the size cap, read as it comes.
+        assert request.headers["Accept-Encoding"] == "identity"
+        assert request.headers["Accept"] == "application/json"
         assert json.loads(request.body) == {
             "to": "+79991234567",
             "send": True,
@@ -87,6 +91,13 @@ class TestRequestShape:
         connect, read = request.req_kwargs["timeout"]
         assert connect == 3.05
         assert 9.9 < read <= 10.0
+
+    def test_no_wait_outlasts_a_short_deadline(self, mocked) -> None:
+        mocked.post(f"{BASE}/session/create", json=SESSION)
+        with KodMobiClient("public", base_url=BASE, deadline=4.0) as hurried:
+            hurried.create_session("+79991234567")
+        connect, read = mocked.calls[0].request.req_kwargs["timeout"]
+        assert connect == 3.05 and 3.9 < read <= 4.0
 
     def test_secret_routes_use_the_secret_key(self, client, mocked) -> None:
         mocked.post(f"{BASE}/session/verify", json={"to": "+79991234567"})
@@ -115,6 +126,7 @@ class TestConstructor:
         ("args", "kwargs", "message"),
         [
             (("",), {}, "public key is required"),
+            ((" \t",), {}, "public key is required"),
             (("k",), {"base_url": "ftp://x"}, r"http\(s\) URL"),
             (("k",), {"timeout": 0}, "positive"),
             (("k",), {"timeout": (1.0, -1.0)}, "positive"),
@@ -147,11 +159,21 @@ class TestConstructor:
         with KodMobiClient("k") as client:
             assert client.session.proxies == {}
 
-    def test_does_not_close_a_session_it_was_given(self) -> None:
-        session = requests.Session()
-        KodMobiClient("k", session=session).close()
-        assert session.adapters  # still usable
-        session.close()
+    def test_closes_its_own_session_and_not_one_it_was_given(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        closed: list[requests.Session] = []
+
+        def note_close(session: requests.Session) -> None:
+            closed.append(session)
+
+        monkeypatch.setattr(requests.Session, "close", note_close)
+        given = requests.Session()
+        KodMobiClient("k", session=given).close()
+        assert closed == []
+        with KodMobiClient("k") as client:
+            own = client.session
+        assert closed == [own]
 
 
 class TestTransportFaults:
@@ -229,6 +251,28 @@ class TestTransportFaults:
         mocked.get(f"{BASE}/session/channels", json=[])
         assert client.get_channels() == ()
         assert len(mocked.calls) == 3
+
+    def test_only_gateway_errors_are_retried_and_each_reply_is_let_go(
+        self, client, mocked, monkeypatch
+    ) -> None:
+        closed: list[int] = []
+        close = requests.Response.close
+
+        def note_close(reply: requests.Response) -> None:
+            closed.append(reply.status_code)
+            close(reply)
+
+        monkeypatch.setattr(requests.Response, "close", note_close)
+        mocked.get(f"{BASE}/session/channels", status=503, body="busy")
+        with pytest.raises(KodMobiServerError):
+            client.get_channels()
+        # Three tries (max_retries=2), each reply closed: its connection
+        # goes back to the pool.
+        assert (len(mocked.calls), closed) == (3, [503, 503, 503])
+        mocked.get(f"{BASE}/session/settings", status=501, body="no")
+        with pytest.raises(KodMobiServerError):
+            client.get_settings()
+        assert len(mocked.calls) == 4  # not a gateway's error: not retried
 
     def test_get_gives_up_after_the_retries(self, client, mocked) -> None:
         mocked.get(f"{BASE}/session/settings", body=requests.ReadTimeout("slow"))
@@ -329,6 +373,25 @@ class TestMalformedReplies:
         with pytest.raises(KodMobiResponseError):
             client.check_code("s", "1")
 
+    def test_a_reply_may_fill_the_cap_and_no_more(self, mocked) -> None:
+        mocked.get(f"{BASE}/session/channels", body="[" + " " * 8 + "]")
+        mocked.get(f"{BASE}/session/channels", body="[" + " " * 9 + "]")
+        with KodMobiClient("k", base_url=BASE, max_response_bytes=10) as small:
+            assert small.get_channels() == ()
+            with pytest.raises(KodMobiResponseError, match="larger than 10") as info:
+                small.get_channels()
+        assert info.value.status == 200
+
+    def test_a_compressed_reply_is_refused(self, client, mocked) -> None:
+        mocked.get(
+            f"{BASE}/session/channels",
+            body=gzip.compress(b"[]"),
+            headers={"Content-Encoding": "gzip"},
+        )
+        with pytest.raises(KodMobiResponseError, match="compressed") as info:
+            client.get_channels()
+        assert info.value.status == 200
+
     def test_oversized_reply(self, client, mocked) -> None:
         mocked.get(f"{BASE}/session/channels", body="[" + " " * 70_000 + "]")
         with pytest.raises(KodMobiResponseError, match="larger than"):
@@ -414,6 +477,30 @@ class TestErrorMapping:
 
 
 class TestLogging:
+    @pytest.mark.parametrize(
+        ("status", "level"),
+        [(429, logging.INFO), (499, logging.INFO), (500, logging.WARNING)],
+    )
+    def test_a_refusal_is_news_a_failure_a_warning(
+        self, client, mocked, caplog, status: int, level: int
+    ) -> None:
+        mocked.post(f"{BASE}/session/create", status=status, json={"error": "no"})
+        with (
+            caplog.at_level(logging.DEBUG, "django_kodmobi"),
+            pytest.raises(KodMobiAPIError),
+        ):
+            client.create_session("+79991234567")
+        assert [r.levelno for r in caplog.records] == [level]
+
+    def test_no_answer_at_all_is_a_warning(self, client, mocked, caplog) -> None:
+        mocked.post(f"{BASE}/session/create", body=_reset())
+        with (
+            caplog.at_level(logging.DEBUG, "django_kodmobi"),
+            pytest.raises(KodMobiConnectionError),
+        ):
+            client.create_session("+79991234567")
+        assert [r.levelno for r in caplog.records] == [logging.WARNING]
+
     def test_failures_are_logged_masked(self, client, mocked, caplog) -> None:
         mocked.post(f"{BASE}/session/create", status=503, body="down")
         with (
