@@ -99,6 +99,36 @@ class StartTests(ApiTestCase):
             "invalid_identifier",
         )
 
+    def test_which_side_refuses_what(self) -> None:
+        """The serializer refuses what cannot be read at all (a NUL, an
+        overlong or invisible CAPTCHA answer, an overlong flow); the
+        services judge the rest, untrimmed, and say why."""
+
+        def start(**payload: Any) -> Any:
+            return self.api.post(url("start"), payload, format="json")
+
+        for refused, field in [
+            (start(identifier="a\x00@b.co"), "identifier"),
+            (start(identifier=EMAIL, challenge_token="x" * 4097), "challenge_token"),
+            (start(identifier=EMAIL, challenge_token="a b"), "challenge_token"),
+            (
+                self.api.post(
+                    url("verify"), {"flow": "f" * 129, "code": "123456"}, format="json"
+                ),
+                "flow",
+            ),
+        ]:
+            body = self.assert_error(refused, 400, "invalid")
+            assert list(body["field_errors"]) == [field]
+        for identifier in ("1", "   "):
+            self.assert_error(start(identifier=identifier), 400, "invalid_identifier")
+        assert start(identifier=EMAIL, challenge_token="x" * 4096).status_code == 201
+        unknown = {"flow": "f" * 128, "code": "123456"}
+        self.assert_error(
+            self.api.post(url("verify"), unknown, format="json"), 404, "not_found"
+        )
+        assert self.kodmobi.calls["create"] == 1
+
     def test_channel_unavailable(self) -> None:
         response = self.api.post(
             url("start"), {"identifier": PHONE, "channel": "email"}, format="json"
@@ -656,6 +686,14 @@ class SchemaTests(ApiTestCase):
         paths = schema["paths"]
         for name in ["start", "resend", "verify", "complete", "channels", "status"]:
             assert url(name) in paths
+        # What the serializers refuse is said, for clients and fuzzers.
+        start = schema["components"]["schemas"]["StartRequest"]["properties"]
+        assert start["identifier"]["pattern"] == "^[^\\u0000]*$"
+        assert start["challenge_token"]["pattern"] == "^[!-~]*$"
+        assert (
+            start["challenge_token"]["minLength"],
+            start["challenge_token"]["maxLength"],
+        ) == (1, 4096)
 
     def test_responses_match_the_schema(self) -> None:
         import jsonschema

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -62,9 +63,29 @@ class BrowserModeTests(ContactsApiTestCase):
             True,
             True,
         )
+        assert contact["destination"] == "+7\u00a0•••\u00a0•••\u00a045\u00a067"
         listed = self.api.get(url("contacts")).json()
         assert listed == [contact]
         assert PHONE not in str(listed)
+
+    def test_the_check_passes_the_captcha_answer_and_the_client_on(self) -> None:
+        self.kodmobi.config.challenge_enabled = True
+        token = self.kodmobi.config.challenge_token
+        flow = self.post(
+            "contacts", {"identifier": PHONE, "challenge_token": token}
+        ).json()["flow"]
+        code = self.kodmobi_code(PHONE)
+        without = self.post("contact_verify", {"flow": flow, "code": code})
+        assert without.json()["code"] == "challenge_failed"
+        rates = {**dict.fromkeys(settings.RATE_LIMIT_NAMES, ""), "verify_per_ip": "1/m"}
+        with override_settings(KODMOBI=kodmobi(RATE_LIMITS=rates)):
+            answered = {"flow": flow, "code": code, "challenge_token": token}
+            assert self.post("contact_verify", answered).status_code == 200
+            again = self.post("contact_verify", answered)
+        assert (
+            again.json()["code"] == "rate_limited"
+        )  # counted by this client's address
+        assert self.kodmobi.calls["check"] == 2
 
     def test_a_wrong_code_says_how_many_are_left(self) -> None:
         flow = self.post("contacts", {"identifier": PHONE}).json()["flow"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
 from rest_framework.authtoken.models import Token
@@ -75,6 +76,20 @@ class BrowserModeTests(LifecycleTestCase):
         assert self.api.get(url("session")).json()["authenticated"] is False
         assert self.api.delete(url("session"), headers=csrf).status_code == 403
 
+    def test_a_session_login_counts_when_the_project_authenticates_otherwise(
+        self,
+    ) -> None:
+        rest_framework = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_AUTHENTICATION_CLASSES": [
+                "rest_framework.authentication.TokenAuthentication"
+            ],
+        }
+        with override_settings(REST_FRAMEWORK=rest_framework):
+            self.api.get(url("config"))
+            self.log_in(headers={"X-CSRFToken": self.api.cookies["csrftoken"].value})
+            assert self.api.get(url("session")).json()["authenticated"] is True
+
     def test_config_when_kodmobi_is_down(self) -> None:
         self.kodmobi.faults.add(Fault(FaultKind.ERROR, frozenset({"channels"})))
         reply = self.api.get(url("config"))
@@ -92,7 +107,9 @@ class TokenModeTests(LifecycleTestCase):
         assert app.get(url("session"), headers=auth).json()["authenticated"] is True
         assert app.delete(url("session"), headers=auth).status_code == 204
         assert not Token.objects.exists()
-        assert app.get(url("session"), headers=auth).status_code in (401, 403)
+        # The token is gone: 401 with the scheme to use, as documented.
+        refused = app.get(url("session"), headers=auth)
+        assert (refused.status_code, refused["WWW-Authenticate"]) == (401, "Token")
 
 
 @override_settings(KODMOBI=kodmobi(API_LOGIN="jwt"))
@@ -110,3 +127,6 @@ class JwtModeTests(LifecycleTestCase):
         assert fresh.status_code == 200 and fresh.json()["access"]
         auth = {"Authorization": f"Bearer {fresh.json()['access']}"}
         assert app.get(url("session"), headers=auth).json()["authenticated"] is True
+        refused = app.get(url("session"), headers={"Authorization": "Bearer x.y.z"})
+        assert refused.status_code == 401
+        assert refused["WWW-Authenticate"].startswith("Bearer")

@@ -321,6 +321,29 @@ class ApiTests(StepUpTestCase):
         assert confirmed.status_code == HTTPStatus.NO_CONTENT
         assert api.get("/sensitive-api/").json() == {"ok": True}
 
+    def test_the_captcha_answer_and_the_client_are_passed_on(self) -> None:
+        self.kodmobi.config.challenge_enabled = True
+        token = self.kodmobi.config.challenge_token
+        api = APIClient()
+        api.force_login(self.anna)
+        refused = api.post(url("step_up"), {}, format="json")
+        assert refused.json()["code"] == "challenge_failed"
+        step = api.post(
+            url("step_up"),
+            {"challenge_token": token},
+            format="json",
+            HTTP_USER_AGENT="Firefox",
+        )
+        flow = OTPSession.objects.get(status=Status.SENT)
+        assert (flow.client_ip, flow.user_agent) == ("127.0.0.1", "Firefox")
+        answer = {"flow": step.json()["flow"], "code": self.kodmobi_code(EMAIL)}
+        without = api.post(url("step_up_verify"), answer, format="json")
+        assert without.json()["code"] == "challenge_failed"
+        confirmed = api.post(
+            url("step_up_verify"), {**answer, "challenge_token": token}, format="json"
+        )
+        assert confirmed.status_code == HTTPStatus.NO_CONTENT
+
     def test_nowhere_to_send_it(self) -> None:
         api = APIClient()
         api.force_login(User.objects.create_user("nobody"))
