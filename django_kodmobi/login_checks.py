@@ -61,7 +61,7 @@ def _identifiers() -> list[CheckMessage]:
             field = (
                 "USER_PHONE_FIELD"
                 if kind is IdentifierKind.PHONE
-                else ("USER_EMAIL_FIELD")
+                else "USER_EMAIL_FIELD"
             )
             messages.append(
                 Error(

@@ -51,6 +51,33 @@ class LoginCheckTests(TestCase):
         with mock.patch("importlib.util.find_spec", return_value=None):
             assert ids(**email, API_LOGIN="jwt") == ["kodmobi.E010"]
 
+    def test_each_error_says_what_is_wrong_and_how_to_mend_it(self) -> None:
+        def said(**kodmobi: Any) -> list[tuple[str, str]]:
+            with override_settings(KODMOBI={**BARE, **kodmobi}):
+                return [(m.msg, m.hint or "") for m in check_login_settings()]
+
+        [(msg, hint)] = said()
+        assert msg.startswith("People may type a phone (KODMOBI['IDENTIFIERS'])")
+        assert hint.startswith("Set KODMOBI['USER_PHONE_FIELD'], a USER_RESOLVER")
+        assert hint.endswith("or drop 'phone' from IDENTIFIERS.")
+        [(msg, hint)] = said(IDENTIFIERS=["email"], USER_EMAIL_FIELD="mail")
+        assert (
+            msg
+            == "KODMOBI['USER_EMAIL_FIELD'] = 'mail', but auth.User has no such field."
+        )
+        assert hint == "Name a field of your user model, or leave it None."
+        apps = [a for a in settings.INSTALLED_APPS if a != "rest_framework.authtoken"]
+        with override_settings(INSTALLED_APPS=apps):
+            [(msg, hint)] = said(IDENTIFIERS=["email"], API_LOGIN="token")
+        assert (
+            "'token' needs DRF's token app" in msg
+            and "rest_framework.authtoken" in hint
+        )
+        with mock.patch("importlib.util.find_spec", return_value=None):
+            [(msg, hint)] = said(IDENTIFIERS=["email"], API_LOGIN="jwt")
+        assert "needs djangorestframework-simplejwt" in msg
+        assert hint == "pip install 'django-kodmobi[jwt]'."
+
     def test_an_api_login_hook_that_does_not_import(self) -> None:
         from django_kodmobi.checks import check_settings
 
