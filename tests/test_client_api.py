@@ -202,7 +202,11 @@ class TestSend:
         assert info.value.sys_message == "ERROR_MESSAGE_ATTEMPT"
         assert info.value.retry_after == 45
 
-        api.engine.advance(45)
+        api.engine.advance(44.5)
+        with pytest.raises(KodMobiRateLimitError) as info:
+            api.client.send_code(session.session_id, "sms")
+        assert info.value.retry_after == 1  # half a second, rounded up
+        api.engine.advance(0.5)
         assert api.client.send_code(session.session_id, "sms").channel.timeout == 60
 
     def test_timeout_counts_down_in_the_channel_list(

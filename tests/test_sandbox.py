@@ -782,7 +782,14 @@ class TestRealism:
                 client.create_session(to)
             assert info.value.retry_after == 3600 - 181
             engine.advance(3600)
-            client.create_session(to)
+            # The block ended; the count starts again from nothing.
+            for wrong_codes in (5, 1):
+                session = client.create_session(to)
+                wrong = "000000" if engine.last_code(to) != "000000" else "111111"
+                for _ in range(wrong_codes):
+                    with pytest.raises(KodMobiAPIError):
+                        client.check_code(session.session_id, wrong)
+            client.create_session(to)  # 6 of 7: not blocked
 
     def test_a_right_code_clears_the_count(self) -> None:
         from django_kodmobi.client import KodMobiAPIError
@@ -800,6 +807,8 @@ class TestRealism:
             for _ in range(2):
                 with pytest.raises(KodMobiAPIError):
                     client.check_code(session.session_id, wrong)
+            engine.advance(181)
+            client.create_session(to)  # 2 of 3 since the right code: not blocked
 
     def test_empty_balance_and_no_channels(self) -> None:
         from django_kodmobi.client import (

@@ -52,7 +52,6 @@ class _Session:
     blocked: bool = False
     #: Set once the right code was checked; the session is then finished.
     verify_token: str = ""
-    token_used: bool = False
     sent_to: str = ""
 
 
@@ -208,10 +207,10 @@ class SandboxProject:
         now = self.clock()
         with self._lock:
             session = self._sessions.get(self._tokens.get(token, ""))
-            # A token is single-use and dies with its session.
-            if session is None or session.token_used or session.expires_at <= now:
+            # A token is single-use (forgotten once redeemed) and dies with
+            # its session.
+            if session is None or session.expires_at <= now:
                 raise Refusal("ERROR_SESSION_EXPIRED")
-            session.token_used = True
             del self._tokens[token]
             return {
                 "to": session.to,
