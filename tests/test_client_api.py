@@ -333,8 +333,9 @@ class TestCheckAndVerify:
             "ERROR_BLOCKED",
         )
         # Dead: even the right code and a resend are refused now.
-        with pytest.raises(KodMobiBlockedError):
+        with pytest.raises(KodMobiBlockedError) as dead:
             api.client.check_code(session.session_id, right)
+        assert (dead.value.status, dead.value.error_params) == (429, {"count": 5})
         with pytest.raises(KodMobiBlockedError):
             api.client.send_code(session.session_id, "whatsapp")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import string
 import subprocess
 import sys
 from contextlib import redirect_stderr
@@ -186,6 +187,24 @@ class TestCodes:
             assert client.get_settings().code.letters is True
             # Letters are compared case-insensitively, as a person types them.
             assert client.check_code(session.session_id, code.lower()).verify_token
+
+    def test_codes_with_letters_have_digits_too(self) -> None:
+        project = SandboxEngine(
+            SandboxConfig(echo=False, code_length=8, code_letters=True)
+        ).project
+        characters = set("".join(project._new_code() for _ in range(50)))
+        assert characters & set(string.digits) and characters & set(
+            string.ascii_uppercase
+        )
+        assert characters <= set(string.digits + string.ascii_uppercase)
+
+    def test_a_fixed_code_with_letters_is_sent_as_capitals(self) -> None:
+        engine = SandboxEngine(
+            SandboxConfig(echo=False, code_letters=True, fixed_code="ab12cd")
+        )
+        with sandbox_client(engine) as client:
+            client.create_session("+79990000004")
+        assert engine.last_code("+79990000004") == "AB12CD"
 
     def test_fixed_code(self) -> None:
         engine = SandboxEngine(SandboxConfig(echo=False, fixed_code="424242"))
@@ -780,7 +799,7 @@ class TestRealism:
                 engine.advance(181)
             with pytest.raises(KodMobiDestinationBlockedError) as info:
                 client.create_session(to)
-            assert info.value.retry_after == 3600 - 181
+            assert (info.value.status, info.value.retry_after) == (429, 3600 - 181)
             engine.advance(3600)
             # The block ended; the count starts again from nothing.
             for wrong_codes in (5, 1):
