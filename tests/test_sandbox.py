@@ -398,6 +398,10 @@ class TestControls:
         engine.advance(engine.config.session_ttl + 1)
         # Sending first, kod.mobi picks the channel the phone used last.
         assert kodmobi.create_session(phone).sent_to == "sms"
+        # Unless the phone left that messenger since.
+        engine.advance(engine.config.session_ttl + 1)
+        engine.project.set_reachable(phone, ["telegram", "whatsapp"])
+        assert kodmobi.create_session(phone).sent_to == "telegram"
         engine.project.set_reachable(phone, ["sms"])
         engine.faults.add(Fault(FaultKind.ERROR, frozenset({"create"}), status=500))
         now = engine.now()
