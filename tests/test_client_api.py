@@ -380,6 +380,11 @@ class TestManual:
         assert [c.type for c in channels] == ["telegram", "whatsapp", "sms", "email"]
         provider = channels[3].providers[0]
         assert provider.is_system and provider.id == 4 and provider.type == "sandbox"
+        assert (channels[0].name, channels[3].name, provider.name) == (
+            "Telegram",
+            "Email",
+            "Sandbox Email",
+        )
 
     def test_send_own_code_and_track_it(self, api: Api, email: str) -> None:
         sent = api.client.manual_send(
@@ -389,7 +394,12 @@ class TestManual:
         assert sent.message
         message = api.engine.inbox.get(sent.message_id)
         assert message is not None
-        assert (message.to, message.code, message.session_id) == (email, "4821", None)
+        assert (message.to, message.channel, message.code, message.session_id) == (
+            email,
+            "email",
+            "4821",
+            None,
+        )
 
         status = api.client.manual_message(sent.message_id)
         assert (status.id, status.status) == (sent.message_id, "sent")
@@ -413,8 +423,9 @@ class TestManual:
     def test_send_rejects_bad_input(
         self, api: Api, phone: str, options: dict[str, Any]
     ) -> None:
-        with pytest.raises(KodMobiBadRequestError):
+        with pytest.raises(KodMobiBadRequestError) as info:
             api.client.manual_send(phone, "sms", **options)
+        assert info.value.sys_message == "ERROR_BAD_REQUEST"
 
     def test_unknown_message(self, api: Api) -> None:
         with pytest.raises(KodMobiNotFoundError) as info:
