@@ -62,7 +62,7 @@ class TransitionTests(KodMobiTestMixin, TestCase):
         for status in Status:
             with self.subTest(status=status), time_machine.travel(NOW, tick=False):
                 flow, bystander = self.two_flows()
-                set_values(flow, status=status, last_error="earlier")
+                set_values(flow, status=status)
                 set_values(bystander, status=leaves[0])
                 with time_machine.travel(LATER, tick=False):
                     moved = bool(change(flow))
