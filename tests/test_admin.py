@@ -118,6 +118,15 @@ class FailureStreakAdminTests(KodMobiTestMixin, TestCase):
             == 0
         )
         streak = FailureStreak.objects.get(pk=guards.streak_key(phone))
+        # Found and reset, never written by hand.
+        add = reverse("admin:kodmobi_failurestreak_add")
+        assert self.client.get(add).status_code == HTTPStatus.FORBIDDEN
+        change = reverse("admin:kodmobi_failurestreak_change", args=[streak.pk])
+        page = self.client.get(change).content.decode()
+        assert "View failure streak" in page and 'name="failures"' not in page
+        self.client.post(change, {"failures": 0})
+        streak.refresh_from_db()
+        assert streak.failures == 2
         self.client.post(
             reverse("admin:kodmobi_failurestreak_delete", args=[streak.pk]),
             {"post": "yes"},
@@ -172,3 +181,32 @@ class AuditAnswersWhenAndWhyTests(KodMobiTestMixin, TestCase):
             if getattr(spec, "field_path", "") == "purpose"
         )
         assert list(purposes.lookup_choices) == ["login"]
+
+
+class AdminPiecesTests(TestCase):
+    @override_settings(TIME_ZONE="Europe/Moscow")
+    def test_times_to_the_second_in_the_sites_zone(self) -> None:
+        from datetime import datetime, timezone
+
+        from django_kodmobi.admin import to_the_second
+
+        moment = datetime(2026, 11, 28, 10, 0, 5, 999_000, tzinfo=timezone.utc)
+        assert to_the_second(moment) == "2026-11-28 13:00:05"
+        assert to_the_second(None) == "-"
+
+    def test_reasons_unknown_and_none(self) -> None:
+        from django_kodmobi.reasons import label
+
+        assert label("no_account") == "no account (signup off) (no_account)"
+        assert (label("something_new"), label("")) == ("something_new", "")
+
+    def test_a_users_contacts_are_on_their_admin_page(self) -> None:
+        from django_kodmobi.models import Contact
+
+        admin = User.objects.create_superuser("admin", "admin@example.com", "pw")
+        Contact.objects.create(user=admin, kind="phone", value="+79991234567")
+        self.client.force_login(admin)
+        page = self.client.get(reverse("admin:auth_user_change", args=[admin.pk]))
+        assert page.status_code == HTTPStatus.OK
+        content = page.content.decode()
+        assert "+7******4567" in content and "+79991234567" not in content

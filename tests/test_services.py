@@ -1415,6 +1415,25 @@ class TestUsernames(TestCase):
             "kod.mobi login: a***@example.com matches several users"
         )
 
+    def test_a_phone_is_looked_up_as_stored_and_an_email_in_any_case(self) -> None:
+        """A phone is stored normalised, so an exact lookup, which its index
+        serves; only an email's case is ignored."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from django_kodmobi import users
+
+        User.objects.create_user("anna", email="Anna@example.com", first_name=PHONE)
+        phone_field = kodmobi_settings(USER_PHONE_FIELD="first_name")
+        with override_settings(KODMOBI=phone_field):
+            with CaptureQueriesContext(connection) as by_phone:
+                assert users.user_by_field(users.normalize_identifier(PHONE))
+            with CaptureQueriesContext(connection) as by_email:
+                email = users.normalize_identifier("anna@example.com")
+                assert users.user_by_field(email)
+        assert "LIKE" not in by_phone[0]["sql"] and "UPPER" not in by_phone[0]["sql"]
+        assert "LIKE" in by_email[0]["sql"] or "UPPER" in by_email[0]["sql"]
+
 
 class TestAuditTrail(FlowTestCase):
     """Each step leaves its event, with its channel and its reason."""
