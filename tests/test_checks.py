@@ -71,6 +71,15 @@ class CheckTests(SimpleTestCase):
             {"BLOCKED_NUMBER_TYPES": []},
             {"SMS_COUNTRIES": ["RU", "KZ"]},
             {"SMS_COUNTRIES": None},
+            {"TRUSTED_PROXY_COUNT": 0},
+            {"TIMEOUT": 0.5},
+            {"TIMEOUT": (0.5, 0.5)},
+            {"API_URL": "https://api.example.com"},
+            {"API_URL": "http://kodmobi.internal:8080"},  # through a proxy
+            {"CALLBACK_BASE_URL": "http://127.0.0.1:8000"},
+            {"API_LOGIN": "token"},
+            {"API_LOGIN": "jwt"},
+            {"API_LOGIN": "session"},
         ]
         for good in allowed:
             assert ids(**GOOD, **good) == [], good
@@ -78,6 +87,9 @@ class CheckTests(SimpleTestCase):
         assert ids(**GOOD, CODE_LENGTH=4) == ["kodmobi.W003"]
         assert ids(**GOOD, CODE_LENGTH=3)[0] == "kodmobi.E003"
         refused: list[dict[str, Any]] = [
+            {"TRUSTED_PROXY_COUNT": -1},
+            {"TRUSTED_PROXY_COUNT": "1"},
+            {"CODE_LENGTH": "6"},
             {"CODE_LENGTH": 9},
             {"IDENTIFIERS": []},
             {"CALLBACK_BASE_URL": "example.com"},

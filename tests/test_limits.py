@@ -172,6 +172,11 @@ class LimitCheckTests(SimpleTestCase):
         with override_settings(CACHES=local):
             assert self.ids() == ["kodmobi.W004"]
             assert self.ids(RATE_LIMITS=off) == []
+        nothing = {
+            "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+        }
+        with override_settings(CACHES=nothing):
+            assert self.ids() == ["kodmobi.W004"]
         with override_settings(CACHES=shared):
             assert self.ids() == []
 
