@@ -131,6 +131,8 @@ class DeviceTests(KodMobiTestMixin, TestCase):
         with time_machine.travel(timezone.now() + timedelta(seconds=2)):
             assert self.answer(self.code()).is_valid()
         assert self.kodmobi.calls["check"] == 2
+        self.device.refresh_from_db()  # a right code forgives the wrong one
+        assert self.device.throttling_failure_count == 0
 
     def test_the_device_throttles_without_the_form(self) -> None:
         # django_otp.verify_token() and custom views call the device alone.
