@@ -74,6 +74,65 @@ class AllauthPhoneLoginTests(KodMobiTestMixin, TestCase):
         assert Contact.objects.get(value="+79991234568").primary
 
 
+class AdapterRulesTests(KodMobiTestMixin, TestCase):
+    """The phone half of the adapter holds the contacts' own rules."""
+
+    def setUp(self) -> None:
+        from tests.allauth_adapter import AccountAdapter
+
+        super().setUp()
+        self.adapter = AccountAdapter()
+        self.anna = get_user_model().objects.create_user("anna")
+
+    def phone(self, value: str, **fields: object) -> Contact:
+        return Contact.objects.create(
+            user=fields.pop("user", self.anna), kind="phone", value=value, **fields
+        )
+
+    def test_only_a_verified_phone_names_its_user(self) -> None:
+        pending = self.phone(PHONE)
+        assert self.adapter.get_user_by_phone(PHONE) is None
+        Contact.objects.filter(pk=pending.pk).update(verified_at="2026-01-01T00:00Z")
+        assert self.adapter.get_user_by_phone(PHONE) == self.anna
+
+    def test_the_phone_shown_is_the_primary_then_the_latest_kept(self) -> None:
+        self.phone("+79991234561", verified_at="2026-01-01T00:00Z", primary=True)
+        self.phone("+79991234562", verified_at="2026-01-02T00:00Z")
+        self.phone(
+            "+79991234563",
+            verified_at="2026-01-03T00:00Z",
+            removed_at="2026-01-04T00:00Z",
+        )
+        assert self.adapter.get_phone(self.anna) == ("+79991234561", True)
+        Contact.objects.update(primary=False)
+        assert self.adapter.get_phone(self.anna) == ("+79991234562", True)
+
+    def test_a_new_phone_replaces_only_a_pending_other_one(self) -> None:
+        verified = self.phone("+79991234561", verified_at="2026-01-01T00:00Z")
+        self.adapter.set_phone(self.anna, "+79991234562", verified=False)
+        pending = Contact.objects.get(value="+79991234562")
+        self.adapter.set_phone(self.anna, "+7 999 123-45-62", verified=False)
+        kept = set(Contact.objects.filter(user=self.anna).values_list("pk", flat=True))
+        assert kept == {verified.pk, pending.pk}  # the same one, not made again
+
+    def test_a_phone_verified_is_this_users_alone(self) -> None:
+        bob = get_user_model().objects.create_user("bob")
+        theirs = self.phone(PHONE, user=bob)
+        self.adapter.set_phone_verified(self.anna, PHONE)
+        theirs.refresh_from_db()
+        assert not theirs.is_verified
+
+    def test_a_reauthentication_code_is_audited_as_one(self) -> None:
+        self.adapter.send_verification_code_sms(
+            self.anna, PHONE, "123456", reauthentication=True
+        )
+        self.adapter.send_verification_code_sms(self.anna, PHONE, "654321")
+        purposes = ManualDelivery.objects.order_by("created_at").values_list(
+            "purpose", flat=True
+        )
+        assert list(purposes) == ["allauth_reauth", "allauth"]
+
+
 class CodeFormatCheckTests(TestCase):
     def test_what_kodmobi_cannot_deliver_is_an_error(self) -> None:
         for bad in [
@@ -81,7 +140,18 @@ class CodeFormatCheckTests(TestCase):
             {"numeric": True, "length": 6},  # dashed by default: "123-456"
             {"numeric": True, "length": 8, "dashed": False},
             {"numeric": True, "length": 3, "dashed": False},
+            {"numeric": True, "length": 7, "dashed": False},
         ]:
             with override_settings(ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT=bad):
                 assert "kodmobi.E011" in [m.id for m in run_checks()], bad
         assert "kodmobi.E011" not in [m.id for m in run_checks()]
+        for good in [4, 5]:
+            fine = {"numeric": True, "length": good, "dashed": False}
+            with override_settings(ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT=fine):
+                assert "kodmobi.E011" not in [m.id for m in run_checks()], good
+        # A project whose adapter sends its own codes is none of kod.mobi's.
+        with override_settings(
+            ACCOUNT_ADAPTER="allauth.account.adapter.DefaultAccountAdapter",
+            ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT={},
+        ):
+            assert "kodmobi.E011" not in [m.id for m in run_checks()]
