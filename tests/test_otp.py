@@ -265,6 +265,31 @@ class GatewayTests(KodMobiTestMixin, TestCase):
             self.device.generate_challenge()
             assert self.kodmobi.calls["manual_send"] == 2
 
+    def test_only_a_two_factor_code_to_this_number_holds_the_next_back(
+        self,
+    ) -> None:
+        from two_factor.plugins.phonenumber.models import PhoneDevice
+
+        other = PhoneDevice.objects.create(
+            user=self.anna, name="work", number="+79991234568", method="sms"
+        )
+        other.generate_challenge()  # another number
+        ManualDelivery.objects.create(  # this number, for another purpose
+            identifier=PHONE, channel="sms", purpose="allauth", status="sent"
+        )
+        self.device.generate_challenge()
+        assert self.kodmobi.inbox.last(PHONE) is not None
+
+    def test_a_number_kodmobi_cannot_take_is_logged(self) -> None:
+        from types import SimpleNamespace
+
+        from django_kodmobi.contrib.two_factor import KodmobiGateway
+
+        device = SimpleNamespace(number=SimpleNamespace(as_e164="+7"))
+        with self.assertLogs("django_kodmobi.contrib.two_factor", "WARNING") as logs:
+            KodmobiGateway().send_sms(device, "123456")
+        assert "invalid_identifier" in logs.output[0]
+
     def test_a_failed_delivery_does_not_hold_the_next_one_back(self) -> None:
         self.kodmobi.faults.add(
             Fault(FaultKind.ERROR, frozenset({"manual_send"}), times=1)
@@ -342,8 +367,12 @@ class TwoFactorCheckTests(TestCase):
 
     def test_the_code_length_must_be_deliverable(self) -> None:
         assert "kodmobi.E012" not in self.ids()
-        with override_settings(TWO_FACTOR_TOTP_DIGITS=8):
-            assert "kodmobi.E012" in self.ids()
+        for digits in (3, 7, 8):
+            with override_settings(TWO_FACTOR_TOTP_DIGITS=digits):
+                assert "kodmobi.E012" in self.ids(), digits
+        for digits in (4, 5):
+            with override_settings(TWO_FACTOR_TOTP_DIGITS=digits):
+                assert "kodmobi.E012" not in self.ids(), digits
         with override_settings(
             TWO_FACTOR_TOTP_DIGITS=8,
             TWO_FACTOR_SMS_GATEWAY="two_factor.gateways.fake.Fake",
