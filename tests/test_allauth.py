@@ -7,6 +7,7 @@ Runs with ``--ds=tests.settings_allauth`` where allauth is installed (the
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -84,9 +85,9 @@ class AdapterRulesTests(KodMobiTestMixin, TestCase):
         self.adapter = AccountAdapter()
         self.anna = get_user_model().objects.create_user("anna")
 
-    def phone(self, value: str, **fields: object) -> Contact:
+    def phone(self, value: str, user: Any = None, **fields: object) -> Contact:
         return Contact.objects.create(
-            user=fields.pop("user", self.anna), kind="phone", value=value, **fields
+            user=user or self.anna, kind="phone", value=value, **fields
         )
 
     def test_only_a_verified_phone_names_its_user(self) -> None:
