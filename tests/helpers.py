@@ -8,7 +8,23 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
+
+
+def other_code(code: str | None) -> str:
+    """A six-digit code that is not ``code``: a wrong guess, never by chance
+    the right one."""
+    return "000000" if code != "000000" else "111111"
+
+
+def limits(**rates: str) -> Any:
+    """Settings with only ``rates`` among the rate limits, the rest off."""
+    from django.conf import settings
+
+    off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
+    return override_settings(
+        KODMOBI={**settings.KODMOBI, "RATE_LIMITS": {**off, **rates}}
+    )
 
 
 def session_request(path: str = "/login/") -> HttpRequest:

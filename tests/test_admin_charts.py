@@ -23,7 +23,7 @@ from django_kodmobi.services import log_in, resend_code, start_login, verify_cod
 from django_kodmobi.stats import FunnelRow
 from django_kodmobi.testing import KodMobiTestMixin
 
-from .helpers import session_request
+from .helpers import other_code, session_request
 
 User = get_user_model()
 ANNA, BOB, PHONE = "anna@example.com", "bob@example.com", "+79991234567"
@@ -44,7 +44,7 @@ class ChartsTestCase(KodMobiTestMixin, TestCase):
         log_in(session_request(), flow.session.pk, flow.token)
 
     def wrong(self, to: str) -> str:
-        return "000000" if self.kodmobi_code(to) != "000000" else "111111"
+        return other_code(self.kodmobi_code(to))
 
     def month_of_flows(self) -> None:
         """Email logins on two days (right codes after 40, 20 and 90 s), a

@@ -16,6 +16,8 @@ from django_kodmobi.models import OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .helpers import limits, other_code
+
 User = get_user_model()
 EMAIL = "anna@example.com"
 PHONE = "+79991234567"
@@ -185,9 +187,7 @@ class ResendTests(ApiTestCase):
         assert set(waits) == {"telegram", "whatsapp", "sms"}  # no email for a phone
 
     def test_start_limits_count_each_address(self) -> None:
-        off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
-        rates = {**off, "start_per_ip": "1/h"}
-        with override_settings(KODMOBI=kodmobi(RATE_LIMITS=rates)):
+        with limits(start_per_ip="1/h"):
             for address, expected in [
                 ("198.51.100.1", 201),
                 ("198.51.100.2", 201),
@@ -259,13 +259,13 @@ class VerifyTests(ApiTestCase):
 
     def test_wrong_code(self) -> None:
         flow = self.start()["flow"]
-        wrong = "000000" if self.kodmobi_code(EMAIL) != "000000" else "111111"
+        wrong = other_code(self.kodmobi_code(EMAIL))
         body = self.assert_error(self.verify(flow, wrong), 400, "invalid_code")
         assert body["attempts_left"] == 4
 
     def test_locked(self) -> None:
         flow = self.start()["flow"]
-        wrong = "000000" if self.kodmobi_code(EMAIL) != "000000" else "111111"
+        wrong = other_code(self.kodmobi_code(EMAIL))
         for _ in range(4):
             self.verify(flow, wrong)
         self.assert_error(self.verify(flow, wrong), 403, "locked")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -15,7 +14,7 @@ from rest_framework.test import APIClient
 from django_kodmobi.models import Contact
 from django_kodmobi.testing import KodMobiTestMixin
 
-from .helpers import step_up
+from .helpers import limits, other_code, step_up
 from .test_api import EMAIL, kodmobi, url
 
 User = get_user_model()
@@ -77,8 +76,7 @@ class BrowserModeTests(ContactsApiTestCase):
         code = self.kodmobi_code(PHONE)
         without = self.post("contact_verify", {"flow": flow, "code": code})
         assert without.json()["code"] == "challenge_failed"
-        rates = {**dict.fromkeys(settings.RATE_LIMIT_NAMES, ""), "verify_per_ip": "1/m"}
-        with override_settings(KODMOBI=kodmobi(RATE_LIMITS=rates)):
+        with limits(verify_per_ip="1/m"):
             answered = {"flow": flow, "code": code, "challenge_token": token}
             assert self.post("contact_verify", answered).status_code == 200
             again = self.post("contact_verify", answered)
@@ -89,7 +87,7 @@ class BrowserModeTests(ContactsApiTestCase):
 
     def test_a_wrong_code_says_how_many_are_left(self) -> None:
         flow = self.post("contacts", {"identifier": PHONE}).json()["flow"]
-        wrong = "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
+        wrong = other_code(self.kodmobi_code(PHONE))
         reply = self.post("contact_verify", {"flow": flow, "code": wrong})
         assert reply.status_code == 400
         assert (reply.json()["code"], reply.json()["attempts_left"]) == (

@@ -26,6 +26,7 @@ from django_kodmobi.client import (
 )
 
 from .conftest import Api
+from .helpers import other_code
 
 
 class TestCreate:
@@ -320,7 +321,7 @@ class TestCheckAndVerify:
     def test_wrong_codes_count_and_block_at_five(self, api: Api, phone: str) -> None:
         session = api.client.create_session(phone)
         right = api.code(phone)
-        wrong = "000000" if right != "000000" else "111111"
+        wrong = other_code(right)
         for attempt in range(1, 5):
             with pytest.raises(KodMobiWrongCodeError) as info:
                 api.client.check_code(session.session_id, wrong)

@@ -6,16 +6,15 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client, TestCase, modify_settings, override_settings
+from django.test import Client, TestCase, modify_settings
 from django.urls import reverse
 
 from django_kodmobi.contact_views import CONTACT_FLOW_KEY
 from django_kodmobi.models import Contact, OTPSession, Purpose
 from django_kodmobi.testing import KodMobiTestMixin
 
-from .helpers import step_up
+from .helpers import limits, other_code, step_up
 
 User = get_user_model()
 PHONE = "+79991234567"
@@ -38,7 +37,7 @@ class ContactPagesTests(KodMobiTestMixin, TestCase):
         return self.client.post(reverse("kodmobi:contact_code"), {"code": code})
 
     def wrong(self) -> str:
-        return "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
+        return other_code(self.kodmobi_code(PHONE))
 
     def test_add_and_verify_a_phone(self) -> None:
         self.add("+7 999 123-45-67")
@@ -196,8 +195,7 @@ class ContactPagesTests(KodMobiTestMixin, TestCase):
 
     def test_code_checks_count_against_the_clients_address(self) -> None:
         self.add()
-        rates = {**dict.fromkeys(settings.RATE_LIMIT_NAMES, ""), "verify_per_ip": "1/m"}
-        with override_settings(KODMOBI={**settings.KODMOBI, "RATE_LIMITS": rates}):
+        with limits(verify_per_ip="1/m"):
             first = self.verify(self.wrong())
             second = self.verify(self.kodmobi_code(PHONE))
         assert "Attempts left: 4." in first.content.decode()

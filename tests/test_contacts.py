@@ -26,7 +26,7 @@ from django_kodmobi.services.flows import Flow
 from django_kodmobi.testing import KodMobiTestMixin
 from django_kodmobi.users import find_account, normalize_identifier
 
-from .helpers import session_request
+from .helpers import other_code, session_request
 
 User = get_user_model()
 PHONE, EMAIL, OTHER_EMAIL = "+79991234567", "anna@example.com", "anna@work.example"
@@ -44,7 +44,7 @@ class ContactTestCase(KodMobiTestMixin, TestCase):
         return verify_contact(user, flow.session.pk, flow.token, code)
 
     def wrong(self, to: str) -> str:
-        return "000000" if self.kodmobi_code(to) != "000000" else "111111"
+        return other_code(self.kodmobi_code(to))
 
     def login(self, to: str) -> Any:
         flow = start_login(to)

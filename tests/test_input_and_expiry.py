@@ -27,7 +27,7 @@ from django_kodmobi.services.context import parse_address
 from django_kodmobi.services.verify import normalize_code
 from django_kodmobi.testing import KodMobiTestMixin
 
-from .helpers import session_request
+from .helpers import other_code, session_request
 
 EMAIL = "anna@example.com"
 
@@ -236,7 +236,7 @@ class ExpiryTests(KodMobiTestMixin, TestCase):
     def test_a_locked_flow_stays_locked_after_its_expiry(self) -> None:
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
             flow = start_login(EMAIL)
-            wrong = "000000" if self.kodmobi_code(EMAIL) != "000000" else "111111"
+            wrong = other_code(self.kodmobi_code(EMAIL))
             for _ in range(5):
                 with pytest.raises(VerificationError):
                     verify_code(flow.session.pk, flow.token, wrong)

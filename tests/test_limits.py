@@ -18,14 +18,7 @@ from django_kodmobi.models import OTPSession
 from django_kodmobi.services import ClientInfo, start_login, verify_code
 from django_kodmobi.testing import KodMobiTestMixin
 
-from .helpers import rate_limit_keys, session_request
-
-
-def limits(**rates: str) -> Any:
-    off = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
-    return override_settings(
-        KODMOBI={**settings.KODMOBI, "RATE_LIMITS": {**off, **rates}}
-    )
+from .helpers import limits, rate_limit_keys, session_request
 
 
 class ParseTests(SimpleTestCase):

@@ -32,6 +32,8 @@ from django_kodmobi.services import start_login
 from django_kodmobi.services.contacts import remove_contact
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .helpers import other_code
+
 pytest.importorskip("django_otp")
 pytest.importorskip("two_factor")
 pytestmark = pytest.mark.skipif(
@@ -82,7 +84,7 @@ class DeviceTests(KodMobiTestMixin, TestCase):
 
     def wrong(self) -> str:
         code = self.code()
-        return "000000" if code != "000000" else "111111"
+        return other_code(code)
 
     def test_the_second_factor_through_otp_token_form(self) -> None:
         assert self.challenge() == [
@@ -424,7 +426,7 @@ class DeviceRaceTests(KodMobiTestMixin, TransactionTestCase):
         from .test_concurrency import race
 
         device, code = self.device_with_a_code()
-        wrong = "000000" if code != "000000" else "111111"
+        wrong = other_code(code)
         copies = [type(device).objects.get(pk=device.pk) for _ in range(8)]
         assert (
             race([functools.partial(c.verify_token, wrong) for c in copies])

@@ -36,6 +36,7 @@ from django_kodmobi.sandbox import (
 from django_kodmobi.sandbox.cli import add_arguments, config_from_options, main
 
 from .conftest import FakeClock
+from .helpers import other_code
 
 PUBLIC = SandboxConfig().public_key
 
@@ -796,7 +797,7 @@ class TestRealism:
         with sandbox_client(engine) as client:
             for round_ in range(2):
                 session = client.create_session(to)
-                wrong = "000000" if engine.last_code(to) != "000000" else "111111"
+                wrong = other_code(engine.last_code(to))
                 for _ in range(5 if round_ == 0 else 2):
                     with pytest.raises(KodMobiAPIError):
                         client.check_code(session.session_id, wrong)
@@ -808,7 +809,7 @@ class TestRealism:
             # The block ended; the count starts again from nothing.
             for wrong_codes in (5, 1):
                 session = client.create_session(to)
-                wrong = "000000" if engine.last_code(to) != "000000" else "111111"
+                wrong = other_code(engine.last_code(to))
                 for _ in range(wrong_codes):
                     with pytest.raises(KodMobiAPIError):
                         client.check_code(session.session_id, wrong)
@@ -821,7 +822,7 @@ class TestRealism:
         to = "+79990000013"
         with sandbox_client(engine) as client:
             session = client.create_session(to)
-            wrong = "000000" if engine.last_code(to) != "000000" else "111111"
+            wrong = other_code(engine.last_code(to))
             for _ in range(2):
                 with pytest.raises(KodMobiAPIError):
                     client.check_code(session.session_id, wrong)

@@ -48,7 +48,7 @@ from django_kodmobi.services.flows import new_event, record_event
 from django_kodmobi.services.verify import redeem_code
 from django_kodmobi.testing import KodMobiTestMixin
 
-from .helpers import database_work, session_request
+from .helpers import database_work, other_code, session_request
 
 User = get_user_model()
 PHONE = "+79991234567"
@@ -279,7 +279,7 @@ class TestChannelFirst(FlowTestCase):
 
     def test_starting_again_shares_the_attempt_budget(self) -> None:
         first = start_login(PHONE)
-        wrong = "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
+        wrong = other_code(self.kodmobi_code(PHONE))
         with pytest.raises(VerificationError):
             self.verify(first, wrong)
         second = start_login(PHONE)
@@ -665,7 +665,7 @@ class TestVerifyFailures(FlowTestCase):
         self.kodmobi.faults.clear()
         with override_settings(KODMOBI=kodmobi_settings(MAX_ATTEMPTS=10)):
             # kod.mobi blocks at 5 even when the local limit is looser.
-            wrong = "000000" if self.kodmobi_code(PHONE) != "000000" else "111111"
+            wrong = other_code(self.kodmobi_code(PHONE))
             reasons = []
             for _ in range(5):
                 with pytest.raises(VerificationError) as info:
@@ -1244,9 +1244,7 @@ class TestQueryCounts(FlowMixin, TransactionTestCase):
         flow = start_login(PHONE)
         code = self.kodmobi_code(PHONE)
         with pytest.raises(VerificationError):
-            verify_code(
-                flow.session.pk, flow.token, "000000" if code != "000000" else "1" * 6
-            )
+            verify_code(flow.session.pk, flow.token, other_code(code))
         # A streak exists now: it is looked up (SELECT), and the right code
         # clears it (DELETE, in the commit that marks the flow verified).
         with database_work() as work:
@@ -1304,7 +1302,7 @@ class TestNoSecretsStored(FlowTestCase):
                 verify_code(
                     flow.session.pk,
                     flow.token,
-                    "000000" if code != "000000" else "111111",
+                    other_code(code),
                 )
             verify_code(flow.session.pk, flow.token, code)
             with override_settings(
@@ -1464,9 +1462,7 @@ class TestAuditTrail(FlowTestCase):
         flow = start_login(EMAIL)
         code = self.kodmobi_code(EMAIL)
         with pytest.raises(VerificationError):
-            verify_code(
-                flow.session.pk, flow.token, "000000" if code != "000000" else "1" * 6
-            )
+            verify_code(flow.session.pk, flow.token, other_code(code))
         verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
         row = OTPSession.objects.get(pk=flow.session.pk)
         assert (row.status, row.last_error, row.user) == (

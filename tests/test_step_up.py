@@ -24,7 +24,7 @@ from django_kodmobi.services.step_up import (
 from django_kodmobi.step_up_views import STEP_UP_FLOW_KEY
 from django_kodmobi.testing import KodMobiTestMixin
 
-from .helpers import session_request, step_up
+from .helpers import other_code, session_request, step_up
 from .test_api import url
 
 User = get_user_model()
@@ -38,7 +38,7 @@ class StepUpTestCase(KodMobiTestMixin, TestCase):
         self.anna = User.objects.create_user("anna", EMAIL)
 
     def wrong(self, to: str) -> str:
-        return "000000" if self.kodmobi_code(to) != "000000" else "111111"
+        return other_code(self.kodmobi_code(to))
 
     def log_in_by_code(self) -> None:
         self.client.post(reverse("kodmobi:login"), {"identifier": EMAIL})
