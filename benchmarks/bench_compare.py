@@ -12,7 +12,9 @@ verify_and_log_in); ``floor_views`` and ``api`` (the same through Django's
 test client, full middleware: minimal JSON views against the REST API);
 ``allauth`` (django-allauth's login by code through its headless API, when
 allauth is installed: ``pip install -e '.[bench]'``, as ``make bench``
-does). Users log in as returning users (a verified contact each, a verified
+does), its code mailed to Django's test outbox in memory, and
+``allauth_smtp``, the same with its code mailed to an SMTP server on
+loopback (``benchmarks/mail.py``), as kod.mobi is called on loopback. Users log in as returning users (a verified contact each, a verified
 EmailAddress for allauth), rate limits on and counted (on Redis with
 CACHE_URL).
 
@@ -78,7 +80,7 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
     from django.conf import settings
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     from benchmarks import floor as floor_module
     from django_kodmobi.models import Contact
@@ -91,9 +93,15 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
         from django.core import mail
 
         from benchmarks.allauth_adapter import CodeKeepingAdapter
+        from benchmarks.mail import delivering_to, smtp_server
 
     site = ExitStack()
     engine, server = site.enter_context(sandbox_site(ROOT_URLCONF="benchmarks.urls"))
+    if allauth:
+        site.enter_context(
+            override_settings(EMAIL_BACKEND="benchmarks.mail.BenchEmailBackend")
+        )
+        smtp = site.enter_context(smtp_server())
     floor = floor_module.Floor(
         server.url, engine.config.public_key, engine.config.secret_key
     )
@@ -163,6 +171,13 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
         assert reply.status_code == 200, reply.content
         mail.outbox.clear()
 
+    def login_allauth_by_smtp(email: str) -> None:
+        """The same, its mail delivered to an SMTP server on loopback."""
+        delivered = smtp.received
+        with delivering_to(smtp):
+            login_allauth(email)
+        assert smtp.received == delivered + 1, "the code was not mailed"
+
     logins_by_variant: dict[str, Callable[[str], None]] = {
         "floor": login_floor,
         "services": login_services,
@@ -171,6 +186,7 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
     }
     if allauth:
         logins_by_variant["allauth"] = login_allauth
+        logins_by_variant["allauth_smtp"] = login_allauth_by_smtp
     try:
         statements: dict[str, int] = {}
         # Connections to kod.mobi each variant opened over all its logins
@@ -225,6 +241,7 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             "services_vs_floor": ratio("services", "floor"),
             "api_vs_floor": ratio("api", "floor_views"),
             "api_vs_allauth": ratio("api", "allauth") if allauth else None,
+            "api_vs_allauth_smtp": ratio("api", "allauth_smtp") if allauth else None,
             "statements_per_login": own_counts["services"],
             "ms_spent_per_login": time_spent,
             "statements": own_counts,
@@ -256,7 +273,8 @@ def _time_spent(
     ``logins`` logins each: ``total``; ``database`` (statements and commits
     sent, run and read back by the driver); ``cache`` (commands to Redis,
     when the cache is Redis); ``kodmobi`` (HTTP calls to the sandbox, sent
-    and answered, the sandbox's own work included); and ``python``, the
+    and answered, the sandbox's own work included); ``mail`` (allauth's code
+    delivered by SMTP, the server's work included); and ``python``, the
     rest: the ORM building statements and the app deciding what they are.
 
     Measured apart from the timed rounds, so that the timers around each
@@ -264,10 +282,11 @@ def _time_spent(
     """
     from unittest import mock
 
+    from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
     from django.db import connection
     from requests.adapters import HTTPAdapter
 
-    timed_parts = ("database", "cache", "kodmobi")
+    timed_parts = ("database", "cache", "kodmobi", "mail")
     spent = dict.fromkeys(timed_parts, 0.0)
 
     def timer(part: str, call: Callable[..., Any]) -> Callable[..., Any]:
@@ -293,6 +312,8 @@ def _time_spent(
             timers.enter_context(mock.patch.object(connection, method, patched))
         patched = timer("kodmobi", HTTPAdapter.send)
         timers.enter_context(mock.patch.object(HTTPAdapter, "send", patched))
+        patched = timer("mail", SMTPBackend.send_messages)
+        timers.enter_context(mock.patch.object(SMTPBackend, "send_messages", patched))
         try:
             from redis.connection import AbstractConnection as Redis
         except ImportError:  # no Redis client: no cache time to measure
@@ -352,22 +373,25 @@ def main() -> None:
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     print(
         f"{'':12} {'services/floor':>15} {'api/floor views':>16}"
-        f" {'api/allauth':>12} {'statements':>11} {'allauth':>8}"
+        f" {'api/allauth':>12} {'(by SMTP)':>10} {'statements':>11} {'allauth':>8}"
     )
     for name, result in results.items():
         versus_allauth = result["api_vs_allauth"]
+        versus_smtp = result["api_vs_allauth_smtp"]
         print(
             f"{name:12} {result['services_vs_floor']:>14}x {result['api_vs_floor']:>15}x"
             f" {f'{versus_allauth}x' if versus_allauth else '-':>12}"
+            f" {f'{versus_smtp}x' if versus_smtp else '-':>10}"
             f" {result['statements_per_login']:>11}"
             f" {result['statements'].get('allauth', '-'):>8}"
         )
-    print("ms per login: total = database + cache + kod.mobi calls + Python")
+    print("ms per login: total = database + cache + kod.mobi calls + mail + Python")
     for name, result in results.items():
         for variant, spent in result["ms_spent_per_login"].items():
             print(
                 f"{name:12} {variant:12} {spent['total']:6} = {spent['database']:5}"
-                f" + {spent['cache']:5} + {spent['kodmobi']:5} + {spent['python']:5}"
+                f" + {spent['cache']:5} + {spent['kodmobi']:5} + {spent['mail']:5}"
+                f" + {spent['python']:5}"
             )
     print(json.dumps(results))
 
