@@ -14,7 +14,8 @@ test client, full middleware: minimal JSON views against the REST API);
 allauth is installed: ``pip install -e '.[bench]'``, as ``make bench``
 does), its code mailed to Django's test outbox in memory, and
 ``allauth_smtp``, the same with its code mailed to an SMTP server on
-loopback (``benchmarks/mail.py``), as kod.mobi is called on loopback. Users log in as returning users (a verified contact each, a verified
+loopback (``benchmarks/mail.py``), as kod.mobi is called on loopback.
+Users log in as returning users (a verified contact each, a verified
 EmailAddress for allauth), rate limits on and counted (on Redis with
 CACHE_URL).
 

@@ -3,9 +3,9 @@
 django-kodmobi delivers a code by calling kod.mobi, on loopback in the
 benchmarks; allauth delivers its own by mail. By default the benchmarks
 keep allauth's mail in memory (Django's test outbox: no delivery at all).
-:func:`smtp_server` lets a variant deliver it the way a site would, to an
-SMTP server on loopback (aiosmtpd, ``pip install -e '.[bench]'``), so that
-both logins hand their code to a local service.
+:func:`smtp_server` and :func:`delivering_to` let a variant deliver it the
+way a site would, to an SMTP server on loopback (aiosmtpd, ``pip install -e
+'.[bench]'``), so that both logins hand their code to a local service.
 """
 
 from __future__ import annotations
