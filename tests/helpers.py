@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import socket
+import struct
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -116,3 +120,34 @@ def database_work() -> Iterator[Work]:
             work.sql.append(sql)
             is_write = verb in {"INSERT", "UPDATE", "DELETE"}
             work.commits += is_write and not in_transaction
+
+
+@contextmanager
+def reply_cut_off(how: str) -> Iterator[str]:
+    """A server on loopback that answers one request with the headers and
+    the start of a body, then ``close``s, ``reset``s or ``stall``s; yields
+    its URL. (``responses`` cannot break a body halfway.)"""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"session_id": '
+            )
+            if how == "reset":  # RST, not FIN
+                connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            elif how == "stall":
+                time.sleep(2)
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.join()
+        listener.close()

@@ -28,6 +28,8 @@ from django_kodmobi.client import (
     KodMobiTimeoutError,
 )
 
+from .helpers import reply_cut_off
+
 BASE = "https://kodmobi.test"
 SESSION = {
     "session_id": "01JABCDEFGHJKMNPQRSTVWXYZ0",
@@ -104,6 +106,28 @@ class TestRequestShape:
         client.verify_token("token")
         assert mocked.calls[0].request.headers["x-api-key"] == "secret"
 
+    def test_manual_send_passes_every_option_given(self, client, mocked) -> None:
+        mocked.post(f"{BASE}/manual/send", json={"message_id": 7})
+        mocked.post(f"{BASE}/manual/send", json={"message_id": 8})
+        client.manual_send(
+            "+79991234567",
+            "sms",
+            code="1234",
+            provider_id=3,
+            callback_url="https://example.com/kodmobi/callback/",
+        )
+        client.manual_send("+79991234567", "sms")
+        given, bare = (json.loads(call.request.body) for call in mocked.calls)
+        assert given == {
+            "to": "+79991234567",
+            "channel": "sms",
+            "code": "1234",
+            "provider_id": 3,
+            "callback_url": "https://example.com/kodmobi/callback/",
+        }
+        assert bare == {"to": "+79991234567", "channel": "sms"}
+        assert mocked.calls[0].request.headers["x-api-key"] == "secret"
+
     def test_paths_can_be_overridden(self, mocked) -> None:
         mocked.post(f"{BASE}/v2/check", json={"verify_token": "t", "is_test": False})
         with KodMobiClient("k", base_url=BASE + "/", paths={"check": "/v2/check"}) as c:
@@ -138,6 +162,22 @@ class TestConstructor:
     def test_refuses_bad_options(self, args, kwargs, message) -> None:
         with pytest.raises(ValueError, match=message):
             KodMobiClient(*args, **kwargs)
+
+    def test_edges_of_the_options(self) -> None:
+        with KodMobiClient("k", timeout=0.5) as client:
+            assert client.timeout == (0.5, 0.5)
+        with pytest.raises(ValueError, match="deadline must be a positive"):
+            KodMobiClient("k", deadline=0)
+
+    def test_defaults_english_and_two_retries(self, mocked, sleeps) -> None:
+        mocked.get(f"{BASE}/session/channels", status=503, body="")
+        with (
+            KodMobiClient("k", base_url=BASE, sleep=sleeps.append) as client,
+            pytest.raises(KodMobiServerError),
+        ):
+            client.get_channels()
+        assert len(mocked.calls) == 3
+        assert mocked.calls[0].request.headers["Accept-Language"] == "en"
 
     def test_repr_hides_the_keys(self) -> None:
         with KodMobiClient("pub-key-value", "sec-key-value") as client:
@@ -327,6 +367,29 @@ class TestTransportFaults:
         assert len(mocked.calls) == 1
 
 
+class TestRepliesCutOff:
+    """urllib3 raises its own errors while a body is read (requests wraps
+    them only inside iter_content): they must come out as kod.mobi errors,
+    or the breaker, the flow's record and the 503 would all miss them."""
+
+    @pytest.mark.parametrize("how", ["close", "reset"])
+    def test_a_body_that_breaks_off_is_a_connection_error(self, how: str) -> None:
+        with (
+            reply_cut_off(how) as url,
+            KodMobiClient("k", base_url=url) as client,
+            pytest.raises(KodMobiConnectionError, match="broke off: ProtocolError"),
+        ):
+            client.create_session("+79991234567")
+
+    def test_a_body_that_stalls_past_the_read_timeout_is_a_timeout(self) -> None:
+        with (
+            reply_cut_off("stall") as url,
+            KodMobiClient("k", base_url=url, timeout=(1.0, 0.5)) as client,
+            pytest.raises(KodMobiTimeoutError),
+        ):
+            client.create_session("+79991234567")
+
+
 class TestMalformedReplies:
     @pytest.mark.parametrize(
         "body",
@@ -397,6 +460,20 @@ class TestMalformedReplies:
         with pytest.raises(KodMobiResponseError, match="larger than"):
             client.get_channels()
 
+    @pytest.mark.parametrize("status", [201, 299])
+    def test_any_2xx_is_an_answer(self, client, mocked, status: int) -> None:
+        mocked.get(f"{BASE}/session/channels", status=status, json=[])
+        assert client.get_channels() == ()
+
+    @pytest.mark.parametrize("status", [300, 399])
+    def test_a_3xx_is_no_answer(self, client, mocked, status: int) -> None:
+        mocked.get(f"{BASE}/session/channels", status=status, body="[]")
+        with pytest.raises(
+            KodMobiResponseError, match=f"unexpected HTTP {status}"
+        ) as info:
+            client.get_channels()
+        assert info.value.status == status
+
     def test_redirect_is_not_followed(self, client, mocked) -> None:
         mocked.get(
             f"{BASE}/session/channels",
@@ -414,7 +491,7 @@ class TestMalformedReplies:
 
     def test_every_failure_is_a_kodmobi_error(self, client, mocked) -> None:
         mocked.post(f"{BASE}/session/create", body="garbage")
-        with pytest.raises(KodMobiError):
+        with pytest.raises(KodMobiError, match="reply is not JSON"):
             client.create_session("+79991234567")
 
 

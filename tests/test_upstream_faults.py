@@ -31,6 +31,8 @@ from django_kodmobi.sandbox import Fault, FaultKind, SandboxServer
 from django_kodmobi.services import start_login
 from django_kodmobi.testing import KodMobiTestMixin
 
+from .helpers import reply_cut_off
+
 API = "https://kodmobi.test"
 SESSION_ID = "01JB0000000000000000000000"
 LIVE = {
@@ -122,6 +124,23 @@ class MalformedReplyTests(TestCase):
         assert {(r.status, r.last_error) for r in rows} == {
             (Status.FAILED, "KodMobiResponseError")
         }
+
+    def test_a_reply_cut_off_halfway_is_a_clean_503(self) -> None:
+        for how in ("close", "reset"):
+            with (
+                self.subTest(how),
+                reply_cut_off(how) as url,
+                override_settings(KODMOBI=live(API_URL=url)),
+            ):
+                provider.reset()
+                breaker.reset()
+                reply = self.start()
+                assert reply.status_code == 503, (how, reply.content)
+                assert reply.json()["code"] == "kodmobi_unavailable"
+        rows = OTPSession.objects.all()
+        assert [(r.status, r.last_error) for r in rows] == [
+            (Status.FAILED, "KodMobiConnectionError")
+        ] * 2
 
     def test_values_are_clamped(self) -> None:
         reply = created(

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import requests
-from urllib3.exceptions import NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, ReadTimeoutError
 
 from django_kodmobi import __version__
 from django_kodmobi.masking import mask_identifier
@@ -434,8 +434,14 @@ class KodMobiClient:
             raise
         except requests.RequestException as exc:
             raise _transport_error(exc) from exc
-        except (OSError, ValueError) as exc:
-            # urllib3 errors that requests does not wrap outside iter_content.
+        # What urllib3 raises while the body is read, which requests wraps
+        # only inside iter_content: a stall past the read timeout, and a
+        # connection closed or reset halfway through the reply.
+        except ReadTimeoutError as exc:
+            raise KodMobiTimeoutError(
+                f"kod.mobi timed out: {type(exc).__name__}"
+            ) from exc
+        except (HTTPError, OSError, ValueError) as exc:
             raise KodMobiConnectionError(
                 f"kod.mobi reply broke off: {type(exc).__name__}"
             ) from exc
