@@ -373,6 +373,8 @@ class TestSettings:
         )
         assert settings.challenge.enabled is False
         assert settings.challenge.api_key is None
+        # As kod.mobi says it, not only as the client reads it by default.
+        assert settings.raw["code"]["digits"] is True
 
 
 class TestManual:

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from django_kodmobi.client import (
+    KodMobiBadRequestError,
     KodMobiClient,
     KodMobiConnectionError,
     KodMobiResponseError,
@@ -841,14 +842,58 @@ class TestRealism:
         )
 
         engine = SandboxEngine(SandboxConfig(echo=False, balance_empty=True))
-        with sandbox_client(engine) as client, pytest.raises(KodMobiBalanceError):
+        with (
+            sandbox_client(engine) as client,
+            pytest.raises(KodMobiBalanceError) as info,
+        ):
             client.create_session("+79990000014")
+        assert (info.value.status, info.value.sys_message) == (
+            402,
+            "ERROR_WRONG_BALANCE",
+        )
         engine = SandboxEngine(SandboxConfig(echo=False, channels=()))
         with (
             sandbox_client(engine) as client,
             pytest.raises(KodMobiChannelNotEnabledError),
         ):
             client.create_session("+79990000015")
+
+    def test_send_false_sends_nothing_even_with_a_channel(self) -> None:
+        engine = SandboxEngine(SandboxConfig(echo=False))
+        with sandbox_client(engine) as client:
+            session = client.create_session("+79990000016", channel="sms", send=False)
+        assert session.sent_to is None
+        assert engine.inbox.last("+79990000016") is None
+
+    def test_an_email_may_be_254_characters_and_no_more(self) -> None:
+        engine = SandboxEngine(SandboxConfig(echo=False))
+        longest = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61
+        assert len(longest) == 254
+        with sandbox_client(engine) as client:
+            assert client.create_session(longest, send=False).session_id
+            with pytest.raises(KodMobiBadRequestError):
+                client.create_session(longest + "d", send=False)
+
+    def test_a_verify_token_dies_the_moment_its_session_expires(self) -> None:
+        clock = FakeClock()
+        engine = SandboxEngine(SandboxConfig(echo=False), clock=clock)
+        with sandbox_client(engine) as client:
+            session = client.create_session("+79990000017")
+            code = engine.last_code("+79990000017")
+            assert code is not None
+            checked = client.check_code(session.session_id, code)
+            clock.now += engine.config.session_ttl  # exactly at expiry
+            with pytest.raises(KodMobiSessionExpiredError):
+                client.verify_token(checked.verify_token)
+
+    def test_manual_messages_take_the_configured_time_to_deliver(self) -> None:
+        engine = SandboxEngine(SandboxConfig(echo=False, manual_delivery_seconds=5))
+        with sandbox_client(engine) as client:
+            sent = client.manual_send("+79990000018", "sms")
+            engine.advance(4.9)
+            assert client.manual_message(sent.message_id).status == "sent"
+            engine.advance(0.1)
+            assert client.manual_message(sent.message_id).status == "delivered"
 
     def test_a_drip_arrives_a_byte_at_a_time(self) -> None:
         pauses: list[float] = []

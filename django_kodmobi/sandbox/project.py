@@ -133,9 +133,11 @@ class SandboxProject:
             )
             self._sessions[session.id] = session
             self._live_by_destination[to] = session.id
-            if send and channel:
-                self._deliver(session, channel, now)
-            return self._session_reply(session, channel or "none", base_url)
+            if not (send and channel):
+                # send:false names no channel in the reply, even when asked for one.
+                return self._session_reply(session, "none", base_url)
+            self._deliver(session, channel, now)
+            return self._session_reply(session, channel, base_url)
 
     def send(self, body: dict[str, Any], base_url: str) -> dict[str, Any]:
         session_id = _string(body.get("session_id"))
