@@ -432,15 +432,11 @@ class KodMobiClient:
             body = self._read_body(response, ends_at)
         except KodMobiError:
             raise
-        except requests.RequestException as exc:
+        # urllib3 raises its own errors while the body is read (requests
+        # wraps them only inside iter_content): a stall past the read
+        # timeout, or a connection closed or reset halfway through.
+        except (requests.RequestException, ReadTimeoutError) as exc:
             raise _transport_error(exc) from exc
-        # What urllib3 raises while the body is read, which requests wraps
-        # only inside iter_content: a stall past the read timeout, and a
-        # connection closed or reset halfway through the reply.
-        except ReadTimeoutError as exc:
-            raise KodMobiTimeoutError(
-                f"kod.mobi timed out: {type(exc).__name__}"
-            ) from exc
         except (HTTPError, OSError, ValueError) as exc:
             raise KodMobiConnectionError(
                 f"kod.mobi reply broke off: {type(exc).__name__}"
@@ -531,9 +527,11 @@ def _may_retry(exc: requests.RequestException, is_get: bool) -> bool:
     )
 
 
-def _transport_error(exc: requests.RequestException) -> KodMobiConnectionError:
+def _transport_error(
+    exc: requests.RequestException | ReadTimeoutError,
+) -> KodMobiConnectionError:
     reason = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else None
-    if isinstance(exc, requests.exceptions.Timeout) or isinstance(
+    if isinstance(exc, (requests.exceptions.Timeout, ReadTimeoutError)) or isinstance(
         reason, ReadTimeoutError
     ):
         return KodMobiTimeoutError(f"kod.mobi timed out: {type(exc).__name__}")
