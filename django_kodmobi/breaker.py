@@ -18,9 +18,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.core.cache import cache
-
-from . import clock
+from . import clock, soft_cache
 from .client import (
     KodMobiConnectionError,
     KodMobiError,
@@ -55,17 +53,29 @@ def is_outage(exc: KodMobiError) -> bool:
 def guard() -> Iterator[None]:
     """Run one kod.mobi call under the breaker.
 
+    The breaker fails open: while the cache that holds its state is down,
+    calls go through (the deadline still bounds each one), since refusing
+    them would turn a cache outage into a kod.mobi outage.
+
     :raises CircuitOpenError: instead of calling, while the breaker is open
         (and, once the cool-down is over, for all but the one probe).
     """
-    state = cache.get_many([_OPEN_UNTIL, _FAILURES])
+    state = soft_cache.get_many([_OPEN_UNTIL, _FAILURES])
     open_until = state.get(_OPEN_UNTIL)
     if open_until is not None:
         now = clock.epoch()
         if now < open_until:
             raise CircuitOpenError(max(1, math.ceil(open_until - now)))
-        # Half-open: one probe at a time, held at most one call's deadline.
-        if not cache.add(_PROBE, 1, timeout=math.ceil(settings.DEADLINE) + 1):
+        # Half-open: one probe per time the breaker opened, across workers.
+        # The probe's key names that opening, so a caller that read the
+        # state before a failed probe re-opened the breaker cannot take a
+        # fresh one; it lives at most one call's deadline.
+        if not soft_cache.add(
+            f"{_PROBE}:{open_until!r}",
+            1,
+            timeout=math.ceil(settings.DEADLINE) + 1,
+            default=True,
+        ):
             raise CircuitOpenError(1)
     try:
         yield
@@ -85,16 +95,12 @@ def reset() -> None:
 
 
 def _close() -> None:
-    cache.delete_many([_FAILURES, _OPEN_UNTIL, _PROBE])
+    soft_cache.delete_many([_FAILURES, _OPEN_UNTIL])
 
 
 def _count_failure() -> None:
-    cache.add(_FAILURES, 0, timeout=None)
-    try:
-        failures = cache.incr(_FAILURES)
-    except ValueError:  # cleared meanwhile by a success elsewhere
-        cache.add(_FAILURES, 1, timeout=None)
-        failures = 1
-    if failures >= settings.BREAKER_FAILURES:
-        cache.set(_OPEN_UNTIL, clock.epoch() + settings.BREAKER_COOLDOWN, timeout=None)
-        cache.delete(_PROBE)
+    failures = soft_cache.incr_or_start(_FAILURES)
+    if failures is not None and failures >= settings.BREAKER_FAILURES:
+        soft_cache.set(
+            _OPEN_UNTIL, clock.epoch() + settings.BREAKER_COOLDOWN, timeout=None
+        )

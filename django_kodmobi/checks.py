@@ -157,7 +157,7 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
     ):
         bad("BLOCKED_NUMBER_TYPES", "a list of phonenumbers.PhoneNumberType names")
     if "SMS_COUNTRIES" in raw and not _valid_regions(raw["SMS_COUNTRIES"]):
-        bad("SMS_COUNTRIES", "None or a list of regions libphonenumber knows")
+        bad("SMS_COUNTRIES", '"*" or a list of regions libphonenumber knows')
     return messages
 
 
@@ -191,7 +191,7 @@ def _valid_number_types(value: Any) -> bool:
 
 
 def _valid_regions(value: Any) -> bool:
-    if value is None:
+    if value is None or value == "*":
         return True
     if isinstance(value, str):
         return False

@@ -46,14 +46,23 @@ DEFAULTS: dict[str, Any] = {
     #: Codes checked per kod.mobi session (shared by every flow on it)
     #: before it is locked.
     "MAX_ATTEMPTS": 5,
-    #: Wrong codes in a row for one phone or email, across sessions, after
-    #: which it cannot log in by code until an admin resets it (NIST 800-63B
-    #: caps this at 100). A successful login starts the count again.
+    #: Wrong codes in a row for one phone or email from clients it does not
+    #: trust, after which those clients cannot log in by code with it for
+    #: FAILURE_LOCK_SECONDS (NIST 800-63B caps this at 100). Its trusted
+    #: devices keep their own budgets. A right code starts the count again.
     "MAX_FAILURES": 100,
+    #: Seconds the MAX_FAILURES lock lasts; it ends by itself.
+    "FAILURE_LOCK_SECONDS": 24 * 3600,
     #: Pauses after that many wrong codes in a row for one phone or email
-    #: from one IP: (failures, seconds). Counted per IP so nobody can pause
-    #: someone else's logins from their own address.
+    #: from one address, or from one trusted device: (failures, seconds).
+    #: Counted per client so nobody can pause someone else's logins.
     "FAILURE_COOLDOWNS": ((10, 15 * 60), (20, 2 * 3600), (40, 24 * 3600)),
+    #: Days a device that logged in as a phone or email stays trusted for
+    #: it (OWASP device cookies): its own budgets instead of the shared ones.
+    "DEVICE_TRUST_DAYS": 180,
+    #: IPv6 clients are counted by their network of this prefix length: one
+    #: host usually holds a whole /64.
+    "IPV6_PREFIX": 64,
     #: The longest a flow lives, whatever kod.mobi says (kod.mobi: 180 s).
     "SESSION_TTL": 180,
     #: Codes sent again (on any channel) per session.
@@ -72,8 +81,12 @@ DEFAULTS: dict[str, Any] = {
         "start_per_ip": "20/m,60/h,200/d",
         # Starts for one identifier from one IP.
         "start_per_identifier": "5/10m,20/d",
-        # Codes sent to one identifier from anywhere (message bombing).
+        # Codes sent to one identifier from clients it does not trust
+        # (message bombing).
         "sends_per_identifier": "10/h,30/d",
+        # Codes sent to one identifier from one device it trusts, or for
+        # one signed-in user (step-up, contacts, second factor).
+        "sends_per_device": "10/h,30/d",
         # Codes sent by the whole site (SMS pumping); the key is global.
         "sends_global": "1000/h",
         # Code checks from one IP.
@@ -81,12 +94,23 @@ DEFAULTS: dict[str, Any] = {
         # Browser-SDK completions from one IP (BROWSER_SDK only).
         "complete_per_ip": "10/m",
     },
-    #: libphonenumber number types that never get a code.
-    "BLOCKED_NUMBER_TYPES": ("PREMIUM_RATE", "SHARED_COST", "TOLL_FREE"),
+    #: libphonenumber number types that never get a code: none of them is a
+    #: person's own mobile.
+    "BLOCKED_NUMBER_TYPES": (
+        "PREMIUM_RATE",
+        "SHARED_COST",
+        "TOLL_FREE",
+        "PAGER",
+        "VOICEMAIL",
+        "PERSONAL_NUMBER",
+        "UAN",
+        "VOIP",
+    ),
     #: Regions (ISO 3166 codes such as "RU") whose phones may get SMS and
-    #: WhatsApp codes; None allows every region. Phones elsewhere get
-    #: messenger codes only (Telegram).
-    "SMS_COUNTRIES": None,
+    #: WhatsApp codes. Phones elsewhere get messenger codes only (Telegram).
+    #: Empty by default: no SMS goes anywhere until you name where; "*" (or
+    #: None) allows every region.
+    "SMS_COUNTRIES": (),
     #: Accept verify tokens the kod.mobi browser SDK got by checking a code
     #: at kod.mobi directly (api/auth/complete/). Off by default: in that
     #: mode kod.mobi alone limits guesses at a code.
@@ -216,6 +240,18 @@ class Settings:
         return int(self.get("MAX_FAILURES"))
 
     @property
+    def FAILURE_LOCK_SECONDS(self) -> int:  # noqa: N802
+        return int(self.get("FAILURE_LOCK_SECONDS"))
+
+    @property
+    def DEVICE_TRUST_DAYS(self) -> int:  # noqa: N802
+        return int(self.get("DEVICE_TRUST_DAYS"))
+
+    @property
+    def IPV6_PREFIX(self) -> int:  # noqa: N802
+        return int(self.get("IPV6_PREFIX"))
+
+    @property
     def FAILURE_COOLDOWNS(self) -> tuple[tuple[int, int], ...]:  # noqa: N802
         tiers = (
             (int(count), int(seconds))
@@ -235,8 +271,11 @@ class Settings:
 
     @property
     def SMS_COUNTRIES(self) -> frozenset[str] | None:  # noqa: N802
+        """The regions SMS may go to; ``None`` for every region ("*")."""
         value = self.get("SMS_COUNTRIES")
-        return None if value is None else frozenset(str(v).upper() for v in value)
+        if value is None or value == "*":
+            return None
+        return frozenset(str(v).upper() for v in value)
 
     @property
     def BROWSER_SDK(self) -> bool:  # noqa: N802

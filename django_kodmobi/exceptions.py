@@ -35,6 +35,9 @@ class Failure(models.TextChoices):
     DESTINATION_MISMATCH = "destination_mismatch", _("destination mismatch")
     LOGIN_NOT_ALLOWED = "login_not_allowed", _("login not allowed")
     UNAVAILABLE = "kodmobi_unavailable", _("kod.mobi unavailable")
+    #: This site's own infrastructure (the cache that counts the limits) is
+    #: down: nothing is sent or checked until it is back.
+    UNAVAILABLE_HERE = "unavailable", _("temporarily unavailable")
     RATE_LIMITED = "rate_limited", _("rate limited")
     CONTACT_EXISTS = "contact_exists", _("contact already added")
     CONTACT_UNAVAILABLE = "contact_unavailable", _("contact unavailable")
@@ -95,6 +98,10 @@ OUTCOMES: dict[Failure, Outcome] = {
     Failure.UNAVAILABLE: Outcome(
         HTTPStatus.SERVICE_UNAVAILABLE,
         _("The code service is not answering right now. Try again in a minute."),
+    ),
+    Failure.UNAVAILABLE_HERE: Outcome(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        _("Logging in by code is unavailable for a moment. Try again in a minute."),
     ),
     Failure.RATE_LIMITED: Outcome(
         HTTPStatus.TOO_MANY_REQUESTS,

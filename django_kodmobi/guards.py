@@ -26,7 +26,7 @@ from django.db.models import F
 from . import clock
 from .conf import settings
 from .exceptions import Failure, VerificationError
-from .limits import digest
+from .limits import address_key, digest
 from .models import FailureStreak, IdentifierKind, OTPSession
 
 __all__ = [
@@ -117,57 +117,90 @@ def streak_key(identifier: str) -> str:
     return digest(f"id:{identifier}")
 
 
-def _keys(identifier: str, ip: str | None) -> tuple[str, str]:
-    """The streak keys: the identifier's, and the identifier's from ``ip``."""
-    return streak_key(identifier), digest(f"id-ip:{identifier}|{ip or '-'}")
+def _client_streak_key(identifier: str, ip: str | None, device: str) -> str:
+    """The key of ``identifier``'s streak from one client: its trusted
+    ``device``, else its address (an IPv6 network counts as one)."""
+    if device:
+        return digest(f"id-device:{identifier}|{device}")
+    return digest(f"id-ip:{identifier}|{address_key(ip) or '-'}")
 
 
-def check_streak(identifier: str, ip: str | None) -> bool:
-    """Refuse while ``identifier`` is paused for ``ip``, or stopped for all;
-    return whether it has a streak at all (so a right code can clear it).
+def check_streak(identifier: str, ip: str | None, device: str = "") -> bool:
+    """Refuse while ``identifier`` is paused for this client, or locked for
+    every client it does not trust; return whether it has a streak at all
+    (so a right code can clear it).
 
-    :raises VerificationError: ``too_many_failures`` (with ``retry_after``
-        while paused).
+    ``device`` is the key of a device the identifier trusts
+    (:mod:`~django_kodmobi.devices`): such a client is judged by its own
+    streak only, so strangers' wrong codes never lock the owner out of a
+    browser they logged in from before.
+
+    :raises VerificationError: ``too_many_failures`` with ``retry_after``.
     """
-    own, from_ip = _keys(identifier, ip)
+    own = streak_key(identifier)
+    from_client = _client_streak_key(identifier, ip, device)
     now = clock.now()
-    streaks = {s.pk: s for s in FailureStreak.objects.filter(pk__in=(own, from_ip))}
-    if own in streaks and streaks[own].failures >= settings.MAX_FAILURES:
-        raise VerificationError(Failure.TOO_MANY_FAILURES)
-    paused_until = streaks[from_ip].blocked_until if from_ip in streaks else None
-    if paused_until is not None and paused_until > now:
-        wait = math.ceil((paused_until - now).total_seconds())
-        raise VerificationError(Failure.TOO_MANY_FAILURES, retry_after=max(1, wait))
-    # Every failure counts on the identifier's own streak.
+    streaks = {s.pk: s for s in FailureStreak.objects.filter(pk__in=(own, from_client))}
+    waits = []
+    if not device and own in streaks:
+        waits.append(_lock_left(streaks[own], now))
+    if from_client in streaks:
+        paused_until = streaks[from_client].blocked_until
+        if paused_until is not None and paused_until > now:
+            waits.append((paused_until - now).total_seconds())
+    wait = max(waits, default=0)
+    if wait > 0:
+        raise VerificationError(
+            Failure.TOO_MANY_FAILURES, retry_after=max(1, math.ceil(wait))
+        )
     return own in streaks
 
 
+def _lock_left(streak: FailureStreak, now: datetime) -> float:
+    """Seconds left of the lock at ``MAX_FAILURES`` on an identifier's own
+    streak (0 when there is none): it lasts ``FAILURE_LOCK_SECONDS`` from
+    the last wrong code, and then ends by itself."""
+    if streak.failures < settings.MAX_FAILURES:
+        return 0
+    ends = streak.updated_at + timedelta(seconds=settings.FAILURE_LOCK_SECONDS)
+    return max(0.0, (ends - now).total_seconds())
+
+
 def check_flow_streak(session: OTPSession, ip: str | None) -> bool:
-    """:func:`check_streak` for a flow's identifier, without a query when
-    the flow was loaded knowing that no streak exists for it
+    """:func:`check_streak` for a flow's identifier and device, without a
+    query when the flow was loaded knowing that no streak exists for it
     (``OTPSession.objects.with_streak_hint()``)."""
     if session.streak_key and getattr(session, "streak_free", False):
         return False
-    return check_streak(session.identifier, ip)
+    return check_streak(session.identifier, ip, session.device_key)
 
 
-def record_failure(identifier: str, ip: str | None) -> None:
-    """Count a wrong code; pause the IP's streak when it reaches a tier."""
-    own, from_ip = _keys(identifier, ip)
+def record_failure(identifier: str, ip: str | None, device: str = "") -> None:
+    """Count a wrong code on the streak of the client that made it, and on
+    the identifier's own streak unless it came from a trusted ``device``;
+    pause the client's streak when it reaches a tier."""
+    own = streak_key(identifier)
+    from_client = _client_streak_key(identifier, ip, device)
     now = clock.now()
-    _increment(own, own, now)
-    failures = _increment(from_ip, own, now)
+    if not device:
+        # A lock that has ended starts the count again.
+        FailureStreak.objects.filter(
+            pk=own,
+            failures__gte=settings.MAX_FAILURES,
+            updated_at__lte=now - timedelta(seconds=settings.FAILURE_LOCK_SECONDS),
+        ).update(failures=0)
+        _increment(own, own, now)
+    failures = _increment(from_client, own, now)
     pause = dict(settings.FAILURE_COOLDOWNS).get(failures)
     if pause:
-        FailureStreak.objects.filter(pk=from_ip).update(
+        FailureStreak.objects.filter(pk=from_client).update(
             blocked_until=now + timedelta(seconds=pause)
         )
 
 
 def clear_streak(identifier: str) -> None:
     """A right code: every streak of ``identifier`` starts again."""
-    own, _from_ip = _keys(identifier, None)
-    FailureStreak.objects.filter(identifier_key=own).delete()
+    FailureStreak.objects.filter(identifier_key=streak_key(identifier)).delete()
 
 
 def _increment(key: str, identifier_key: str, now: datetime) -> int:
@@ -177,7 +210,7 @@ def _increment(key: str, identifier_key: str, now: datetime) -> int:
         try:
             with transaction.atomic():
                 FailureStreak.objects.create(
-                    key=key, identifier_key=identifier_key, failures=1
+                    key=key, identifier_key=identifier_key, failures=1, updated_at=now
                 )
             return 1
         except IntegrityError:  # a concurrent first failure made it

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 import math
 import re
 import secrets
@@ -37,13 +39,19 @@ from .exceptions import Failure, VerificationError
 
 __all__ = [
     "Rate",
+    "Receipt",
+    "address_key",
+    "cache_outage",
     "check_rate",
     "check_rates",
     "counts_exactly",
     "digest",
     "parse_rate",
     "parse_rates",
+    "refund",
 ]
+
+logger = logging.getLogger("django_kodmobi.limits")
 
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -74,15 +82,43 @@ def digest(value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def check_rate(name: str, value: str | None) -> None:
+def address_key(ip: str | None) -> str | None:
+    """The address limits and pauses count ``ip`` under: itself for IPv4,
+    its network of ``IPV6_PREFIX`` bits for IPv6 (a host holds a whole /64,
+    so each of its addresses must not count apart), and the IPv4 address
+    inside an IPv4-mapped IPv6 one."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        prefix = max(0, min(128, settings.IPV6_PREFIX))
+        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    return str(address)
+
+
+def check_rate(name: str, value: str | None) -> Receipt:
     """Count one use of limit ``name`` for ``value``; refuse past the limit.
 
-    :raises VerificationError: ``rate_limited`` with ``retry_after``.
+    :raises VerificationError: ``rate_limited`` with ``retry_after``, or
+        ``unavailable`` when the cache cannot be reached.
     """
-    check_rates([(name, value)])
+    return check_rates([(name, value)])
 
 
-def check_rates(uses: Iterable[tuple[str, str | None]]) -> None:
+@dataclass(frozen=True)
+class Receipt:
+    """What :func:`check_rates` counted: each log's key, the limit it
+    belongs to, its window, and the entry made in it (for :func:`refund`)."""
+
+    entries: tuple[tuple[str, str, int, float, str], ...] = ()
+
+
+def check_rates(uses: Iterable[tuple[str, str | None]]) -> Receipt:
     """Count one use of each limit for its value, all or none.
 
     Each name is a key of ``KODMOBI["RATE_LIMITS"]``; an empty limit is off.
@@ -91,28 +127,75 @@ def check_rates(uses: Iterable[tuple[str, str | None]]) -> None:
     missing value never escapes a limit. If any limit is full nothing is
     counted, so a refused request costs its sender nothing more.
 
-    :raises VerificationError: ``rate_limited`` with ``retry_after``.
+    The limits fail closed: when the cache is down nobody can be counted,
+    so nobody is let through to send a code (``unavailable``, 503 with
+    ``Retry-After``), rather than let a flood through unmetered.
+
+    :raises VerificationError: ``rate_limited`` with ``retry_after``, or
+        ``unavailable``.
     """
-    logs: list[tuple[str, Rate]] = []
+    logs: list[tuple[str, Rate, str]] = []
     for name, value in uses:
         base = f"kodmobi:rate:{name}:{digest(value or '-')}"
         for rate in parse_rates(settings.RATE_LIMITS.get(name, "")):
-            logs.append((f"{base}:{rate.count}/{rate.seconds}", rate))
+            logs.append((f"{base}:{rate.count}/{rate.seconds}", rate, name))
     if not logs:
-        return
-    wait = _hit(logs, clock.epoch())
+        return Receipt()
+    now = clock.epoch()
+    member = f"{now!r}:{secrets.token_hex(8)}"
+    try:
+        wait = _hit([(key, rate) for key, rate, _name in logs], now, member)
+    except Exception as exc:  # noqa: BLE001 - any cache failure is an outage
+        raise cache_outage(exc) from exc
     if wait > 0:
         raise VerificationError(Failure.RATE_LIMITED, retry_after=math.ceil(wait))
+    return Receipt(
+        tuple((key, name, rate.seconds, now, member) for key, rate, name in logs)
+    )
 
 
-def _hit(logs: Sequence[tuple[str, Rate]], now: float) -> float:
+def refund(receipt: Receipt, names: Iterable[str]) -> None:
+    """Give back the uses ``receipt`` counted under the limits ``names``
+    (the message they paid for was never sent). Best effort: a cache that
+    fails now keeps the use counted, which errs on the safe side."""
+    wanted = set(names)
+    entries = [entry for entry in receipt.entries if entry[1] in wanted]
+    if not entries:
+        return
+    try:
+        redis = _redis_client(entries[0][0])
+        if redis is not None:
+            for key, _name, _seconds, _now, member in entries:
+                redis.zrem(cache.make_and_validate_key(key), member)
+            return
+        with _local_lock:
+            for key, _name, seconds, now, _member in entries:
+                log = list(cache.get(key, []))
+                if now in log:
+                    log.remove(now)
+                    cache.set(key, log, timeout=seconds + 1)
+    except Exception:  # noqa: BLE001
+        logger.warning("could not give back a rate-limit use", exc_info=True)
+
+
+#: Seconds a client is asked to wait while the cache is down.
+OUTAGE_RETRY_AFTER = 15
+
+
+def cache_outage(exc: BaseException) -> VerificationError:
+    """The answer while the cache that counts the limits is down."""
+    logger.error("the cache is unavailable; code logins wait for it: %r", exc)
+    return VerificationError(Failure.UNAVAILABLE_HERE, retry_after=OUTAGE_RETRY_AFTER)
+
+
+def _hit(logs: Sequence[tuple[str, Rate]], now: float, member: str) -> float:
     """Record one request in every log unless one is full; return the wait.
 
     ``logs`` pairs each log's cache key with the rate it counts.
     """
     redis = _redis_client(logs[0][0])
     if redis is not None:
-        return _hit_redis(redis, logs, now)
+        return _hit_redis(redis, logs, now, member)
     return _hit_locally(logs, now)
 
 
@@ -166,8 +249,10 @@ def counts_exactly(backend: Any) -> bool:
     return isinstance(client, DefaultClient) and not isinstance(client, ShardClient)
 
 
-def _hit_redis(redis: Any, logs: Sequence[tuple[str, Rate]], now: float) -> float:
-    args: list[Any] = [repr(now), f"{now!r}:{secrets.token_hex(8)}"]
+def _hit_redis(
+    redis: Any, logs: Sequence[tuple[str, Rate]], now: float, member: str
+) -> float:
+    args: list[Any] = [repr(now), member]
     for _key, rate in logs:
         args += [rate.count, rate.seconds]
     full_keys = [cache.make_and_validate_key(key) for key, _rate in logs]

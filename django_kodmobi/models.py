@@ -56,6 +56,9 @@ class Status(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+#: Checks of a code that flows joining it from other clients never get.
+OWN_CHECKS = 2
+
 #: Statuses in which a code may still be checked.
 OPEN_STATUSES = (Status.CREATED, Status.SENT)
 
@@ -96,23 +99,52 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         """Count one code check on ``session`` before kod.mobi sees it.
 
         The budget is per kod.mobi session, shared by every flow that landed
-        on it, so starting again never buys more guesses at one code.
+        on it, so starting again never buys more guesses at one code. Flows
+        that joined a code another client had sent share at most
+        ``MAX_ATTEMPTS - OWN_CHECKS`` of its checks: the rest stay with the
+        flow that sent it and with the identifier's trusted devices, so a
+        stranger who joins somebody's code cannot lock it.
         """
         now = clock.now()
+        maximum = kodmobi_settings.MAX_ATTEMPTS
+        code = KodSession.objects.filter(
+            pk=session.kodmobi_session_id, attempts__lt=maximum
+        )
+        counts: dict[str, Any] = {"attempts": F("attempts") + 1, "checked_at": now}
+        if not session.device_key:
+            # Joined flows count apart; the code's first flow does not.
+            joined = ~models.Q(origin=session.pk)
+            code = code.filter(
+                ~joined | models.Q(joined_attempts__lt=max(0, maximum - OWN_CHECKS))
+            )
+            counts["joined_attempts"] = models.Case(
+                models.When(joined, then=F("joined_attempts") + 1),
+                default=F("joined_attempts"),
+                output_field=models.PositiveSmallIntegerField(),
+            )
         with transaction.atomic():  # one commit for both counters
             if not self.filter(
                 pk=session.pk, status__in=OPEN_STATUSES, expires_at__gt=now
             ).update(attempts=F("attempts") + 1, updated_at=now):
                 return False
-            if KodSession.objects.filter(
-                pk=session.kodmobi_session_id,
-                attempts__lt=kodmobi_settings.MAX_ATTEMPTS,
-            ).update(attempts=F("attempts") + 1):
+            if code.update(**counts):
                 session.attempts += 1
                 return True
             # The shared budget is spent: this check never happens.
             self.filter(pk=session.pk).update(attempts=F("attempts") - 1)
             return False
+
+    def give_back_attempt(self, session: OTPSession) -> None:
+        """A reserved check that never reached kod.mobi's answer: uncount it
+        (the joined share is left as it is: erring on the safe side)."""
+        with transaction.atomic():
+            self.filter(pk=session.pk, attempts__gt=0).update(
+                attempts=F("attempts") - 1
+            )
+            KodSession.objects.filter(
+                pk=session.kodmobi_session_id, attempts__gt=0
+            ).update(attempts=F("attempts") - 1)
+        session.attempts = max(0, session.attempts - 1)
 
     def reserve_resend(self, session: OTPSession) -> bool:
         """Count one resend of an open flow, within ``MAX_RESENDS``."""
@@ -167,11 +199,11 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         session.status, session.consumed_at = Status.CONSUMED, now
         return True
 
-    def lock(self, session: OTPSession) -> list[str]:
-        """Lock every open flow on ``session``'s kod.mobi session (one code);
-        return the ids this call locked."""
+    def lock(self, session: OTPSession, *, this_flow_only: bool = False) -> list[str]:
+        """Lock every open flow on ``session``'s kod.mobi session (one code),
+        or ``this_flow_only``; return the ids this call locked."""
         flows = self.filter(status__in=OPEN_STATUSES)
-        if session.kodmobi_session_id:
+        if session.kodmobi_session_id and not this_flow_only:
             flows = flows.filter(kodmobi_session_id=session.kodmobi_session_id)
         else:
             flows = flows.filter(pk=session.pk)
@@ -269,6 +301,16 @@ class OTPSession(models.Model):
     )
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    #: The keyed hash of the trusted device the flow was started from
+    #: (``devices``); empty for a client the identifier does not trust.
+    device_key = models.CharField(
+        _("trusted device"),
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("Set when the flow came from a device trusted for it."),
+    )
     last_error = models.CharField(_("last error"), max_length=64, blank=True)
     created_at = models.DateTimeField(
         _("created at"), default=timezone.now, editable=False
@@ -331,6 +373,20 @@ class KodSession(models.Model):
 
     id = models.CharField(_("kod.mobi session"), primary_key=True, max_length=32)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    #: Checks that ended without success (wrong codes, failed calls):
+    #: ``attempts`` above it are checks still in flight.
+    failures = models.PositiveSmallIntegerField(_("failed checks"), default=0)
+    #: The flow whose start opened this session (sent its code), which keeps
+    #: a share of the checks that flows joining it cannot use up.
+    origin = models.CharField(_("first flow"), max_length=26, blank=True)
+    #: Checks made by flows that joined this code, neither its first flow
+    #: nor from a trusted device.
+    joined_attempts = models.PositiveSmallIntegerField(
+        _("checks by joined flows"), default=0
+    )
+    #: When the last check was reserved (a check in flight for longer than a
+    #: kod.mobi deadline has died with its worker).
+    checked_at = models.DateTimeField(_("last check"), null=True, blank=True)
     #: The channel the code went to first, for flows that join later.
     channel = models.CharField(_("channel"), max_length=16, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)

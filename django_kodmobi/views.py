@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import services
+from . import devices, services
 from .client import SessionChannel
 from .conf import settings
 from .exceptions import Failure, VerificationError
@@ -104,6 +104,7 @@ class LoginView(OpenToAll, OwnCommits):
                     form = IdentifierForm(data)
                     form.is_valid()
                 form.add_error(None, exc.message)
+                return self.render(request, form, failure=exc)
             else:
                 request.session[FLOW_KEY] = {
                     "id": flow.session.pk,
@@ -118,9 +119,27 @@ class LoginView(OpenToAll, OwnCommits):
         request: HttpRequest,
         form: IdentifierForm | None = None,
         status: int = 200,
+        failure: VerificationError | None = None,
     ) -> HttpResponse:
         context = login_context(request, form)
-        return render(request, self.template_name, context, status=status)
+        response = render(request, self.template_name, context, status=status)
+        return with_failure(response, failure)
+
+
+def with_failure(
+    response: HttpResponse, failure: VerificationError | None
+) -> HttpResponse:
+    """A page that shows ``failure``: 400, or the failure's own 429 or 503
+    with ``Retry-After`` when it says when to come back (limits, a service
+    that is down), as the REST API answers."""
+    if failure is None:
+        return response
+    response.status_code = 400
+    if failure.http_status in (429, 503):
+        response.status_code = failure.http_status
+        if failure.retry_after:
+            response["Retry-After"] = str(failure.retry_after)
+    return response
 
 
 def login_context(
@@ -188,10 +207,14 @@ class CodeView(OpenToAll, OwnCommits, FlowMixin):
             except VerificationError as exc:
                 form.add_failure(exc)
                 session.refresh_from_db()
+                return with_failure(self.render(request, session, form), exc)
             else:
                 request.session.pop(FLOW_KEY, None)
                 _notify(request, messages.SUCCESS, _("You are logged in."))
-                return HttpResponseRedirect(safe_next(request, next_url))
+                response = HttpResponseRedirect(safe_next(request, next_url))
+                # This browser logged in as this identifier: trusted for it.
+                devices.remember(request, response, session.identifier)
+                return response
         return self.render(request, session, form, status=400)
 
     def render(

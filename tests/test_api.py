@@ -12,6 +12,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from django_kodmobi import devices
 from django_kodmobi.models import OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.testing import KodMobiTestMixin
@@ -251,11 +252,16 @@ class VerifyTests(ApiTestCase):
         flow = self.start()["flow"]
         response = self.verify(flow, self.kodmobi_code(EMAIL))
         assert response.status_code == HTTPStatus.OK
-        assert response.json() == {
+        body = response.json()
+        device_token = body.pop("device_token")
+        assert body == {
             "status": "logged_in",
             "user": {"id": self.user.pk, "username": "anna"},
         }
         assert int(self.api.session["_auth_user_id"]) == self.user.pk
+        # This app is now a device trusted for the address; so is the browser.
+        assert devices.device_key(device_token, EMAIL)
+        assert devices.device_key(response.cookies[devices.COOKIE_NAME].value, EMAIL)
 
     def test_wrong_code(self) -> None:
         flow = self.start()["flow"]

@@ -181,19 +181,40 @@ class FailureStreakTests(GuessTestCase):
             assert info.value.retry_after == 2 * 3600
 
     @override_settings(KODMOBI=kodmobi(MAX_FAILURES=12, FAILURE_COOLDOWNS=()))
-    def test_the_hard_cap_stops_code_logins_from_anywhere(self) -> None:
-        outcomes = self.spend(12)
-        assert outcomes.count(Failure.INVALID_CODE) == 12 - 2  # two locks end flows
-        starts = self.kodmobi.calls["create"]
-        with pytest.raises(VerificationError) as info:
+    def test_the_hard_cap_locks_untrusted_clients_for_a_day(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            outcomes = self.spend(12)
+            assert outcomes.count(Failure.INVALID_CODE) == 12 - 2  # two locks
+            starts = self.kodmobi.calls["create"]
+            with pytest.raises(VerificationError) as info:
+                start_login(PHONE, client=VICTIM)
+            # Said with how long: the lock ends by itself (FAILURE_LOCK_SECONDS).
+            assert (info.value.reason, info.value.retry_after) == (
+                Failure.TOO_MANY_FAILURES,
+                24 * 3600,
+            )
+            assert self.kodmobi.calls["create"] == starts
+            # Another identifier is not affected.
+            start_login("+79990000001", client=ATTACKER)
+            clock.shift(24 * 3600 - 1)
+            with pytest.raises(VerificationError):
+                start_login(PHONE, client=VICTIM)
+            clock.shift(1)
             start_login(PHONE, client=VICTIM)
-        assert (info.value.reason, info.value.retry_after) == (
-            Failure.TOO_MANY_FAILURES,
-            None,
+
+    @override_settings(
+        KODMOBI=kodmobi(
+            MAX_FAILURES=12, FAILURE_COOLDOWNS=(), FAILURE_LOCK_SECONDS=3600
         )
-        assert self.kodmobi.calls["create"] == starts
-        # Another identifier is not affected.
-        start_login("+79990000001", client=ATTACKER)
+    )
+    def test_an_ended_lock_counts_from_zero_again(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            self.spend(12)
+            clock.shift(3600)
+            # One more wrong code after the lock ended does not lock again.
+            self.spend(1)
+            start_login(PHONE, client=VICTIM)
+            assert FailureStreak.objects.get(pk=guards.streak_key(PHONE)).failures == 1
 
     @override_settings(KODMOBI=kodmobi(MAX_FAILURES=12, FAILURE_COOLDOWNS=()))
     def test_a_right_code_resets_the_count(self) -> None:
@@ -412,17 +433,37 @@ class TargetedLockoutTests(GuessTestCase):
         assert info.value.reason is Failure.RATE_LIMITED
         start_login(PHONE, client=VICTIM)
 
-    def test_burning_a_shared_code_does_not_stop_the_next_one(self) -> None:
+    def test_a_stranger_who_joins_a_code_cannot_lock_it(self) -> None:
         self.kodmobi.config.max_wrong_codes = 5  # kod.mobi's real block
         victim = start_login(PHONE, client=VICTIM)
         attacker = start_login(PHONE, client=ATTACKER)
         assert attacker.session.kodmobi_session_id == victim.session.kodmobi_session_id
+        outcomes = [self.guess(attacker, self.wrong(), ATTACKER.ip) for _ in range(5)]
+        assert outcomes == [Failure.INVALID_CODE] * 3 + [Failure.LOCKED] * 2
+        assert self.kodmobi.calls["check"] == 3, "the joined share: 5 - 2"
+        # The victim's flow keeps the code's last two checks.
+        assert self.guess(victim, self.kodmobi_code(PHONE), VICTIM.ip) is None
+
+    def test_a_flow_that_sent_nothing_takes_no_code(self) -> None:
+        victim = start_login(PHONE, client=VICTIM)
+        silent = start_login(PHONE, send=False, client=ATTACKER)
+        assert silent.session.kodmobi_session_id == victim.session.kodmobi_session_id
+        checks = self.kodmobi.calls["check"]
         for _ in range(5):
-            self.guess(attacker, self.wrong(), ATTACKER.ip)
-        assert self.guess(victim, self.kodmobi_code(PHONE), VICTIM.ip) is Failure.LOCKED
-        again = start_login(PHONE, client=VICTIM)
-        assert again.session.kodmobi_session_id != victim.session.kodmobi_session_id
-        assert self.guess(again, self.kodmobi_code(PHONE), VICTIM.ip) is None
+            assert self.guess(silent, self.wrong(), ATTACKER.ip) is Failure.EXPIRED
+        assert self.kodmobi.calls["check"] == checks
+        assert self.guess(victim, self.kodmobi_code(PHONE), VICTIM.ip) is None
+
+    def test_a_joining_start_is_told_nothing_of_when_the_code_went(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            start_login(PHONE, client=VICTIM)
+            clock.shift(7)
+            joined = start_login(PHONE, client=ATTACKER)
+            fresh = start_login("+79990000001", client=ATTACKER)
+            for flow in (joined, fresh):
+                flow.session.refresh_from_db()
+            assert joined.session.expires_at == fresh.session.expires_at
+            assert joined.session.channel_cooldowns == fresh.session.channel_cooldowns
 
     def test_a_joining_start_reveals_nothing_of_the_flow_in_progress(self) -> None:
         victim = start_login(PHONE, client=VICTIM)

@@ -298,7 +298,9 @@ class TestChannelFirst(FlowTestCase):
             (EventKind.CREATED, "", ""),
             (EventKind.SENT, first.session.channel, "joined a live code"),
         ]
-        # ...but one code gets five checks in all, whichever flow makes them.
+        # ...but one code gets five checks in all, whichever flow makes them,
+        # and a flow that joined it gets at most three: the last ones stay
+        # with the flow that sent it.
         for _ in range(3):
             with pytest.raises(VerificationError) as info:
                 self.verify(second, wrong)
@@ -306,6 +308,11 @@ class TestChannelFirst(FlowTestCase):
         with pytest.raises(VerificationError) as info:
             self.verify(second, wrong)
         assert info.value.reason is Failure.LOCKED
+        first.session.refresh_from_db()
+        assert first.session.status == Status.SENT, "only the joined flow locked"
+        with pytest.raises(VerificationError) as info:
+            self.verify(first, wrong)
+        assert info.value.reason is Failure.LOCKED, "the code's fifth check"
         assert KodSession.objects.get(pk=first.session.kodmobi_session_id).attempts == 5
 
 
@@ -444,26 +451,49 @@ class TestVerifyFailures(FlowTestCase):
         assert flow.session.status == Status.LOCKED
 
     @override_settings(KODMOBI=kodmobi_settings(DEADLINE=1))
-    def test_a_spent_budget_waits_for_the_check_in_flight(self) -> None:
+    def test_a_spent_budget_with_a_check_in_flight_answers_at_once(self) -> None:
         flow = start_login(PHONE)
         # The code's last check is in flight, at kod.mobi, for another caller.
-        KodSession.objects.filter(pk=flow.session.kodmobi_session_id).update(attempts=5)
-        polls: list[float] = []
-
-        def the_check_in_flight_wins(seconds: float) -> None:
-            polls.append(seconds)
-            OTPSession.objects.filter(pk=flow.session.pk).update(status=Status.CONSUMED)
-
-        with (
-            mock.patch("time.sleep", side_effect=the_check_in_flight_wins),
-            pytest.raises(VerificationError) as info,
-        ):
+        KodSession.objects.filter(pk=flow.session.kodmobi_session_id).update(
+            attempts=5, checked_at=timezone.now()
+        )
+        with pytest.raises(VerificationError) as info:
             self.verify(flow)
-        # Locking the flow under the winner would have made it fail too.
-        assert info.value.reason is Failure.ALREADY_USED
-        assert len(polls) == 1
+        # Not locked: locking under the check in flight would fail it too.
+        assert (info.value.reason, info.value.retry_after) == (Failure.RATE_LIMITED, 1)
         flow.session.refresh_from_db()
-        assert flow.session.status == Status.CONSUMED
+        assert flow.session.status == Status.SENT
+        # Once it ended (here: as the right code), the answer is its outcome.
+        OTPSession.objects.filter(pk=flow.session.pk).update(status=Status.CONSUMED)
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow)
+        assert info.value.reason is Failure.ALREADY_USED
+
+    def test_a_spent_budget_with_no_check_in_flight_locks_at_once(self) -> None:
+        flow = start_login(PHONE)
+        KodSession.objects.filter(pk=flow.session.kodmobi_session_id).update(
+            attempts=5, failures=5, checked_at=timezone.now()
+        )
+        with pytest.raises(VerificationError) as info:
+            self.verify(flow)
+        assert info.value.reason is Failure.LOCKED
+        flow.session.refresh_from_db()
+        assert flow.session.status == Status.LOCKED
+
+    def test_a_check_in_flight_past_the_deadline_died_with_its_worker(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            flow = start_login(PHONE)
+            KodSession.objects.filter(pk=flow.session.kodmobi_session_id).update(
+                attempts=5, failures=4, checked_at=timezone.now()
+            )
+            clock.shift(10 + 1 - 0.001)  # within DEADLINE + 1: still in flight
+            with pytest.raises(VerificationError) as info:
+                self.verify(flow)
+            assert info.value.reason is Failure.RATE_LIMITED
+            clock.shift(0.001)
+            with pytest.raises(VerificationError) as info:
+                self.verify(flow)
+            assert info.value.reason is Failure.LOCKED
 
     def test_malformed_code_spends_nothing(self) -> None:
         flow = start_login(PHONE)

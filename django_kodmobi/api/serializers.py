@@ -40,6 +40,17 @@ def flow_field() -> InputText:
     )
 
 
+def device_token_field() -> InputText:
+    return InputText(
+        2048,
+        required=False,
+        help_text=_(
+            "The device_token of this app's last login, if any: a device "
+            "that logged in as this phone or email before keeps its own limits."
+        ),
+    )
+
+
 def challenge_field() -> InputText:
     return InputText(
         4096,
@@ -60,6 +71,7 @@ class StartRequest(serializers.Serializer[Any]):
     )
     send = serializers.BooleanField(default=True)
     challenge_token = challenge_field()
+    device_token = device_token_field()
 
 
 class ResendRequest(serializers.Serializer[Any]):
@@ -72,6 +84,7 @@ class VerifyRequest(serializers.Serializer[Any]):
     flow = flow_field()
     code = InputText(32)
     challenge_token = challenge_field()
+    device_token = device_token_field()
 
 
 class CompleteRequest(serializers.Serializer[Any]):
@@ -132,6 +145,13 @@ class LoginReply(serializers.Serializer[Any]):
     refresh = serializers.CharField(
         required=False, help_text=_("With API_LOGIN 'jwt'.")
     )
+    device_token = serializers.CharField(
+        required=False,
+        help_text=_(
+            "After a login by code: keep it and send it with the next start "
+            "and verify, so this device keeps its own limits."
+        ),
+    )
 
 
 class ErrorReply(serializers.Serializer[Any]):
@@ -141,7 +161,7 @@ class ErrorReply(serializers.Serializer[Any]):
             "resend_too_soon, too_many_resends, challenge_failed, invalid_code, "
             "expired, locked, already_used, not_found, destination_mismatch, "
             "too_many_failures, login_not_allowed, kodmobi_unavailable, "
-            "rate_limited, csrf_failed, request_too_large."
+            "unavailable, rate_limited, csrf_failed, request_too_large."
         )
     )
     detail = serializers.CharField()

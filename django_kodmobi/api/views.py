@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django_kodmobi import services
+from django_kodmobi import devices, services
 from django_kodmobi.client import SessionChannel
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
@@ -187,7 +187,9 @@ class StartView(KodMobiAPIView):
             data["identifier"],
             channel=data.get("channel"),
             send=data["send"],
-            client=services.ClientInfo.from_request(request._request),
+            client=services.ClientInfo.from_request(
+                request._request, data.get("device_token", "")
+            ),
             challenge_token=data.get("challenge_token"),
         )
         return created_flow(flow)
@@ -308,7 +310,14 @@ class VerifyView(KodMobiAPIView):
             challenge_token=data.get("challenge_token"),
             session_login=settings.API_LOGIN == "session",
         )
-        return Response(_login_reply(request, user))
+        reply = _login_reply(request, user)
+        # This device logged in as this identifier: it is trusted for it.
+        identifier = services.logged_in_flow(request._request).identifier
+        reply["device_token"] = devices.issue(identifier, data.get("device_token", ""))
+        response = Response(reply)
+        if settings.API_LOGIN == "session":
+            devices.remember(request._request, response, identifier)
+        return response
 
 
 @extend_schema(

@@ -36,7 +36,13 @@ from .channels import (
 )
 from .context import ClientInfo, client_ip
 from .flows import Flow, get_flow_session
-from .login import authenticate_flow, log_in, redeem_for_login, verify_and_log_in
+from .login import (
+    authenticate_flow,
+    log_in,
+    logged_in_flow,
+    redeem_for_login,
+    verify_and_log_in,
+)
 from .manual import manual_channels, refresh_delivery, send_code
 from .start import resend_code, start_login
 from .verify import complete_with_token, normalize_code, verify_code
@@ -55,6 +61,7 @@ __all__ = [
     "get_channels",
     "get_flow_session",
     "log_in",
+    "logged_in_flow",
     "manual_channels",
     "normalize_code",
     "redeem_for_login",

@@ -7,10 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
-from django_kodmobi import clock, guards
+from django_kodmobi import clock, guards, soft_cache
 from django_kodmobi.client import KodMobiError, SessionChannel
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
@@ -80,7 +79,7 @@ def get_channels(
 
 def _project_channels(language: str) -> tuple[SessionChannel, ...]:
     key = f"kodmobi:channels:{language}"
-    cached = cache.get(key)
+    cached = soft_cache.get(key)
     if cached == _DOWN:
         raise VerificationError(
             Failure.UNAVAILABLE, retry_after=settings.CHANNELS_FAILURE_CACHE_SECONDS
@@ -90,9 +89,11 @@ def _project_channels(language: str) -> tuple[SessionChannel, ...]:
     try:
         channels = _ask(None, language)
     except KodMobiError as exc:
-        cache.set(key, _DOWN, settings.CHANNELS_FAILURE_CACHE_SECONDS)
+        soft_cache.set(key, _DOWN, settings.CHANNELS_FAILURE_CACHE_SECONDS)
         raise upstream.failure_for(exc) from exc
-    cache.set(key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS)
+    soft_cache.set(
+        key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS
+    )
     return _in_our_words(channels)
 
 
@@ -120,7 +121,7 @@ def remember_session_channels(
         for c in channels
     ]
     ttl = settings.SESSION_CHANNELS_CACHE_SECONDS
-    cache.set(key, {"at": clock.epoch(), "channels": kept}, ttl)
+    soft_cache.set(key, {"at": clock.epoch(), "channels": kept}, ttl)
 
 
 def _recent_session_channels(
@@ -128,7 +129,7 @@ def _recent_session_channels(
 ) -> list[Any] | None:
     """The list :func:`remember_session_channels` kept, while it is recent by
     this app's clock (the cache's own expiry is only a backstop)."""
-    kept = cache.get(_session_key(kodmobi_session_id, language))
+    kept = soft_cache.get(_session_key(kodmobi_session_id, language))
     if not isinstance(kept, dict):
         return None
     age = clock.epoch() - float(kept.get("at", 0))

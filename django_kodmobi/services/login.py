@@ -26,7 +26,13 @@ from .recording import held_verification, save_verification, verification_writte
 from .step_up import mark_stepped_up
 from .verify import finish_verification, flow_to_check, redeem_code
 
-__all__ = ["authenticate_flow", "log_in", "redeem_for_login", "verify_and_log_in"]
+__all__ = [
+    "authenticate_flow",
+    "log_in",
+    "logged_in_flow",
+    "redeem_for_login",
+    "verify_and_log_in",
+]
 
 
 @sensitive_variables("flow_token")
@@ -106,6 +112,14 @@ def redeem_for_login(
 #: The request attribute holding the flow :func:`verify_and_log_in` has just
 #: verified, so that the backend need not load it again.
 _VERIFIED_FLOW = "_kodmobi_verified_flow"
+
+
+def logged_in_flow(request: HttpRequest) -> OTPSession:
+    """The flow :func:`verify_and_log_in` has just logged ``request`` in by."""
+    flow = getattr(request, _VERIFIED_FLOW, None)
+    if not isinstance(flow, OTPSession):
+        raise LookupError("no login by code in this request")
+    return flow
 
 
 @sensitive_variables("flow_token")

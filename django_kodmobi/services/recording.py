@@ -7,7 +7,9 @@ signal follow only for the caller whose UPDATE changed the row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import transaction
 
@@ -19,8 +21,11 @@ from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Status
 from .flows import expire, new_event, record_event, update
 from .upstream import error_code, failure_for
 
+logger = logging.getLogger("django_kodmobi.services")
+
 __all__ = [
     "fail",
+    "finished_on_error",
     "held_verification",
     "hold_verification",
     "lock",
@@ -66,9 +71,38 @@ def fail(
     return failure
 
 
-def lock(session: OTPSession) -> None:
-    """Lock every open flow on ``session``'s kod.mobi session (one code)."""
-    locked = OTPSession.objects.lock(session)
+@contextmanager
+def finished_on_error(
+    session: OTPSession, *, earlier: Sequence[OTPEvent] = ()
+) -> Iterator[None]:
+    """Run the part of a flow's start after its row is written; if it breaks
+    on something unforeseen (the database, a receiver), the row still ends
+    ``failed`` with the error's name, then the error goes on. ``earlier``
+    events not yet written go with it."""
+    try:
+        yield
+    except VerificationError:
+        raise  # an outcome, recorded where it was decided
+    except Exception as exc:
+        try:
+            with transaction.atomic():
+                update(session, status=Status.FAILED, last_error=_name(exc))
+                record_event(
+                    session, EventKind.FAILED, detail=_name(exc), earlier=earlier
+                )
+        except Exception:  # noqa: BLE001 - the database itself is down
+            logger.exception("could not record the failure of flow %s", session.pk)
+        raise
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__[:64]
+
+
+def lock(session: OTPSession, *, this_flow_only: bool = False) -> None:
+    """Lock every open flow on ``session``'s kod.mobi session (one code), or
+    ``this_flow_only``."""
+    locked = OTPSession.objects.lock(session, this_flow_only=this_flow_only)
     if not locked:
         return
     OTPEvent.objects.bulk_create(

@@ -48,7 +48,7 @@ from .flows import (
     require_open,
     update,
 )
-from .recording import fail, record
+from .recording import fail, finished_on_error, record
 
 __all__ = ["resend_code", "start_login"]
 
@@ -87,16 +87,20 @@ def start_login(
         normalized.value, normalized.kind, _channel(channel)
     )
     counted = guards.canonical_for_limits(normalized.value, normalized.kind)
+    device = client.device_key(normalized.value)
+    # A client with no address (a server-side flow) counts as its device.
+    where = client.address_key or (f"device:{device}" if device else None)
     uses: list[tuple[str, str | None]] = [
-        ("start_per_ip", client.ip),
+        ("start_per_ip", where),
         # Per identifier *from one address*: nobody can use up somebody
         # else's allowance from their own.
-        ("start_per_identifier", f"{counted}|{client.ip or '-'}"),
+        ("start_per_identifier", f"{counted}|{where or '-'}"),
+        # A start that sends nothing counts as a send all the same: the
+        # code it lets the browser SDK send, or the first resend, is one.
+        *_send_uses(counted, device),
     ]
-    if send:
-        uses += _send_uses(counted)
-    limits.check_rates(uses)
-    guards.check_streak(normalized.value, client.ip)
+    receipt = limits.check_rates(uses)
+    guards.check_streak(normalized.value, client.ip, device)
 
     token = new_token()
     # The row goes in before kod.mobi is called, so that a fault there is
@@ -111,25 +115,28 @@ def start_login(
         expires_at=clock.now() + timedelta(seconds=settings.SESSION_TTL),
         client_ip=client.ip,
         user_agent=client.user_agent[:255],
+        device_key=device,
     )
     created = new_event(session, EventKind.CREATED, channel or "")
-    signals.session_created.send(sender=OTPSession, session=session)
-
-    try:
-        reply = upstream.call(
-            lambda kodmobi: kodmobi.create_session(
-                normalized.value,
-                channel=channel,
-                send=send,
-                language=kodmobi_language(),
-                challenge_token=challenge_token,
+    with finished_on_error(session, earlier=(created,)):
+        signals.session_created.send(sender=OTPSession, session=session)
+        try:
+            reply = upstream.call(
+                lambda kodmobi: kodmobi.create_session(
+                    normalized.value,
+                    channel=channel,
+                    send=send,
+                    language=kodmobi_language(),
+                    challenge_token=challenge_token,
+                )
             )
-        )
-    except KodMobiError as exc:
-        raise fail(session, exc, EventKind.FAILED, earlier=(created,)) from exc
-
-    with transaction.atomic():  # what kod.mobi said, one commit
-        _record_reply(session, reply, send, created)
+        except KodMobiError as exc:
+            raise fail(session, exc, EventKind.FAILED, earlier=(created,)) from exc
+        with transaction.atomic():  # what kod.mobi said, one commit
+            _record_reply(session, reply, send, created)
+    if send and not reply.sent_to:
+        # It joined a code sent earlier: no message went out for it.
+        limits.refund(receipt, SEND_LIMITS)
     # The code page comes next and shows these: it need not ask again.
     remember_session_channels(reply.session_id, reply.channels)
     if reply.sent_to:
@@ -143,39 +150,50 @@ def _record_reply(
     session: OTPSession, reply: Session, send: bool, created: OTPEvent
 ) -> None:
     """Write what kod.mobi answered to the flow: its kod.mobi session and
-    budget, the channel, the expiry, and the events (``created`` with them)."""
+    budget, the channel, the expiry, and the events (``created`` with them).
+
+    kod.mobi hands back the live session of a destination, sending nothing,
+    while one is alive (a start by someone else, or by this person a moment
+    ago): the flow then shares that code, and so its attempt budget (a
+    KodSession row, made by the first flow on it). Such a flow is told
+    nothing of the earlier code: its expiry and countdown are those of a
+    fresh start, so a stranger cannot learn that, or when, a code was sent.
+    """
     sent_to = reply.sent_to or ""
-    # Asked to send, kod.mobi sent nothing: it handed back the live session
-    # of this destination. The flow then shares that code, and so its
-    # attempt budget (a KodSession row, made by the first flow on it).
-    joined = send and not sent_to
     KodSession.objects.bulk_create(
-        [KodSession(pk=reply.session_id, channel=sent_to)], ignore_conflicts=True
+        [KodSession(pk=reply.session_id, channel=sent_to, origin=session.pk)],
+        ignore_conflicts=True,
     )
-    channel_used = sent_to
-    if joined:  # the code went out earlier: say where
-        channel_used = (
+    channel_used, origin = sent_to, session.pk
+    if not sent_to:  # kod.mobi may have handed back a live session
+        channel_used, origin = (
             KodSession.objects.filter(pk=reply.session_id)
-            .values_list("channel", flat=True)
+            .values_list("channel", "origin")
             .first()
-        ) or ""
+        ) or ("", "")
+        if not send:
+            channel_used = ""  # nothing went out for this flow yet
+    joined = origin != session.pk
     values: dict[str, Any] = {
         "kodmobi_session_id": reply.session_id,
-        "expires_at": clamp_expiry(session, reply.expires_at),
         "channels_offered": [
             {"type": c.type, "name": c.name, "is_active": c.is_active}
             for c in reply.channels
         ],
         "channel": channel_used,
-        "channel_cooldowns": cooldowns(session, reply.channels, sent_to),
     }
-    if sent_to or joined:
+    if joined:
+        values["channel_cooldowns"] = cooldowns(session, (), channel_used)
+    else:
+        values["expires_at"] = clamp_expiry(session, reply.expires_at)
+        values["channel_cooldowns"] = cooldowns(session, reply.channels, sent_to)
+    if channel_used:
         values["status"] = Status.SENT
         values["sent_at"] = clock.now()
     update(session, **values)
     if sent_to:
         record_event(session, EventKind.SENT, sent_to, earlier=(created,))
-    elif joined:
+    elif channel_used:
         detail = "joined a live code"
         record_event(
             session, EventKind.SENT, session.channel, detail, earlier=(created,)
@@ -212,12 +230,12 @@ def resend_code(
     wait = channel_waits(session).get(channel, 0)
     if wait > 0:
         raise VerificationError(Failure.RESEND_TOO_SOON, retry_after=wait)
-    limits.check_rates(
-        _send_uses(guards.canonical_for_limits(session.identifier, kind))
-    )
     # A flow started with send=False has sent nothing yet: its first send
-    # is not a resend.
+    # is not a resend, and its start counted it already.
     resend = bool(session.channel)
+    if resend:
+        counted = guards.canonical_for_limits(session.identifier, kind)
+        limits.check_rates(_send_uses(counted, session.device_key))
     if resend and not OTPSession.objects.reserve_resend(session):
         raise VerificationError(Failure.TOO_MANY_RESENDS)
     try:
@@ -253,6 +271,10 @@ def resend_code(
         record_event(session, EventKind.RESENT, sent, f"resend {session.resends}")
     else:
         record_event(session, EventKind.SENT, sent)
+        # Flows that join this code later say where it went.
+        KodSession.objects.filter(pk=session.kodmobi_session_id, channel="").update(
+            channel=sent
+        )
     signals.code_sent.send(
         sender=OTPSession, session=session, channel=sent, resend=resend
     )
@@ -290,6 +312,14 @@ def _channel(value: object) -> str | None:
     return str(value)
 
 
-def _send_uses(counted: str) -> list[tuple[str, str | None]]:
-    """The limits one message counts against: its destination's and the site's."""
+#: The limits a message counts against (:func:`_send_uses`).
+SEND_LIMITS = ("sends_per_identifier", "sends_per_device", "sends_global")
+
+
+def _send_uses(counted: str, device: str) -> list[tuple[str, str | None]]:
+    """The limits one message counts against: the site's, and its
+    destination's: shared by every client the destination does not trust,
+    or the trusted ``device``'s own, which strangers cannot use up."""
+    if device:
+        return [("sends_per_device", f"{counted}|{device}"), ("sends_global", "site")]
     return [("sends_per_identifier", counted), ("sends_global", "site")]

@@ -11,13 +11,13 @@ afresh). A login by code counts as a confirmation (it is one).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
-from django_kodmobi import clock
+from django_kodmobi import clock, soft_cache
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import Contact, IdentifierKind, OTPSession, Purpose
 from django_kodmobi.users import Identifier, identifier_field, normalize_identifier
@@ -54,7 +54,7 @@ def stepped_up_recently(request: HttpRequest, max_age: int) -> bool:
     """Whether the logged-in person confirmed a code in the last ``max_age``
     seconds, in this session (or with this API credential)."""
     key = _api_credential_key(request)
-    mark = cache.get(key) if key else request.session.get(SESSION_KEY)
+    mark = soft_cache.get(key) if key else request.session.get(SESSION_KEY)
     if not isinstance(mark, dict) or mark.get("user") != str(request.user.pk):
         return False
     at = mark.get("at")
@@ -65,7 +65,7 @@ def mark_stepped_up(request: HttpRequest) -> None:
     mark = {"user": str(request.user.pk), "at": clock.epoch()}
     key = _api_credential_key(request)
     if key:
-        cache.set(key, mark, _API_MARK_SECONDS)
+        soft_cache.set(key, mark, _API_MARK_SECONDS)
     else:
         request.session[SESSION_KEY] = mark
 
@@ -81,6 +81,11 @@ def step_up_destination(user: AbstractBaseUser) -> Identifier | None:
     )
     if contact is not None:
         return Identifier(contact.value, IdentifierKind(contact.kind))
+    removed = set(
+        Contact.objects.filter(user_id=user.pk, removed_at__isnull=False).values_list(
+            "value", flat=True
+        )
+    )
     for kind in (IdentifierKind.PHONE, IdentifierKind.EMAIL):
         field = identifier_field(kind)
         value = getattr(user, field, "") if field else ""
@@ -88,7 +93,9 @@ def step_up_destination(user: AbstractBaseUser) -> Identifier | None:
             found = normalize_identifier(value) if value else None
         except VerificationError:
             continue
-        if found is not None and found.kind is kind:
+        # A phone or email the person removed gets no more codes, even
+        # while the user fields still hold it.
+        if found is not None and found.kind is kind and found.value not in removed:
             return found
     return None
 
@@ -107,6 +114,8 @@ def start_step_up(
     destination = step_up_destination(user)
     if destination is None:
         raise VerificationError(Failure.NOT_FOUND)
+    # The account asks a code of its own contact: its own send budget.
+    client = replace(client or ClientInfo(), user_pk=user.pk)
     flow = start_login(
         destination.value,
         purpose=Purpose.STEP_UP,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
+from datetime import timedelta
 
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
-from django_kodmobi import guards, limits, signals, users
+from django_kodmobi import clock, guards, limits, signals, users
 from django_kodmobi.client import (
     KodMobiBlockedError,
     KodMobiError,
@@ -53,8 +53,6 @@ logger = logging.getLogger("django_kodmobi.services")
 _CODE_NOISE = re.compile(r"[\s\-]+")
 _MAX_CODE_INPUT = 32
 _MAX_VERIFY_TOKEN = 512
-#: Seconds between looks at a flow whose last checks are still in flight.
-_SETTLE_POLL = 0.05
 
 
 def normalize_code(code: object) -> str:
@@ -138,6 +136,10 @@ def redeem_code(
     identifier had a failure streak (for that step to clear)."""
     ip = client_ip(request) if request is not None else None
     require_open(session)
+    if session.status != Status.SENT and not settings.BROWSER_SDK:
+        # Nothing was sent for this flow (a start with send=False): it takes
+        # no code until it sends one, or it could guess at somebody's.
+        raise VerificationError(Failure.EXPIRED)
     cleaned = normalize_code(code)
     challenge_token = challenge(challenge_token)
     ip = ip or session.client_ip
@@ -155,15 +157,27 @@ def redeem_code(
             )
         )
     except (KodMobiWrongCodeError, KodMobiBlockedError) as exc:
+        _settle(session)
         raise _reject(session, exc, request, ip) from exc
     except KodMobiSessionExpiredError as exc:
+        _settle(session)
         raise _finished_upstream(session, exc) from exc
     except KodMobiError as exc:
+        _settle(session)
         failure = record(session, exc, EventKind.FAILED)
         if _checks_left(session) == 0:
             lock(session)  # that was the code's last check
         raise failure from exc
-    _confirm(session, result.verify_token)
+    except BaseException:
+        # Not an answer from kod.mobi (the worker is stopping, a bug): the
+        # check may not have happened; it is not counted as one.
+        OTPSession.objects.give_back_attempt(session)
+        raise
+    try:
+        _confirm(session, result.verify_token)
+    except VerificationError:
+        _settle(session)
+        raise
     return has_streak
 
 
@@ -267,29 +281,42 @@ def _checks_left(session: OTPSession) -> int:
 
 
 def _budget_spent(session: OTPSession) -> VerificationError:
-    """No check left on this code: report how the checks made end.
+    """No check left for this flow: say so at once, without waiting on the
+    checks of other requests.
 
-    The last check to end without success locks every flow on the code, so
-    a flow still open here has checks in flight (a double submit, a burst
-    of guesses), and one of them may hold the right code: locking now would
-    make it fail. Wait until they settle, at most one kod.mobi deadline,
-    then answer with the outcome: ``already_used`` if one was right,
-    ``locked`` if none was.
+    When the flow joined a code another client had sent and used up the
+    joined flows' share, only this flow locks: the code's own checks stay
+    with the flow that sent it. When the code's whole budget is spent, the
+    last check to end without success locks every flow on it. If none is in
+    flight, none will: lock now (``locked``). If one is, it may hold the
+    right code, and locking now would make it fail: this request is told
+    to try again in a second (``rate_limited``), by when the answer is known
+    (``already_used`` or ``locked``). A check in flight for longer than a
+    kod.mobi deadline died with its worker and no longer counts.
     """
-    give_up = time.monotonic() + settings.DEADLINE + 1
-    while True:
-        session.refresh_from_db(fields=["status", "expires_at"])
-        if not session.is_open or session.is_expired():
-            break
-        if time.monotonic() > give_up:
+    session.refresh_from_db(fields=["status", "expires_at"])
+    code = KodSession.objects.filter(pk=session.kodmobi_session_id)
+    if session.is_open and not session.is_expired():
+        if code.filter(attempts__lt=settings.MAX_ATTEMPTS).exists():
+            lock(session, this_flow_only=True)  # its joined share is spent
+        else:
+            stale = clock.now() - timedelta(seconds=settings.DEADLINE + 1)
+            if code.filter(attempts__gt=F("failures"), checked_at__gt=stale).exists():
+                return VerificationError(Failure.RATE_LIMITED, retry_after=1)
             lock(session)
-            break
-        time.sleep(_SETTLE_POLL)
     try:
         require_open(session)
     except VerificationError as exc:
         return exc
     return VerificationError(Failure.LOCKED)  # pragma: no cover - locked above
+
+
+def _settle(session: OTPSession) -> None:
+    """A check of ``session``'s code ended without success: it is no longer
+    in flight (:func:`_budget_spent`)."""
+    KodSession.objects.filter(pk=session.kodmobi_session_id).update(
+        failures=F("failures") + 1
+    )
 
 
 def _finished_upstream(
@@ -337,7 +364,7 @@ def _reject(
         failed_attempts=F("failed_attempts") + 1, last_error=upstream.error_code(exc)
     )
     session.failed_attempts += 1
-    guards.record_failure(session.identifier, ip)
+    guards.record_failure(session.identifier, ip, session.device_key)
     # The flow's own count, or what is left of the code's shared budget.
     blocked = isinstance(exc, KodMobiBlockedError)
     left = 0 if blocked else min(session.attempts_left, _checks_left(session))

@@ -16,7 +16,7 @@ from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import Contact, OTPSession, Purpose
-from django_kodmobi.services import channel_name, start_login
+from django_kodmobi.services import ClientInfo, channel_name, start_login
 from django_kodmobi.services.verify import check_code
 
 __all__ = ["ChallengeError", "KodmobiDevice"]
@@ -97,7 +97,13 @@ class KodmobiDevice(TimestampMixin, ThrottlingMixin, Device):
         if contact is None:
             raise ChallengeError(gettext("This contact is no longer verified."))
         try:
-            flow = start_login(contact.value, purpose=Purpose.SECOND_FACTOR)
+            # The device asks for its own user: that user's send budget and
+            # limits, not one bucket for every device of the site.
+            flow = start_login(
+                contact.value,
+                purpose=Purpose.SECOND_FACTOR,
+                client=ClientInfo(user_pk=self.user_id),
+            )
         except VerificationError as exc:
             raise ChallengeError(exc.message) from exc
         OTPSession.objects.filter(pk=flow.session.pk).update(user_id=self.user_id)
