@@ -184,7 +184,9 @@ OUTAGE_RETRY_AFTER = 15
 
 def cache_outage(exc: BaseException) -> VerificationError:
     """The answer while the cache that counts the limits is down."""
-    logger.error("the cache is unavailable; code logins wait for it: %r", exc)
+    logger.error(
+        "the cache is unavailable; code logins wait for it: %s", type(exc).__name__
+    )
     return VerificationError(Failure.UNAVAILABLE_HERE, retry_after=OUTAGE_RETRY_AFTER)
 
 

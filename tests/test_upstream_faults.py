@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from typing import Any
 from unittest import mock
@@ -403,6 +404,52 @@ class BreakerStateTests(SimpleTestCase):
             fail_once()  # the probe fails: open for 2 s more
             clock.shift(2)
             succeed_once()  # the next probe may go, though 2 s < a deadline
+
+    def test_ten_callers_at_once_after_the_cool_down_make_one_probe(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            for _ in range(3):
+                fail_once()
+            clock.shift(600)
+            barrier = threading.Barrier(10)
+            probing = threading.Event()
+            probes: list[int] = []
+            refused: list[int] = []
+
+            def caller() -> None:
+                barrier.wait()
+                try:
+                    with breaker.guard():
+                        probes.append(1)
+                        probing.set()
+                        time.sleep(0.2)  # the probe's call is in flight
+                except breaker.CircuitOpenError:
+                    refused.append(1)
+
+            threads = [threading.Thread(target=caller) for _ in range(10)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+        assert (len(probes), len(refused)) == (1, 9)
+
+    def test_a_caller_that_read_the_state_before_a_failed_probe_waits(self) -> None:
+        """The probe is taken per opening: a caller who saw the old opening
+        cannot take a second probe once the first one re-opened it."""
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            for _ in range(3):
+                fail_once()
+            clock.shift(600)
+            stale_state = cache.get_many(
+                ["kodmobi:breaker:open-until", "kodmobi:breaker:failures"]
+            )
+            fail_once()  # the probe fails: open again
+            with (
+                mock.patch.object(
+                    breaker.soft_cache, "get_many", return_value=stale_state
+                ),
+                pytest.raises(breaker.CircuitOpenError),
+            ):
+                succeed_once()
 
     @override_settings(KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 2})
     def test_a_count_cleared_by_a_success_elsewhere_starts_at_one(self) -> None:

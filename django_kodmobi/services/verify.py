@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
@@ -299,16 +299,31 @@ def _budget_spent(session: OTPSession) -> VerificationError:
     if session.is_open and not session.is_expired():
         if code.filter(attempts__lt=settings.MAX_ATTEMPTS).exists():
             lock(session, this_flow_only=True)  # its joined share is spent
+        elif _check_in_flight(session, code):
+            return VerificationError(Failure.RATE_LIMITED, retry_after=1)
         else:
-            stale = clock.now() - timedelta(seconds=settings.DEADLINE + 1)
-            if code.filter(attempts__gt=F("failures"), checked_at__gt=stale).exists():
-                return VerificationError(Failure.RATE_LIMITED, retry_after=1)
             lock(session)
+        # What the lock, or a check that ended meanwhile, left.
+        session.refresh_from_db(fields=["status", "expires_at"])
     try:
         require_open(session)
     except VerificationError as exc:
         return exc
     return VerificationError(Failure.LOCKED)  # pragma: no cover - locked above
+
+
+def _check_in_flight(session: OTPSession, code: QuerySet[KodSession]) -> bool:
+    """Whether a check of ``code`` may still turn out right: one is counted
+    and has not ended, it started within a kod.mobi deadline, and no flow
+    on the code has been verified yet (the right code, checked, ends none
+    of the counts)."""
+    stale = clock.now() - timedelta(seconds=settings.DEADLINE + 1)
+    if not code.filter(attempts__gt=F("failures"), checked_at__gt=stale).exists():
+        return False
+    return not OTPSession.objects.filter(
+        kodmobi_session_id=session.kodmobi_session_id,
+        status__in=(Status.VERIFIED, Status.CONSUMED),
+    ).exists()
 
 
 def _settle(session: OTPSession) -> None:
