@@ -21,7 +21,7 @@ def other_code(code: str | None) -> str:
     return "000000" if code != "000000" else "111111"
 
 
-def limits(**rates: str) -> Any:
+def limits(**rates: str) -> override_settings:
     """Settings with only ``rates`` among the rate limits, the rest off."""
     from django.conf import settings
 

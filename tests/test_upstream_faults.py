@@ -20,7 +20,7 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from django_kodmobi import breaker, provider
+from django_kodmobi import breaker, provider, soft_cache
 from django_kodmobi.client import (
     KodMobiClient,
     KodMobiConnectionError,
@@ -444,9 +444,7 @@ class BreakerStateTests(SimpleTestCase):
             )
             fail_once()  # the probe fails: open again
             with (
-                mock.patch.object(
-                    breaker.soft_cache, "get_many", return_value=stale_state
-                ),
+                mock.patch.object(soft_cache, "get_many", return_value=stale_state),
                 pytest.raises(breaker.CircuitOpenError),
             ):
                 succeed_once()
