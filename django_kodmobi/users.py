@@ -127,6 +127,10 @@ class Account:
 
     user: AbstractBaseUser | None
     by_contact: bool = False
+    #: The identifier names a user in the user fields, who removed it from
+    #: their contacts: it logs nobody in, and makes no new account either
+    #: (the user fields still hold it).
+    removed: bool = False
 
 
 def find_account(identifier: Identifier) -> Account:
@@ -147,7 +151,7 @@ def find_account(identifier: Identifier) -> Account:
             user_id=user.pk, value=identifier.value, removed_at__isnull=False
         ).exists()
     ):
-        return Account(None)  # removed: a user field does not bring it back
+        return Account(None, removed=True)  # a user field does not bring it back
     return Account(user)
 
 

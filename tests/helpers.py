@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -125,7 +126,8 @@ def database_work() -> Iterator[Work]:
 @contextmanager
 def reply_cut_off(how: str) -> Iterator[str]:
     """A server on loopback that answers one request with the headers and
-    the start of a body, then ``close``s, ``reset``s or ``stall``s; yields
+    the start of a body, then ``close``s, ``reset``s, ``stall``s or
+    ``trickle``s a byte every 1.9 s; yields
     its URL. (``responses`` cannot break a body halfway.)"""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(10)  # a test that never calls must not hang the suite
@@ -147,6 +149,11 @@ def reply_cut_off(how: str) -> Iterator[str]:
                 )
             elif how == "stall":
                 time.sleep(2)
+            elif how == "trickle":  # a byte just inside each read timeout
+                with contextlib.suppress(OSError):  # until the client hangs up
+                    for _ in range(3):
+                        time.sleep(1.9)
+                        connection.sendall(b" ")
 
     server = threading.Thread(target=answer, daemon=True)
     server.start()

@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import random
+import time
 
 import pytest
 import requests
@@ -388,6 +389,20 @@ class TestRepliesCutOff:
             pytest.raises(KodMobiTimeoutError),
         ):
             client.create_session("+79991234567")
+
+    def test_each_read_waits_only_what_is_left_of_the_deadline(self) -> None:
+        """A byte every 1.9 s, a 2 s deadline and a 5 s read timeout: each
+        read alone is within the read timeout, so only a read timeout cut to
+        what is left of the deadline ends the call at 2 s (3.8 s before)."""
+        with (
+            reply_cut_off("trickle") as url,
+            KodMobiClient("k", base_url=url, timeout=(1.0, 5.0), deadline=2.0) as c,
+        ):
+            started = time.monotonic()
+            with pytest.raises(KodMobiTimeoutError):
+                c.create_session("+79991234567")
+            elapsed = time.monotonic() - started
+        assert elapsed < 3.0, elapsed
 
 
 class TestMalformedReplies:

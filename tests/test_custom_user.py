@@ -43,6 +43,38 @@ class PhoneUserTests(KodMobiTestMixin, TestCase):
         assert user.phone == "+79991234500"
         assert not user.has_usable_password()
 
+    @override_settings(KODMOBI={**settings.KODMOBI, "SIGNUP": True})
+    def test_a_removed_login_phone_is_refused_never_a_second_account(self) -> None:
+        from django_kodmobi.exceptions import Failure
+        from django_kodmobi.models import Contact, OTPSession
+        from django_kodmobi.services.contacts import remove_contact
+
+        user = get_user_model().objects.create_user("+79991234503")
+        assert self.login("+79991234503") == user  # its contact is remembered
+        remove_contact(user, Contact.objects.get(user=user).pk)
+        self.kodmobi.advance(181)
+        for _ in range(3):
+            with pytest.raises(VerificationError) as info:
+                self.login("+79991234503")
+            assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+            self.kodmobi.advance(181)
+        assert get_user_model().objects.count() == 1
+        last = OTPSession.objects.order_by("-created_at").first()
+        assert last is not None and last.last_error == "contact_removed"
+
+    @override_settings(KODMOBI={**settings.KODMOBI, "SIGNUP": True})
+    def test_signup_onto_a_phone_the_user_fields_hold_is_refused(self) -> None:
+        from django_kodmobi.exceptions import Failure
+
+        get_user_model().objects.create_user("+79991234504")
+        with override_settings(
+            KODMOBI={**settings.KODMOBI, "SIGNUP": True, "USER_RESOLVER": _nobody}
+        ):
+            with pytest.raises(VerificationError) as info:
+                self.login("+79991234504")
+        assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+        assert get_user_model().objects.count() == 1
+
     def test_email_field_of_the_custom_model(self) -> None:
         user = get_user_model().objects.create_user(
             "+79991234501", email="p@example.com"
@@ -53,3 +85,8 @@ class PhoneUserTests(KodMobiTestMixin, TestCase):
         get_user_model().objects.create_user("+79991234502", is_staff=True)
         with pytest.raises(VerificationError):
             self.login("+79991234502")
+
+
+def _nobody(identifier: Any) -> None:
+    """A resolver that finds nobody, so signup tries a taken phone."""
+    return None

@@ -461,7 +461,9 @@ class KodMobiClient:
         read = getattr(raw, "read1", None) or raw.read
         body = bytearray()
         while True:
-            self._left(ends_at)
+            # No single read may wait past the deadline: a reply trickling
+            # in a byte just inside the read timeout would stretch it.
+            _limit_next_wait(raw, min(self.timeout[1], self._left(ends_at)))
             chunk = read(8192)
             if not chunk:
                 break
@@ -477,6 +479,16 @@ class KodMobiClient:
                 status=response.status_code,
             )
         return bytes(body)
+
+
+def _limit_next_wait(raw: Any, seconds: float) -> None:
+    """Make the next read of the reply ``raw`` (urllib3's) wait at most
+    ``seconds``, on the socket it is read from (none for replies that are
+    not read from one, such as the in-process sandbox's)."""
+    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _refuse_constant(name: str) -> Any:

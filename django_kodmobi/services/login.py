@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
@@ -65,11 +65,11 @@ def redeem_for_login(
     )
     account = users.find_account(identifier)
     user = account.user
-    signup = user is None and users.signup_allowed(identifier)
+    signup = user is None and not account.removed and users.signup_allowed(identifier)
     if not signup and (user is None or not users.can_log_in(user)):
-        # Unknown account, inactive, or staff: one answer for all of them;
-        # the audit keeps which.
-        reason = _refusal(user)
+        # Unknown account, a removed contact, inactive, or staff: one answer
+        # for all of them; the audit keeps which.
+        reason = "contact_removed" if account.removed else _refusal(user)
         save_verification(session)
         update(session, last_error=reason)
         record_event(session, EventKind.LOGIN_REFUSED, detail=reason)
@@ -145,7 +145,13 @@ def _consume_and_sign_up(
     both or neither)."""
     if not OTPSession.objects.consume(session, verifying=verifying):
         raise VerificationError(Failure.ALREADY_USED)
-    user = users.create_user(identifier)
+    try:
+        with transaction.atomic():
+            user = users.create_user(identifier)
+    except IntegrityError as exc:
+        # The user fields hold this phone or email already (an account the
+        # lookup did not name): no second account for it.
+        raise VerificationError(Failure.LOGIN_NOT_ALLOWED) from exc  # rolled back
     if user is None:
         raise VerificationError(Failure.LOGIN_NOT_ALLOWED)  # rolled back
     OTPSession.objects.filter(pk=session.pk).update(user=user)
