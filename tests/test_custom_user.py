@@ -69,9 +69,8 @@ class PhoneUserTests(KodMobiTestMixin, TestCase):
         get_user_model().objects.create_user("+79991234504")
         with override_settings(
             KODMOBI={**settings.KODMOBI, "SIGNUP": True, "USER_RESOLVER": _nobody}
-        ):
-            with pytest.raises(VerificationError) as info:
-                self.login("+79991234504")
+        ), pytest.raises(VerificationError) as info:
+            self.login("+79991234504")
         assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
         assert get_user_model().objects.count() == 1
 
