@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from . import clock, soft_cache
 from .client import (
+    KodMobiAPIError,
     KodMobiConnectionError,
     KodMobiError,
     KodMobiResponseError,
@@ -27,7 +28,7 @@ from .client import (
 )
 from .conf import settings
 
-__all__ = ["CircuitOpenError", "guard", "is_outage", "reset"]
+__all__ = ["CircuitOpenError", "guard", "is_outage", "is_unexplained", "reset"]
 
 _FAILURES = "kodmobi:breaker:failures"
 _OPEN_UNTIL = "kodmobi:breaker:open-until"
@@ -44,9 +45,17 @@ class CircuitOpenError(KodMobiConnectionError):
 
 def is_outage(exc: KodMobiError) -> bool:
     """True when ``exc`` says kod.mobi is down, not that it refused."""
+    if isinstance(exc, CircuitOpenError):
+        return False
     return isinstance(
         exc, (KodMobiConnectionError, KodMobiResponseError, KodMobiServerError)
-    ) and not isinstance(exc, CircuitOpenError)
+    ) or is_unexplained(exc)
+
+
+def is_unexplained(exc: KodMobiError) -> bool:
+    """An error reply that is not kod.mobi's: no ``sys_message`` says what
+    was refused (a proxy's 401, 413 or 431, a gateway's bare 429)."""
+    return isinstance(exc, KodMobiAPIError) and not exc.sys_message
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from .forms import CodeForm
 from .masking import mask_for_display
 from .services import step_up
 from .view_bases import OwnCommits
-from .views import CHALLENGE_FIELD, PROTECT, safe_next
+from .views import CHALLENGE_FIELD, PROTECT, is_safe_url, safe_next
 
 __all__ = ["StepUpView"]
 
@@ -88,7 +88,8 @@ class StepUpView(OwnCommits):
             "form": form,
             "destination": mask_for_display(destination.value),
             "code_sent": self.code_sent(request),
-            "next": next_url or request.GET.get("next", ""),
+            # Echoed into the form only when it stays on this site (G2).
+            "next": _safe_or_empty(request, next_url or request.GET.get("next", "")),
         }
         return render(request, self.template_name, context, status=status)
 
@@ -104,3 +105,7 @@ class StepUpView(OwnCommits):
         except VerificationError:
             return False
         return session.is_open and not session.is_expired()
+
+
+def _safe_or_empty(request: HttpRequest, url: str) -> str:
+    return url if is_safe_url(request, url) else ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.apps import apps
@@ -57,6 +58,29 @@ class AllauthPhoneLoginTests(KodMobiTestMixin, TestCase):
             reverse("account_request_login_code"), {"phone": "+79991234568"}
         )
         assert self.kodmobi.calls["manual_send"] == 0
+
+    def test_a_phone_another_account_verified_meanwhile_is_no_500(self) -> None:
+        """allauth's own signup views: the code goes out for a free number,
+        another account verifies it before the code is typed."""
+        new_phone = "+79991234577"
+        response = self.client.post(reverse("account_signup"), {"phone": new_phone})
+        assert response.status_code == HTTPStatus.FOUND, response.content
+        message = self.kodmobi.inbox.last(new_phone)
+        assert message is not None
+        bob = get_user_model().objects.create_user("bob")
+        Contact.objects.create(
+            user=bob, kind="phone", value=new_phone, verified_at="2026-01-01T00:00Z"
+        )
+        # allauth's form finds the number free: bob's verification lands
+        # between its check and the adapter's (the race it cannot close).
+        with mock.patch("allauth.account.forms.phone_already_exists"):
+            response = self.client.post(
+                reverse("account_verify_phone"), {"code": message.code}
+            )
+        assert response.status_code == HTTPStatus.FOUND
+        theirs = Contact.objects.get(value=new_phone, verified_at__isnull=False)
+        assert theirs.user == bob
+        assert Contact.objects.filter(value=new_phone).count() == 2
 
     def test_phones_are_the_contacts(self) -> None:
         from tests.allauth_adapter import AccountAdapter

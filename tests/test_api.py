@@ -485,7 +485,10 @@ class ChannelsAndStatusTests(ApiTestCase):
         assert (body["status"], body["channels"]) == ("consumed", [])
 
     def test_status_needs_the_flow(self) -> None:
-        self.assert_error(self.api.get(url("status")), 404, "not_found")
+        # A request without the header is malformed; a flow nobody holds is
+        # not found.
+        body = self.assert_error(self.api.get(url("status")), 400, "invalid")
+        assert list(body["field_errors"]) == ["X-Kodmobi-Flow"]
         self.assert_error(
             self.api.get(url("status"), HTTP_X_KODMOBI_FLOW="a.b"), 404, "not_found"
         )

@@ -71,7 +71,9 @@ class BrowserModeTests(LifecycleTestCase):
             "authenticated": True,
             "user": {"id": self.user.pk, "username": "anna"},
         }
-        assert self.api.delete(url("session")).status_code == 403  # no CSRF token
+        refused = self.api.delete(url("session"))  # no CSRF token
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "csrf_failed"
         assert self.api.delete(url("session"), headers=csrf).status_code == 204
         assert self.api.get(url("session")).json()["authenticated"] is False
         assert self.api.delete(url("session"), headers=csrf).status_code == 403

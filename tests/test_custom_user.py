@@ -67,9 +67,12 @@ class PhoneUserTests(KodMobiTestMixin, TestCase):
         from django_kodmobi.exceptions import Failure
 
         get_user_model().objects.create_user("+79991234504")
-        with override_settings(
-            KODMOBI={**settings.KODMOBI, "SIGNUP": True, "USER_RESOLVER": _nobody}
-        ), pytest.raises(VerificationError) as info:
+        with (
+            override_settings(
+                KODMOBI={**settings.KODMOBI, "SIGNUP": True, "USER_RESOLVER": _nobody}
+            ),
+            pytest.raises(VerificationError) as info,
+        ):
             self.login("+79991234504")
         assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
         assert get_user_model().objects.count() == 1

@@ -157,6 +157,18 @@ class StepUpPageTests(StepUpTestCase):
         done = self.confirm_on_the_page("https://evil.example/")
         assert done["Location"] == "/"
 
+    def test_an_unsafe_next_is_never_echoed_into_the_forms(self) -> None:
+        self.client.force_login(self.anna)
+        for unsafe in (
+            "https://evil.example/",
+            "//evil.example/",
+            "javascript:alert(1)",
+        ):
+            page = self.client.get(STEP_UP, {"next": unsafe}).content.decode()
+            sent = self.client.post(STEP_UP, {"send": "1", "next": unsafe})
+            for content in (page, sent.content.decode()):
+                assert "evil.example" not in content and "javascript:" not in content
+
     def test_nowhere_to_send_a_code(self) -> None:
         nobody = User.objects.create_user("nobody")
         self.client.force_login(nobody)

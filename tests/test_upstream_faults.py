@@ -126,6 +126,31 @@ class MalformedReplyTests(TestCase):
             (Status.FAILED, "KodMobiResponseError")
         }
 
+    def test_an_error_page_that_is_not_kodmobis_is_a_clean_503(self) -> None:
+        """A proxy's or gateway's 400, 401, 413, 429 or 431 without kod.mobi's
+        sys_message refuses nothing: the service is not answering properly."""
+        for status in (400, 401, 413, 429, 431):
+            for body in (b"<html>Bad gateway config</html>", b'{"error": "nope"}'):
+                with self.subTest(status=status, body=body):
+                    with responses.RequestsMock() as upstream:
+                        upstream.post(f"{API}/session/create", body=body, status=status)
+                        breaker.reset()
+                        reply = self.start()
+                    assert reply.status_code == 503, reply.content
+                    assert reply.json()["code"] == "kodmobi_unavailable"
+
+    @override_settings(KODMOBI=live(BREAKER_FAILURES=3))
+    def test_error_pages_that_are_not_kodmobis_open_the_breaker(self) -> None:
+        for status in (401, 413, 431):
+            breaker.reset()
+            with responses.RequestsMock() as upstream:
+                upstream.post(f"{API}/session/create", body=b"no", status=status)
+                for _ in range(3):
+                    self.start()
+                reply = self.start()  # refused by the open breaker
+                assert len(upstream.calls) == 3, status
+            assert reply.status_code == 503
+
     def test_a_reply_cut_off_halfway_is_a_clean_503(self) -> None:
         for how in ("close", "reset"):
             with (

@@ -22,7 +22,7 @@ from django_kodmobi.step_up import StepUpRequired
 
 from . import serializers as s
 from .schema import CODE_CHECK, UPSTREAM, errors_for
-from .session import BAD_CREDENTIALS, login_authenticators
+from .session import login_authenticators
 from .views import KodMobiAPIView, created_flow, split_flow, validated
 
 __all__ = ["ContactListView", "ContactVerifyView", "ContactView"]
@@ -64,7 +64,10 @@ class ContactListView(ContactsAPIView):
 
     @extend_schema(
         summary="My phones and emails",
-        responses={200: s.ContactReply(many=True), **BAD_CREDENTIALS},
+        responses={
+            200: s.ContactReply(many=True),
+            **errors_for("ListContacts", body=False, signed_in=True),
+        },
     )
     def get(self, request: Request) -> Response:
         user_id = request.user.pk
@@ -77,9 +80,11 @@ class ContactListView(ContactsAPIView):
         request=s.ContactRequest,
         responses={
             201: s.FlowReply,
-            **BAD_CREDENTIALS,
             **errors_for(
-                "AddContact", UPSTREAM | {Failure.RATE_LIMITED, Failure.CONTACT_EXISTS}
+                "AddContact",
+                UPSTREAM | {Failure.RATE_LIMITED, Failure.CONTACT_EXISTS},
+                signed_in=True,
+                step_up=True,
             ),
         },
     )
@@ -100,8 +105,12 @@ class ContactListView(ContactsAPIView):
     request=s.ContactVerifyRequest,
     responses={
         200: s.ContactReply,
-        **BAD_CREDENTIALS,
-        **errors_for("VerifyContact", CODE_CHECK | {Failure.CONTACT_UNAVAILABLE}),
+        **errors_for(
+            "VerifyContact",
+            CODE_CHECK | {Failure.CONTACT_UNAVAILABLE},
+            signed_in=True,
+            step_up=True,
+        ),
     },
 )
 class ContactVerifyView(ContactsAPIView):
@@ -136,8 +145,13 @@ class ContactView(ContactsAPIView):
         request=None,
         responses={
             200: s.ContactReply,
-            **BAD_CREDENTIALS,
-            **errors_for("MakePrimary", {Failure.NOT_FOUND}, body=False),
+            **errors_for(
+                "MakePrimary",
+                {Failure.NOT_FOUND},
+                body=False,
+                signed_in=True,
+                step_up=True,
+            ),
         },
     )
     def post(self, request: Request, contact_id: str) -> Response:
@@ -148,8 +162,13 @@ class ContactView(ContactsAPIView):
         summary="Remove a contact (it can no longer log in)",
         responses={
             204: None,
-            **BAD_CREDENTIALS,
-            **errors_for("RemoveContact", {Failure.NOT_FOUND}, body=False),
+            **errors_for(
+                "RemoveContact",
+                {Failure.NOT_FOUND},
+                body=False,
+                signed_in=True,
+                step_up=True,
+            ),
         },
     )
     def delete(self, request: Request, contact_id: str) -> Response:

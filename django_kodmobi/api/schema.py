@@ -7,7 +7,7 @@ import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from drf_spectacular.utils import (
@@ -36,6 +36,8 @@ UPSTREAM = frozenset(
         Failure.LOCKED,
         Failure.EXPIRED,
         Failure.UNAVAILABLE,
+        # This site's own cache, which counts the limits, is down.
+        Failure.UNAVAILABLE_HERE,
     }
 )
 #: What checking a code can be refused for, beyond the caller's own rules.
@@ -55,14 +57,43 @@ _BODY_ERRORS = {
 }
 
 
+#: What a view for signed-in people answers a caller who is not (DRF's
+#: codes): 401 for a bad or missing token where a token scheme comes first,
+#: 403 without credentials where the session does.
+_SIGNED_IN_ERRORS = {
+    401: ["authentication_failed", "not_authenticated"],
+    403: ["not_authenticated"],
+}
+
+
 def errors_for(
-    operation: str, failures: Iterable[Failure], *, body: bool = True
+    operation: str,
+    failures: Iterable[Failure] = (),
+    *,
+    body: bool = True,
+    signed_in: bool = False,
+    step_up: bool = False,
+    also: Mapping[int, Iterable[str]] | None = None,
 ) -> dict[int, OpenApiResponse]:
     """The error replies of one operation: per status, the codes it can
-    answer with as an enum (``operation`` names the schema components)."""
-    codes: dict[int, list[str]] = (
-        {status: list(names) for status, names in _BODY_ERRORS.items()} if body else {}
-    )
+    answer with as an enum (``operation`` names the schema components).
+
+    ``body``: it reads a JSON body; ``signed_in``: it is for signed-in
+    people only; ``step_up``: it needs a recent step-up; ``also``: further
+    codes by status.
+    """
+    codes: dict[int, list[str]] = {}
+    extra = [
+        _BODY_ERRORS if body else {},
+        _SIGNED_IN_ERRORS if signed_in else {},
+        {403: ["step_up_required"]} if step_up else {},
+        also or {},
+    ]
+    for table in extra:
+        for status, names in table.items():
+            codes.setdefault(status, []).extend(
+                n for n in names if n not in codes.get(status, [])
+            )
     for reason in sorted(failures):
         codes.setdefault(int(OUTCOMES[reason].status), []).append(reason.value)
     return {

@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import logout
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -29,16 +29,10 @@ from django_kodmobi.exceptions import VerificationError
 from django_kodmobi.view_bases import OpenToAll
 
 from . import serializers as s
-from .views import channels_reply, user_reply
+from .schema import errors_for
+from .views import CodedErrors, channels_reply, user_reply
 
 __all__ = ["ConfigView", "SessionView"]
-
-
-#: What DRF answers to a token it cannot accept, or to nobody logged in.
-BAD_CREDENTIALS = {
-    401: OpenApiResponse(description="The token in Authorization is not valid."),
-    403: OpenApiResponse(description="Not logged in, or no CSRF token."),
-}
 
 
 def login_authenticators() -> list[Any]:
@@ -91,7 +85,7 @@ class ConfigView(OpenToAll, APIView):
         )
 
 
-class SessionView(OpenToAll, APIView):
+class SessionView(OpenToAll, CodedErrors, APIView):
     """Who is logged in (by session cookie, or by the token in the
     ``Authorization`` header with the authentication classes your DRF
     settings name), and logging out."""
@@ -106,7 +100,14 @@ class SessionView(OpenToAll, APIView):
 
     @extend_schema(
         summary="Who is logged in",
-        responses={200: s.SessionReply, **BAD_CREDENTIALS},
+        responses={
+            200: s.SessionReply,
+            **errors_for(
+                "Session",
+                body=False,
+                also={401: ["authentication_failed", "not_authenticated"]},
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         user = request.user
@@ -119,7 +120,12 @@ class SessionView(OpenToAll, APIView):
         description="Ends the Django session; in token mode also deletes the "
         "DRF token. A JWT cannot be revoked here: the client drops it (or add "
         "simplejwt's blacklist app and post the refresh token to it).",
-        responses={204: None, **BAD_CREDENTIALS},
+        responses={
+            204: None,
+            **errors_for(
+                "Logout", body=False, signed_in=True, also={403: ["csrf_failed"]}
+            ),
+        },
     )
     def delete(self, request: Request) -> Response:
         if login_mode() == "token":

@@ -16,7 +16,6 @@ from django_kodmobi.services import step_up
 from . import serializers as s
 from .contacts import ContactsAPIView
 from .schema import CODE_CHECK, UPSTREAM, errors_for
-from .session import BAD_CREDENTIALS
 from .views import created_flow, split_flow, validated
 
 __all__ = ["StepUpConfirmView", "StepUpStartView"]
@@ -33,8 +32,11 @@ class StepUpAPIView(ContactsAPIView):
     request=s.StepUpRequest,
     responses={
         201: s.FlowReply,
-        **BAD_CREDENTIALS,
-        **errors_for("StepUp", UPSTREAM | {Failure.RATE_LIMITED, Failure.NOT_FOUND}),
+        **errors_for(
+            "StepUp",
+            UPSTREAM | {Failure.RATE_LIMITED, Failure.NOT_FOUND},
+            signed_in=True,
+        ),
     },
 )
 class StepUpStartView(StepUpAPIView):
@@ -55,8 +57,7 @@ class StepUpStartView(StepUpAPIView):
     request=s.VerifyRequest,
     responses={
         204: None,
-        **BAD_CREDENTIALS,
-        **errors_for("ConfirmStepUp", CODE_CHECK),
+        **errors_for("ConfirmStepUp", CODE_CHECK, signed_in=True),
     },
 )
 class StepUpConfirmView(StepUpAPIView):

@@ -92,6 +92,21 @@ def flow_reply(
     return reply
 
 
+class CodedErrors(APIView):
+    """DRF's own errors (authentication, permissions, CSRF, throttles) with
+    the ``code`` every error reply of this API carries."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if isinstance(exc, exceptions.APIException):
+            detail = str(exc.detail)
+            code = getattr(exc.detail, "code", None) or exc.default_code
+            if detail.startswith("CSRF Failed"):
+                code = "csrf_failed"
+            response.data = {"code": code, "detail": detail}
+        return response
+
+
 @method_decorator(
     # Error reports never show an identifier, a code, a flow or a token.
     sensitive_post_parameters(
@@ -99,7 +114,7 @@ def flow_reply(
     ),
     name="dispatch",
 )
-class KodMobiAPIView(OpenToAll, OwnCommits, APIView):
+class KodMobiAPIView(OpenToAll, OwnCommits, CodedErrors):
     """Shared behaviour: anonymous access, login CSRF, error translation."""
 
     permission_classes = [AllowAny]
@@ -141,14 +156,7 @@ class KodMobiAPIView(OpenToAll, OwnCommits, APIView):
                 {"code": "invalid", "detail": str(exc.detail)},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        response = super().handle_exception(exc)
-        if isinstance(exc, exceptions.APIException):
-            detail = str(exc.detail)
-            code = getattr(exc.detail, "code", None) or exc.default_code
-            if detail.startswith("CSRF Failed"):
-                code = "csrf_failed"
-            response.data = {"code": code, "detail": detail}
-        return response
+        return super().handle_exception(exc)
 
     @staticmethod
     def failure_response(exc: VerificationError) -> Response:
@@ -385,17 +393,23 @@ class ChannelsView(KodMobiAPIView):
     ],
     responses={
         200: s.FlowReply,
-        **errors_for("Status", UPSTREAM | {Failure.NOT_FOUND}, body=False),
+        **errors_for(
+            "Status",
+            UPSTREAM | {Failure.NOT_FOUND},
+            body=False,
+            also={400: ["invalid"]},
+        ),
     },
 )
 class StatusView(KodMobiAPIView):
     """Where a flow stands: status, attempts and resends left, channels."""
 
     def get(self, request: Request) -> Response:
-        flow = self.flow_from_header(request)
-        if flow is None:
-            raise VerificationError(Failure.NOT_FOUND)
-        session = services.get_flow_session(*flow)
+        if FLOW_HEADER not in request.headers:
+            raise exceptions.ValidationError(
+                {FLOW_HEADER: [_("This header is required.")]}
+            )
+        session = services.get_flow_session(*split_flow(request.headers[FLOW_HEADER]))
         channels = services.get_channels(session) if session.is_open else ()
         return Response(flow_reply(session, channels))
 

@@ -24,6 +24,7 @@ and the other way round.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.apps import apps
@@ -38,6 +39,8 @@ from django_kodmobi.services.contacts import claim, promote_if_none
 from django_kodmobi.users import normalize_identifier
 
 __all__ = ["KodmobiAccountAdapterMixin", "check_code_format"]
+
+logger = logging.getLogger("django_kodmobi.contrib.allauth")
 
 
 class KodmobiAccountAdapterMixin:
@@ -92,7 +95,17 @@ class KodmobiAccountAdapterMixin:
 
     @staticmethod
     def _verify(contact: Contact) -> None:
-        claim(contact)
+        try:
+            claim(contact)
+        except VerificationError:
+            # Another account verified this phone first (allauth checked it
+            # was free when the code went out): it stays that account's,
+            # and this one's stays unverified. allauth's views expect no
+            # exception here; raising would answer 500.
+            logger.warning(
+                "allauth: %s is verified by another account", contact.masked_value
+            )
+            return
         promote_if_none(contact)
 
 

@@ -56,7 +56,14 @@ def call(operation: Callable[[KodMobiClient], _T]) -> _T:
 
 
 def failure_for(exc: KodMobiError) -> VerificationError:
-    """The person's outcome for a kod.mobi error."""
+    """The person's outcome for a kod.mobi error.
+
+    An error reply without kod.mobi's ``sys_message`` (a proxy's page, a
+    gateway's bare 400 or 429) is not kod.mobi refusing anything: whatever
+    its status, the service is not answering properly.
+    """
+    if breaker.is_unexplained(exc):
+        return VerificationError(Failure.UNAVAILABLE)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         retry_after = max(1, retry_after)  # "wait 0 s" helps nobody
