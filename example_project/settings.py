@@ -135,6 +135,9 @@ KODMOBI = {
     "PUBLIC_KEY": env("KODMOBI_PUBLIC_KEY", default=DEFAULT_PUBLIC_KEY),
     "SECRET_KEY": env("KODMOBI_SECRET_KEY", default=DEFAULT_SECRET_KEY),
     "DEFAULT_REGION": env("KODMOBI_DEFAULT_REGION", default="RU"),
+    # Where SMS and WhatsApp codes may go ("RU,KZ"); the app sends SMS
+    # nowhere until this is set. The demo names the region it defaults to.
+    "SMS_COUNTRIES": env.list("KODMOBI_SMS_COUNTRIES", default=["RU"]),
     "USER_PHONE_FIELD": "phone",
     # A demo lets anyone in; a real site decides who may sign up.
     "SIGNUP": env.bool("KODMOBI_SIGNUP", default=True),
