@@ -42,6 +42,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 PHONE, OTHER_PHONE = "+79991234567", "+79991234568"
+_OFF = dict.fromkeys(settings.RATE_LIMIT_NAMES, "")
 
 
 def otp_form(user: Any, **data: str) -> Any:
@@ -104,6 +105,32 @@ class DeviceTests(KodMobiTestMixin, TestCase):
         assert dict(self.kodmobi.calls) == {"create": 1, "check": 1, "verify": 1}
         self.device.refresh_from_db()
         assert self.device.challenge is None and self.device.last_used_at is not None
+
+    def test_each_user_has_a_send_allowance_of_its_own(self) -> None:
+        """Challenges come with no client address: they used to share one
+        site-wide bucket. Each device's user now counts apart."""
+        from django_kodmobi.contrib.otp.models import KodmobiDevice
+
+        rates = {"start_per_ip": "1/m", "sends_per_device": "1/h"}
+        devices = [self.device]
+        for n in range(1, 5):
+            user = get_user_model().objects.create_user(f"user{n}")
+            contact = Contact.objects.create(
+                user=user, kind="phone", value=f"+7999123450{n}", verified_at=self.start
+            )
+            devices.append(KodmobiDevice.objects.for_contact(contact))
+        with override_settings(
+            KODMOBI={**settings.KODMOBI, "RATE_LIMITS": {**_OFF, **rates}}
+        ):
+            for device in devices:
+                device.generate_challenge()  # none refused: one bucket each
+            self.kodmobi.advance(181)
+            with pytest.raises(Exception) as info:
+                self.device.generate_challenge()  # its own allowance is spent
+        assert "Too many attempts" in str(info.value)
+        assert self.kodmobi.calls["create"] == 5
+        keys = set(OTPSession.objects.values_list("device_key", flat=True))
+        assert len(keys) == 5 and "" not in keys
 
     def test_a_code_works_once(self) -> None:
         self.challenge()

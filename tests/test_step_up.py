@@ -266,6 +266,21 @@ class ServiceTests(StepUpTestCase):
         Contact.objects.filter(value="a@work.example").update(primary=True)
         assert step_up_destination(self.anna).value == "a@work.example"  # type: ignore[union-attr]
 
+    def test_a_removed_contact_gets_no_step_up_code(self) -> None:
+        from django_kodmobi.services.contacts import remove_contact
+
+        contact = Contact.objects.create(
+            user=self.anna, kind="email", value=EMAIL, verified_at="2026-01-01T00:00Z"
+        )
+        remove_contact(self.anna, contact.pk)
+        # The user field still holds the address; it is removed all the same.
+        assert self.anna.email == EMAIL
+        assert step_up_destination(self.anna) is None
+        with pytest.raises(VerificationError) as info:
+            start_step_up(self.anna)
+        assert info.value.reason is Failure.NOT_FOUND
+        assert self.kodmobi.calls["create"] == 0
+
     def test_among_equals_the_contact_proven_first(self) -> None:
         for value, verified_at in (
             ("late@work.example", "2026-02-01T00:00Z"),
