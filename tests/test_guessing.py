@@ -444,6 +444,43 @@ class TargetedLockoutTests(GuessTestCase):
         # The victim's flow keeps the code's last two checks.
         assert self.guess(victim, self.kodmobi_code(PHONE), VICTIM.ip) is None
 
+    def test_the_owners_trusted_device_joining_a_strangers_code_keeps_all_checks(
+        self,
+    ) -> None:
+        from django_kodmobi import devices
+
+        self.kodmobi.config.max_wrong_codes = 5  # kod.mobi's real block
+        start_login(PHONE, client=ATTACKER)  # the stranger's start sent it
+        owner = ClientInfo(VICTIM.ip, "Firefox", devices.issue(PHONE))
+        flow = start_login(PHONE, client=owner)
+        for _ in range(4):
+            assert self.guess(flow, self.wrong(), VICTIM.ip) is Failure.INVALID_CODE
+        assert self.guess(flow, self.kodmobi_code(PHONE), VICTIM.ip) is None
+
+    def test_flows_that_join_a_spent_code_are_locked_at_once(self) -> None:
+        first = start_login(PHONE, client=VICTIM)
+        for _ in range(5):
+            self.guess(first, self.wrong(), VICTIM.ip)
+        late = start_login(PHONE, client=ATTACKER)  # the code is alive upstream
+        assert late.session.kodmobi_session_id == first.session.kodmobi_session_id
+        checks = self.kodmobi.calls["check"]
+        # Every check has ended: nothing in flight to wait for.
+        assert self.guess(late, self.wrong(), ATTACKER.ip) is Failure.LOCKED
+        assert self.kodmobi.calls["check"] == checks
+
+    def test_a_check_that_never_got_an_answer_is_not_counted(self) -> None:
+        from django_kodmobi.client import KodMobiClient
+
+        flow = start_login(PHONE, client=VICTIM)
+        with (
+            mock.patch.object(KodMobiClient, "check_code", side_effect=SystemExit),
+            pytest.raises(SystemExit),
+        ):
+            self.guess(flow, self.wrong(), VICTIM.ip)
+        flow.session.refresh_from_db()
+        assert flow.session.attempts == 0
+        assert KodSession.objects.get().attempts == 0
+
     def test_a_flow_that_sent_nothing_takes_no_code(self) -> None:
         victim = start_login(PHONE, client=VICTIM)
         silent = start_login(PHONE, send=False, client=ATTACKER)

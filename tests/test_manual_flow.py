@@ -140,6 +140,23 @@ class SendCodeTests(KodMobiTestMixin, TestCase):
         assert self.kodmobi.calls["manual_send"] == 1
         assert ManualDelivery.objects.count() == 1
 
+    def test_sends_count_against_the_sites_budget(self) -> None:
+        with override_settings(
+            KODMOBI={
+                **settings.KODMOBI,
+                "RATE_LIMITS": {
+                    **settings.KODMOBI["RATE_LIMITS"],
+                    "sends_global": "2/h",
+                },
+            }
+        ):
+            send_code(EMAIL, CODE)
+            start_login("boris@example.com")
+            with pytest.raises(VerificationError) as info:
+                send_code("carol@example.com", CODE)
+        assert info.value.reason is Failure.RATE_LIMITED
+        assert self.kodmobi.calls["manual_send"] == 1
+
     def test_kodmobi_down_is_recorded_and_said(self) -> None:
         self.kodmobi.project.config.balance_empty = True
         try:

@@ -495,6 +495,22 @@ class TestVerifyFailures(FlowTestCase):
                 self.verify(flow)
             assert info.value.reason is Failure.LOCKED
 
+    def test_the_flow_token_is_compared_in_constant_time(self) -> None:
+        from django_kodmobi.services import flows as flows_module
+
+        flow = start_login(PHONE)
+        with mock.patch.object(
+            flows_module,
+            "constant_time_compare",
+            wraps=flows_module.constant_time_compare,
+        ) as compare:
+            get_flow_session(flow.session.pk, flow.token)
+            with pytest.raises(VerificationError):
+                get_flow_session(flow.session.pk, "wrong")
+        hashed = flows_module.hash_token(flow.token)
+        assert compare.call_args_list[0].args == (hashed, hashed)
+        assert compare.call_count == 2
+
     def test_malformed_code_spends_nothing(self) -> None:
         flow = start_login(PHONE)
         for code in ["12345", "1234567", "12 34 5x!", "x" * 33, "١٢٣٤٥٦"]:

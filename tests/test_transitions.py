@@ -14,14 +14,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from unittest import mock
 
+import pytest
 import time_machine
-from django.test import TestCase
+from django.db import DatabaseError
+from django.test import TestCase, TransactionTestCase
 
 from django_kodmobi import clock
 from django_kodmobi.conf import settings
 from django_kodmobi.models import (
     LIVE_STATUSES,
     OPEN_STATUSES,
+    EventKind,
     KodSession,
     OTPSession,
     OTPSessionQuerySet,
@@ -86,6 +89,14 @@ class TransitionTests(KodMobiTestMixin, TestCase):
 
     def test_consumed_only_from_verified(self) -> None:
         self.assert_change(flows.consume, [Status.VERIFIED], Status.CONSUMED)
+
+    def test_a_flow_that_was_consumed_once_is_never_consumed_again(self) -> None:
+        """Belt and braces: a row with a consumption time is spent, whatever
+        its status says (an admin's edit, a restore from backup)."""
+        flow, _ = self.two_flows()
+        set_values(flow, status=Status.VERIFIED, consumed_at=clock.now())
+        assert not flows.consume(flow)
+        assert not flows.consume(flow, verifying=True)
 
     def test_no_flow_is_consumed_past_its_expiry(self) -> None:
         with time_machine.travel(NOW, tick=False) as traveller:
@@ -190,3 +201,36 @@ class TransitionTests(KodMobiTestMixin, TestCase):
             flows.give_back_resend(flow)
         assert flows.get(pk=flow.pk).resends == 0
         assert flows.get(pk=bystander.pk).resends == 1
+
+
+class AtomicRecordTests(KodMobiTestMixin, TransactionTestCase):
+    """A status and its audit event are one commit: when the event cannot
+    be written, the status does not change either."""
+
+    def test_a_failed_call_and_its_event(self) -> None:
+        from django_kodmobi.client import KodMobiServerError
+        from django_kodmobi.services import recording
+
+        flow = start_login("+79991234567")
+        with (
+            mock.patch.object(recording, "record_event", side_effect=DatabaseError),
+            pytest.raises(DatabaseError),
+        ):
+            recording.fail(
+                flow.session, KodMobiServerError("down", status=502), EventKind.FAILED
+            )
+        assert flows.get(pk=flow.session.pk).status == Status.SENT
+
+    def test_a_verification_and_its_event(self) -> None:
+        from django_kodmobi.models import OTPEvent
+        from django_kodmobi.services import recording
+
+        flow = start_login("+79991234567")
+        with (
+            mock.patch.object(
+                OTPEvent.objects, "bulk_create", side_effect=DatabaseError
+            ),
+            pytest.raises(DatabaseError),
+        ):
+            recording.mark_verified(flow.session)
+        assert flows.get(pk=flow.session.pk).status == Status.SENT
