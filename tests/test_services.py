@@ -499,10 +499,10 @@ class TestVerifyFailures(FlowTestCase):
         from django_kodmobi.services import flows as flows_module
 
         flow = start_login(PHONE)
+        from django.utils.crypto import constant_time_compare
+
         with mock.patch.object(
-            flows_module,
-            "constant_time_compare",
-            wraps=flows_module.constant_time_compare,
+            flows_module, "constant_time_compare", wraps=constant_time_compare
         ) as compare:
             get_flow_session(flow.session.pk, flow.token)
             with pytest.raises(VerificationError):
