@@ -138,6 +138,12 @@ KODMOBI = {
     # Where SMS and WhatsApp codes may go ("RU,KZ"); the app sends SMS
     # nowhere until this is set. The demo names the region it defaults to.
     "SMS_COUNTRIES": env.list("KODMOBI_SMS_COUNTRIES", default=["RU"]),
+    # Behind a proxy you run (nginx, a load balancer): how many.
+    "TRUSTED_PROXY_COUNT": env.int("KODMOBI_TRUSTED_PROXY_COUNT", default=0),
+    # The site's budget of codes an hour (SMS pumping): what you can pay for.
+    "RATE_LIMITS": {
+        "sends_global": env("KODMOBI_SITE_SENDS_PER_HOUR", default="1000") + "/h"
+    },
     "USER_PHONE_FIELD": "phone",
     # A demo lets anyone in; a real site decides who may sign up.
     "SIGNUP": env.bool("KODMOBI_SIGNUP", default=True),

@@ -162,6 +162,19 @@ class FailureStreakTests(GuessTestCase):
             )
             assert self.kodmobi.calls["check"] == checks
 
+    def test_a_tier_counts_the_failures_of_that_address_only(self) -> None:
+        """Nine wrong codes from one address and one from another make ten
+        for the phone, but no address has made ten: nobody is paused."""
+        with time_machine.travel("2026-11-28 10:00Z", tick=False):
+            for _ in range(9):
+                guards.record_failure(PHONE, ATTACKER.ip)
+            guards.record_failure(PHONE, "203.0.113.200")
+            guards.check_streak(PHONE, "203.0.113.200")
+            guards.check_streak(PHONE, ATTACKER.ip)
+            guards.record_failure(PHONE, ATTACKER.ip)  # its tenth
+            with pytest.raises(VerificationError):
+                guards.check_streak(PHONE, ATTACKER.ip)
+
     def test_the_pause_ends(self) -> None:
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
             self.spend(10)

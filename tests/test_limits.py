@@ -111,6 +111,20 @@ class LimitTests(KodMobiTestMixin, TestCase):
         assert response.json()["code"] == "rate_limited"
         assert 1 <= int(response["Retry-After"]) <= 3601
 
+    @limits(verify_per_ip="2/m")
+    def test_a_use_leaves_the_window_exactly_when_it_is_a_period_old(self) -> None:
+        from django_kodmobi import limits as limits_module
+
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            limits_module.check_rate("verify_per_ip", "203.0.113.4")
+            clock.shift(1)
+            limits_module.check_rate("verify_per_ip", "203.0.113.4")
+            clock.shift(59 - 0.001)
+            with pytest.raises(VerificationError):
+                limits_module.check_rate("verify_per_ip", "203.0.113.4")
+            clock.shift(0.001)  # the first use is a minute old: out
+            limits_module.check_rate("verify_per_ip", "203.0.113.4")
+
     def test_limit_off_counts_nothing(self) -> None:
         with limits(start_per_ip=""):
             for n in range(5):

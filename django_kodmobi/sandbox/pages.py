@@ -1,4 +1,5 @@
-"""The sandbox's own routes under ``/sandbox/``: inbox, faults, clock, users.
+"""The sandbox's own routes under ``/sandbox/``: inbox, faults, clock, users,
+and the codes checked per session.
 
 These are a developer's controls, not part of kod.mobi, and take no key: the
 sandbox listens on loopback and guards nothing real.
@@ -50,6 +51,8 @@ def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxRes
             return json_response(
                 200, {"faults": [f.as_json() for f in engine.faults.active()]}
             )
+        if path == "/sandbox/sessions" and method == "GET":
+            return json_response(200, {"checks": engine.project.check_counts()})
         if path == "/sandbox/clock" and method == "POST":
             engine.advance(float(_json(request).get("advance", 0)))
             return json_response(200, {"now": engine.now()})

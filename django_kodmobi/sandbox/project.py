@@ -53,6 +53,8 @@ class _Session:
     #: Set once the right code was checked; the session is then finished.
     verify_token: str = ""
     sent_to: str = ""
+    #: Codes checked, right or wrong (GET /sandbox/sessions).
+    checks: int = 0
 
 
 class SandboxProject:
@@ -171,6 +173,7 @@ class SandboxProject:
         now = self.clock()
         with self._lock:
             session = self._usable_session(session_id, now)
+            session.checks += 1
             if hmac.compare_digest(code.upper().encode(), session.code.encode()):
                 session.verify_token = secrets.token_urlsafe(32)
                 self._tokens[session.verify_token] = session.id
@@ -184,6 +187,12 @@ class SandboxProject:
                 self._live_by_destination.pop(session.to, None)
                 raise Refusal("ERROR_BLOCKED", 429, count=session.wrong_codes)
             raise Refusal("ERROR_MESSAGE_WRONG_CODE", count=session.wrong_codes)
+
+    def check_counts(self) -> dict[str, int]:
+        """Codes checked per session, by session id (for fault runs that
+        prove no session was checked past its budget)."""
+        with self._lock:
+            return {sid: session.checks for sid, session in self._sessions.items()}
 
     def settings(self, language: str) -> dict[str, Any]:
         config = self.config
