@@ -132,6 +132,28 @@ class DeviceTests(KodMobiTestMixin, TestCase):
         keys = set(OTPSession.objects.values_list("device_key", flat=True))
         assert len(keys) == 5 and "" not in keys
 
+    def test_a_parallel_check_that_won_is_not_a_failure_of_this_one(self) -> None:
+        from unittest import mock
+
+        from django_kodmobi.contrib.otp import models as otp_models
+        from django_kodmobi.exceptions import Failure, VerificationError
+
+        self.challenge()
+        self.device.refresh_from_db()  # the form's copy sent the code
+        used = VerificationError(Failure.ALREADY_USED)
+        with mock.patch.object(otp_models, "check_code", side_effect=used):
+            assert not self.device.verify_token(self.code())
+        self.device.refresh_from_db()
+        assert self.device.throttling_failure_count == 0
+        with mock.patch.object(
+            otp_models,
+            "check_code",
+            side_effect=VerificationError(Failure.INVALID_CODE),
+        ):
+            assert not self.device.verify_token(self.wrong())
+        self.device.refresh_from_db()
+        assert self.device.throttling_failure_count == 1
+
     def test_a_code_works_once(self) -> None:
         self.challenge()
         code = self.code()
