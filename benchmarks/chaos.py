@@ -184,10 +184,12 @@ class Client:
         return reply
 
     def csrf(self) -> dict[str, str]:
-        return {"X-CSRFToken": self.http.cookies.get("csrftoken", "")}
+        return {"X-CSRFToken": self.http.cookies.get("csrftoken") or ""}
 
     def code_for(self, to: str) -> str:
-        reply = requests.get(f"{self.sandbox}/sandbox/inbox", params={"to": to}, timeout=10)
+        reply = requests.get(
+            f"{self.sandbox}/sandbox/inbox", params={"to": to}, timeout=10
+        )
         messages = reply.json()["messages"]
         if not messages:
             raise LookupError("no code delivered")
@@ -271,9 +273,9 @@ class Client:
         if started.status_code != 302:
             return
         done = self.call(
-            "POST", "/accounts/code/", data={**form, "code": self.code_for(email)}
+            "POST", "/accounts/login/code/", data={**form, "code": self.code_for(email)}
         )
-        if done.status_code == 302 and "/accounts/code/" not in done.headers.get(
+        if done.status_code == 302 and "/accounts/login/code/" not in done.headers.get(
             "Location", ""
         ):
             self.tally.add("logins")
@@ -299,7 +301,9 @@ def traffic(site: str, sandbox: str, tally: Tally, until: float) -> None:
     names, weights = zip(*scenarios, strict=True)
     while time.monotonic() < until:
         scenario = random.choices(names, weights)[0]
-        with contextlib.suppress(requests.RequestException, LookupError, KeyError, ValueError):
+        with contextlib.suppress(
+            requests.RequestException, LookupError, KeyError, ValueError
+        ):
             scenario(Client(site, sandbox, tally))
         time.sleep(random.uniform(0.05, 0.2))
 
@@ -321,7 +325,9 @@ class Probes:
     def probe(self, site: str, sandbox: str, tally: Tally) -> None:
         started = time.monotonic()
         ok = False
-        with contextlib.suppress(requests.RequestException, LookupError, KeyError, ValueError):
+        with contextlib.suppress(
+            requests.RequestException, LookupError, KeyError, ValueError
+        ):
             ok = Client(site, sandbox, tally).api_login()
         with self.lock:
             self.results.append((started, time.monotonic(), ok))
@@ -370,7 +376,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument(
-        "--postgres", default=os.environ.get("CHAOS_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+        "--postgres",
+        default=os.environ.get("CHAOS_POSTGRES", "postgres://postgres@127.0.0.1:5432"),
     )
     args = parser.parse_args()
     if args.seconds < 60:
@@ -413,7 +420,13 @@ def run(args: argparse.Namespace, redis: RedisServer, database: str) -> dict[str
     manage = [PYTHON, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=ROOT, check=True)  # noqa: S603
     # kod.mobi's own 5-strike block off: only the app's budget may hold.
-    sandbox_command = [PYTHON, "-m", "django_kodmobi.sandbox", "--port", str(sandbox_port)]
+    sandbox_command = [
+        PYTHON,
+        "-m",
+        "django_kodmobi.sandbox",
+        "--port",
+        str(sandbox_port),
+    ]
     sandbox_command += ["--quiet", "--max-wrong-codes", "1000"]
     site_command = [PYTHON, "-m", "gunicorn", "example_project.wsgi:application"]
     site_command += ["--bind", f"127.0.0.1:{site_port}", "--workers", "2"]
@@ -437,7 +450,9 @@ def run(args: argparse.Namespace, redis: RedisServer, database: str) -> dict[str
         ended = dict(faults(args.seconds, sandbox, redis, site_process.pid))
         for thread in threads:
             thread.join()
-        checks = requests.get(f"{sandbox}/sandbox/sessions", timeout=10).json()["checks"]
+        checks = requests.get(f"{sandbox}/sandbox/sessions", timeout=10).json()[
+            "checks"
+        ]
     rows = rows_without_outcome(database, env)
     return {
         "benchmark": "chaos",
@@ -469,7 +484,10 @@ def rows_without_outcome(database: str, env: dict[str, str]) -> int:
     wait = float(latest[0] or 0) if latest else 0.0
     time.sleep(max(0.0, wait) + 1)
     subprocess.run(  # noqa: S603
-        [PYTHON, "manage.py", "kodmobi_cleanup"], env=env, cwd=ROOT, check=True,
+        [PYTHON, "manage.py", "kodmobi_cleanup"],
+        env=env,
+        cwd=ROOT,
+        check=True,
         stdout=subprocess.DEVNULL,
     )
     with psycopg.connect(database) as db:

@@ -29,9 +29,11 @@ DEFAULTS: dict[str, Any] = {
     #: Seconds one kod.mobi call may take in all, retries included.
     "DEADLINE": 10.0,
     #: Failed kod.mobi calls in a row (timeouts, 5xx, malformed replies)
-    #: after which the app stops calling it for BREAKER_COOLDOWN seconds.
+    #: after which the app stops calling it for BREAKER_COOLDOWN seconds,
+    #: then lets one call through as a probe. One probe a second is nothing
+    #: to kod.mobi, and logins work again within a second of its return.
     "BREAKER_FAILURES": 5,
-    "BREAKER_COOLDOWN": 30,
+    "BREAKER_COOLDOWN": 1,
     #: Retries where no second message can result (see the client).
     "MAX_RETRIES": 2,
     "CHALLENGE_HEADER": "X-CF-TURNSTILE-TOKEN",

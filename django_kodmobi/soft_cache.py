@@ -26,8 +26,11 @@ _T = TypeVar("_T")
 def _safely(operation: Callable[[], _T], default: _T) -> _T:
     try:
         return operation()
-    except Exception:  # noqa: BLE001 - any backend's connection error
-        logger.warning("the cache is unavailable; going on without it", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - any backend's connection error
+        # One line per failure: an outage must not flood the log.
+        logger.warning(
+            "the cache is unavailable; going on without it: %s", type(exc).__name__
+        )
         return default
 
 
