@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
@@ -239,3 +240,36 @@ class OwnerKeepsLoggingInRaceTests(KodMobiTestMixin, TransactionTestCase):
         # Waiting on other requests took DEADLINE + 1 (31 s) here before.
         assert elapsed < 10, elapsed
         assert self.kodmobi.calls["check"] == 5
+
+
+@override_settings(
+    KODMOBI={**settings.KODMOBI, "BREAKER_FAILURES": 3, "BREAKER_COOLDOWN": 1}
+)
+class HalfOpenProbeRaceTests(TransactionTestCase):
+    """On the suite's cache (Redis in the second pass of .ci/run), as every
+    worker shares it."""
+
+    def test_ten_callers_at_once_make_one_probe(self) -> None:
+        from django_kodmobi import breaker
+        from django_kodmobi.client import KodMobiConnectionError
+
+        breaker.reset()
+        self.addCleanup(breaker.reset)
+        probes: list[int] = []
+
+        def caller() -> None:
+            with breaker.guard():
+                probes.append(1)
+                time.sleep(0.2)  # the probe's call is in flight
+
+        with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:
+            for _ in range(3):
+                with (
+                    contextlib.suppress(KodMobiConnectionError),
+                    breaker.guard(),
+                ):
+                    raise KodMobiConnectionError("no answer")
+            clock.shift(1)
+            results = race([caller] * 10)
+        assert len(probes) == 1
+        assert sum(isinstance(r, breaker.CircuitOpenError) for r in results) == 9
