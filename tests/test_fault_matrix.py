@@ -213,7 +213,11 @@ class FaultMatrixTests(TestCase):
                 assert reply.status_code == 503, reply.content
                 assert reply.json()["code"] == "kodmobi_unavailable"
                 assert reply["Retry-After"]
-                assert elapsed < DEADLINE + 1.0, elapsed
+                # The whole request, Django's own work included, on a shared
+                # machine: 1 s of margin failed once under load (seed 22).
+                # A fault the deadline did not cut takes far longer (a
+                # dripping reply: 0.05 s a byte, 5 s and more).
+                assert elapsed < DEADLINE + 4.0, elapsed
                 if operation == "create" and fault_name == "read timeout":
                     assert calls == 1, "a create that may have sent is never repeated"
         self.engine.faults.clear()
