@@ -68,6 +68,7 @@ def site(live_server: Any, browser_sandbox: SandboxServer, settings: Any) -> Any
         "SECRET_KEY": engine.config.secret_key,
         "USER_PHONE_FIELD": "username",
         "DEFAULT_REGION": "RU",
+        "SMS_COUNTRIES": ["RU"],  # as a site that serves Russia names it
         "SANDBOX_INBOX_URL": f"{browser_sandbox.url}/sandbox/",
         "TIMEOUT": (2, 3),
         "MAX_RETRIES": 0,
