@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
 DEMO_PORT ?= 8000
 
-.PHONY: help install test coverage lint format demo sandbox messages mutation docs bench chaos clean
+.PHONY: help install test coverage lint format demo sandbox messages mutation mutants docs bench chaos clean
 
 help:
 	@echo "make demo     run the example site with the local kod.mobi sandbox"
@@ -74,6 +74,11 @@ mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet "mutmut>=3.3"
 	$(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results
+
+# Hand-made rule mutants (tests/rule_mutants.py): each breaks one rule and
+# runs the tests that pin it. MUTANTS=limits runs those of one file.
+mutants: $(STAMP)
+	$(BIN)/python -m tests.rule_mutants $(MUTANTS)
 
 # Refresh the ru catalogues after changing translatable strings, then
 # translate the new entries (tests fail on untranslated ones).

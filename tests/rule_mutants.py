@@ -1,0 +1,441 @@
+"""Hand-made rule mutants: each breaks one rule of the code, runs the tests
+that pin it, and puts the file back. A mutant that no test notices is listed
+as SURVIVED.
+
+    .venv/bin/python -m tests.rule_mutants            # all of them (a few minutes)
+    .venv/bin/python -m tests.rule_mutants limits     # those whose file names this
+
+Two survivors are known to be equivalent: at the very end of a pause
+(``paused_until >= now``) and of a rate window (``t >= now - seconds``), the
+wait works out to 0 s, and a wait of 0 refuses nothing.
+
+It rewrites files of the working tree: run it on a clean checkout and do not
+edit meanwhile. `mutmut` (``make mutation``) covers the same modules at random.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+T_DEV = "tests/test_device_trust.py"
+T_G = "tests/test_guessing.py"
+T_S = "tests/test_services.py"
+T_D = "tests/test_defaults.py"
+T_O = "tests/test_cache_outage.py"
+T_U = "tests/test_upstream_faults.py"
+T_C = "tests/test_client_faults.py"
+T_T = "tests/test_transitions.py"
+T_L = "tests/test_limits.py tests/test_sending_abuse.py"
+T_SU = "tests/test_step_up.py"
+T_API = "tests/test_api.py tests/test_api_lifecycle.py"
+T_OTP = "--ds=tests.settings_otp tests/test_otp.py"
+T_PHONE_USER = "--ds=tests.settings_phone_user tests/test_custom_user.py"
+T_ALLAUTH = "--ds=tests.settings_allauth tests/test_allauth.py"
+
+#: (file, what the rule says, what the mutant says instead, the tests to run)
+MUTANTS: list[tuple[str, str, str, str]] = [
+    (
+        "django_kodmobi/guards.py",
+        "if not device and own in streaks:",
+        "if own in streaks:",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/guards.py",
+        "    if not device:\n        # A lock",
+        "    if True:\n        # A lock",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/guards.py",
+        ").update(failures=0)",
+        ').update(failures=F("failures"))',
+        T_G,
+    ),
+    (
+        "django_kodmobi/guards.py",
+        "if streak.failures < settings.MAX_FAILURES:",
+        "if streak.failures <= settings.MAX_FAILURES:",
+        f"{T_G} {T_D}",
+    ),
+    (
+        "django_kodmobi/guards.py",
+        "ends = streak.updated_at + timedelta(seconds=settings.FAILURE_LOCK_SECONDS)",
+        "ends = streak.updated_at + timedelta(seconds=2 * settings.FAILURE_LOCK_SECONDS)",
+        f"{T_G} {T_D}",
+    ),
+    (
+        "django_kodmobi/guards.py",
+        "pause = dict(settings.FAILURE_COOLDOWNS).get(failures)",
+        "pause = dict(settings.FAILURE_COOLDOWNS).get(failures if device else FailureStreak.objects.get(pk=own).failures)",
+        f"{T_G} {T_DEV}",
+    ),
+    (
+        "django_kodmobi/guards.py",
+        '    if device:\n        return digest(f"id-device:',
+        '    if False:\n        return digest(f"id-device:',
+        T_DEV,
+    ),
+    ("django_kodmobi/guards.py", "address_key(ip) or '-'", "ip or '-'", T_DEV),
+    (
+        "django_kodmobi/guards.py",
+        "if paused_until is not None and paused_until > now:",
+        "if paused_until is not None and paused_until >= now:",
+        T_G,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "prefix = max(0, min(128, settings.IPV6_PREFIX))",
+        "prefix = 128",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "return str(address.ipv4_mapped)",
+        "return str(address)",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "raise cache_outage(exc) from exc",
+        "return Receipt()",
+        T_O,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "entries = [entry for entry in receipt.entries if entry[1] in wanted]",
+        "entries = []",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "log = [t for t in stored.get(key, []) if t > now - rate.seconds]",
+        "log = [t for t in stored.get(key, []) if t >= now - rate.seconds]",
+        T_L,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "OUTAGE_RETRY_AFTER = 15",
+        "OUTAGE_RETRY_AFTER = 30",
+        T_O,
+    ),
+    (
+        "django_kodmobi/services/start.py",
+        "        *_send_uses(counted, device),\n",
+        "",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/services/start.py",
+        "    if send and not reply.sent_to:",
+        "    if False:",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/services/start.py",
+        "    if resend:\n        counted",
+        "    if True:\n        counted",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/services/start.py",
+        '    if device:\n        return [("sends_per_device"',
+        '    if False:\n        return [("sends_per_device"',
+        T_DEV,
+    ),
+    ("django_kodmobi/services/start.py", "    if joined:\n", "    if False:\n", T_G),
+    (
+        "django_kodmobi/services/start.py",
+        "where = client.address_key or",
+        "where = client.ip or",
+        T_DEV,
+    ),
+    ("django_kodmobi/services/start.py", "        device_key=device,\n", "", T_DEV),
+    (
+        "django_kodmobi/services/verify.py",
+        "if session.status != Status.SENT and not settings.BROWSER_SDK:",
+        "if False:",
+        T_G,
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        "elif _check_in_flight(session, code):",
+        "elif False:",
+        T_S,
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        "lock(session, this_flow_only=True)",
+        "lock(session)",
+        T_G,
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        "checked_at__gt=stale",
+        "checked_at__gte=stale",
+        T_S,
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        '    KodSession.objects.filter(pk=session.kodmobi_session_id).update(\n        failures=F("failures") + 1\n    )',
+        "    pass",
+        f"{T_G} {T_S}",
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        "        OTPSession.objects.give_back_attempt(session)\n",
+        "",
+        T_G,
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        "guards.record_failure(session.identifier, ip, session.device_key)",
+        "guards.record_failure(session.identifier, ip)",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/models.py",
+        "joined_attempts__lt=max(0, maximum - OWN_CHECKS)",
+        "joined_attempts__lt=maximum",
+        T_G,
+    ),
+    (
+        "django_kodmobi/models.py",
+        "        if not session.device_key:\n            # Joined",
+        "        if True:\n            # Joined",
+        T_G,
+    ),
+    ("django_kodmobi/models.py", "            consumed_at__isnull=True,\n", "", T_T),
+    (
+        "django_kodmobi/services/recording.py",
+        "    with transaction.atomic():  # the status and its events, one commit",
+        "    if True:  # the status and its events, one commit",
+        T_T,
+    ),
+    (
+        "django_kodmobi/services/recording.py",
+        "    with transaction.atomic(savepoint=False):",
+        "    if True:",
+        T_T,
+    ),
+    (
+        "django_kodmobi/breaker.py",
+        "        if not soft_cache.add(",
+        "        if False and soft_cache.add(",
+        T_U,
+    ),
+    ("django_kodmobi/breaker.py", 'f"{_PROBE}:{open_until!r}"', "_PROBE", T_U),
+    (
+        "django_kodmobi/breaker.py",
+        "return isinstance(exc, KodMobiAPIError) and not exc.sys_message",
+        "return False",
+        T_U,
+    ),
+    (
+        "django_kodmobi/soft_cache.py",
+        "        return default\n",
+        "        raise\n",
+        T_O,
+    ),
+    (
+        "django_kodmobi/client/client.py",
+        "            _limit_next_wait(raw, min(self.timeout[1], self._left(ends_at)))\n",
+        "",
+        T_C,
+    ),
+    (
+        "django_kodmobi/devices.py",
+        "if clock.epoch() - issued > settings.DEVICE_TRUST_DAYS * 86400:",
+        "if clock.epoch() - issued >= settings.DEVICE_TRUST_DAYS * 86400:",
+        T_DEV,
+    ),
+    ("django_kodmobi/devices.py", "[-MAX_ENTRIES:]", "[-MAX_ENTRIES - 1 :]", T_DEV),
+    (
+        "django_kodmobi/devices.py",
+        'return digest(f"device:{device_id}")',
+        'return digest("device")',
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/devices.py",
+        "secure=django_settings.SESSION_COOKIE_SECURE or request.is_secure(),",
+        "secure=request.is_secure(),",
+        T_DEV,
+    ),
+    ("django_kodmobi/devices.py", "        httponly=True,\n", "", T_DEV),
+    (
+        "django_kodmobi/views.py",
+        "                devices.remember(request, response, session.identifier)\n",
+        "",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/views.py",
+        '            response["Retry-After"] = str(failure.retry_after)',
+        "            pass",
+        T_O,
+    ),
+    (
+        "django_kodmobi/services/step_up.py",
+        "client = replace(client or ClientInfo(), user_pk=user.pk)",
+        "client = client or ClientInfo()",
+        T_DEV,
+    ),
+    (
+        "django_kodmobi/services/upstream.py",
+        "    if breaker.is_unexplained(exc):\n        return VerificationError(Failure.UNAVAILABLE)\n",
+        "",
+        T_U,
+    ),
+    (
+        "django_kodmobi/step_up_views.py",
+        'return url if is_safe_url(request, url) else ""',
+        "return url",
+        T_SU,
+    ),
+    (
+        "django_kodmobi/api/views.py",
+        "        if FLOW_HEADER not in request.headers:",
+        "        if False:",
+        T_API,
+    ),
+    (
+        "django_kodmobi/services/manual.py",
+        '("sends_global", "site")',
+        '("sends_global", None)',
+        "tests/test_manual_flow.py",
+    ),
+    ("django_kodmobi/conf.py", '"MAX_FAILURES": 100,', '"MAX_FAILURES": 1000,', T_D),
+    ("django_kodmobi/conf.py", "(40, 24 * 3600)", "(40, 12 * 3600)", T_D),
+    (
+        "django_kodmobi/conf.py",
+        '"start_per_identifier": "5/10m,20/d"',
+        '"start_per_identifier": "5/m,20/d"',
+        T_D,
+    ),
+    (
+        "django_kodmobi/conf.py",
+        '"start_per_ip": "20/m,60/h,200/d"',
+        '"start_per_ip": "20/m,60/h"',
+        T_D,
+    ),
+    (
+        "django_kodmobi/conf.py",
+        '"sends_global": "1000/h"',
+        '"sends_global": "10000/h"',
+        T_D,
+    ),
+    (
+        "django_kodmobi/conf.py",
+        '"verify_per_ip": "30/m"',
+        '"verify_per_ip": "300/m"',
+        T_D,
+    ),
+    ("django_kodmobi/conf.py", '"SMS_COUNTRIES": (),', '"SMS_COUNTRIES": None,', T_D),
+    ("django_kodmobi/conf.py", '        "VOIP",\n', "", T_D),
+    ("django_kodmobi/conf.py", '"IPV6_PREFIX": 64,', '"IPV6_PREFIX": 56,', T_D),
+    (
+        "django_kodmobi/conf.py",
+        '"BREAKER_COOLDOWN": 1,',
+        '"BREAKER_COOLDOWN": 30,',
+        T_D,
+    ),
+    (
+        "django_kodmobi/conf.py",
+        '"FAILURE_LOCK_SECONDS": 24 * 3600,',
+        '"FAILURE_LOCK_SECONDS": 48 * 3600,',
+        T_D,
+    ),
+    (
+        "django_kodmobi/conf.py",
+        '"DEVICE_TRUST_DAYS": 180,',
+        '"DEVICE_TRUST_DAYS": 365,',
+        T_D,
+    ),
+    ("django_kodmobi/models.py", "OWN_CHECKS = 2", "OWN_CHECKS = 1", T_G),
+    (
+        "django_kodmobi/api/views.py",
+        'reply["device_token"] = devices.issue(identifier, data.get("device_token", ""))',
+        "pass",
+        T_API,
+    ),
+    (
+        "django_kodmobi/services/context.py",
+        "device_token=device_token or devices.token_from_request(request),",
+        "device_token=device_token,",
+        T_DEV,
+    ),
+]
+MUTANTS += [
+    (
+        "django_kodmobi/contrib/otp/models.py",
+        "                client=ClientInfo(user_pk=self.user_id),\n",
+        "",
+        T_OTP,
+    ),
+    (
+        "django_kodmobi/contrib/otp/models.py",
+        "if exc.reason is not Failure.ALREADY_USED:",
+        "if True:",
+        T_OTP,
+    ),
+    (
+        "django_kodmobi/services/login.py",
+        "signup = user is None and not account.removed and",
+        "signup = user is None and",
+        T_PHONE_USER,
+    ),
+    (
+        "django_kodmobi/services/login.py",
+        "    except IntegrityError as exc:",
+        "    except ZeroDivisionError as exc:",
+        T_PHONE_USER,
+    ),
+    (
+        "django_kodmobi/contrib/allauth.py",
+        "        except VerificationError:\n            # Another",
+        "        except ZeroDivisionError:\n            # Another",
+        T_ALLAUTH,
+    ),
+]
+
+
+def run(path: str, old: str, new: str, tests: str) -> str:
+    """Apply one mutant, run its tests, restore the file; return the verdict."""
+    file = ROOT / path
+    source = file.read_text()
+    if old not in source:
+        return "NOT-APPLIED"
+    file.write_text(source.replace(old, new, 1))
+    try:
+        result = subprocess.run(  # noqa: S603 - our own interpreter and tests
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly"]
+            + ["--no-cov", *tests.split()],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=900,
+            check=False,
+        )
+    finally:
+        file.write_text(source)
+    return "killed" if result.returncode else "SURVIVED"
+
+
+def main() -> None:
+    wanted = sys.argv[1] if len(sys.argv) > 1 else ""
+    chosen = [m for m in MUTANTS if wanted in m[0]]
+    verdicts = []
+    for path, old, new, tests in chosen:
+        verdict = run(path, old, new, tests)
+        verdicts.append(verdict)
+        print(verdict, path, old.strip().splitlines()[0][:70], flush=True)
+    survived = verdicts.count("SURVIVED") + verdicts.count("NOT-APPLIED")
+    print(f"{len(verdicts) - survived} of {len(verdicts)} killed, {survived} not")
+
+
+if __name__ == "__main__":
+    main()
