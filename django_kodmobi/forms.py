@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import VerificationError
+from .services.verify import MAX_CODE_INPUT
 
 
 class IdentifierForm(forms.Form):
@@ -28,7 +29,7 @@ class IdentifierForm(forms.Form):
 class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code"),
-        max_length=32,
+        max_length=MAX_CODE_INPUT,
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "one-time-code",

@@ -114,8 +114,8 @@ class PageInputTests(KodMobiTestMixin, TestCase):
 class CodeInputTests(TestCase):
     def test_what_can_be_a_code(self) -> None:
         assert normalize_code(" 123-456 ") == "123456"
-        padded = "123 456".center(32)
-        assert normalize_code(padded) == "123456"  # up to 32 characters typed
+        padded = "123 456".center(160)
+        assert normalize_code(padded) == "123456"  # up to one SMS pasted
         for junk in [padded + " ", 123456, None, "12345", "1234567", "12345٦"]:
             with pytest.raises(VerificationError) as info:
                 normalize_code(junk)

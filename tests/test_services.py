@@ -513,12 +513,36 @@ class TestVerifyFailures(FlowTestCase):
 
     def test_malformed_code_spends_nothing(self) -> None:
         flow = start_login(PHONE)
-        for code in ["12345", "1234567", "12 34 5x!", "x" * 33, "١٢٣٤٥٦"]:
+        for code in [
+            "12345",
+            "1234567",
+            "12 34 5!",
+            "x" * 161,
+            "١٢٣٤٥٦",
+            "codes 123456 and 654321",  # two codes in one line: which?
+            "Your code is on its way",  # no code at all
+        ]:
             with pytest.raises(VerificationError) as info:
                 verify_code(flow.session.pk, flow.token, code)
             assert info.value.reason is Failure.INVALID_CODE
         flow.session.refresh_from_db()
         assert flow.session.attempts == 0
+
+    def test_codes_as_people_type_and_paste_them(self) -> None:
+        from django_kodmobi.services import normalize_code
+
+        for typed in [
+            "123456",
+            "123 456",
+            "123-456",
+            "123.456",
+            "123_456",
+            " 12 34 56 ",
+            "Your kod.mobi code: 123456. Do not share it.",
+            "123456 is your code",
+        ]:
+            assert normalize_code(typed) == "123456", typed
+        assert normalize_code("ab-12cd") == "ab12cd", "the case is kept"
 
     def test_code_with_spaces_and_dashes(self) -> None:
         flow = start_login(PHONE)

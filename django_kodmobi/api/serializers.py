@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from django_kodmobi.client import Channel
+from django_kodmobi.services.verify import MAX_CODE_INPUT
 
 CHANNEL_CHOICES = [channel.value for channel in Channel]
 
@@ -82,7 +83,13 @@ class ResendRequest(serializers.Serializer[Any]):
 
 class VerifyRequest(serializers.Serializer[Any]):
     flow = flow_field()
-    code = InputText(32)
+    code = InputText(
+        MAX_CODE_INPUT,
+        help_text=_(
+            "The code as typed or pasted: spaces and punctuation are dropped, "
+            "and a pasted message line gives the code in it."
+        ),
+    )
     challenge_token = challenge_field()
     device_token = device_token_field()
 

@@ -11,7 +11,7 @@ this flow's own destination.
 from __future__ import annotations
 
 import logging
-import re
+import string
 from datetime import timedelta
 
 from django.contrib.auth.signals import user_login_failed
@@ -50,23 +50,39 @@ __all__ = [
 
 logger = logging.getLogger("django_kodmobi.services")
 
-_CODE_NOISE = re.compile(r"[\s\-]+")
-_MAX_CODE_INPUT = 32
+#: What a code may be typed or pasted with: dropped (RFC 8628 §6.1).
+_NOISE = str.maketrans("", "", string.punctuation + string.whitespace)
+#: The longest input read for a code: a pasted message line (one SMS).
+MAX_CODE_INPUT = 160
 _MAX_VERIFY_TOKEN = 512
 
 
 def normalize_code(code: object) -> str:
-    """Strip spaces and dashes; refuse anything that cannot be a code."""
-    if not isinstance(code, str) or len(code) > _MAX_CODE_INPUT:
+    """The code in what a person typed or pasted; refuse anything else.
+
+    Punctuation and spaces are dropped, as allauth's normaliser does
+    (``123-456``, ``123 456``, ``123.456``, ``123_456``), and the case is
+    kept. A whole message line pasted (``Your code: 123456.``) gives its one
+    word of the code's length with a digit in it; none, or two, is refused.
+    """
+    if not isinstance(code, str) or len(code) > MAX_CODE_INPUT:
         raise VerificationError(Failure.INVALID_CODE)
-    cleaned = _CODE_NOISE.sub("", code)
-    if (
-        not cleaned.isascii()
-        or not cleaned.isalnum()
-        or len(cleaned) != settings.CODE_LENGTH
-    ):
-        raise VerificationError(Failure.INVALID_CODE)
+    cleaned = code.translate(_NOISE)
+    if not _is_code(cleaned):
+        words = {word.translate(_NOISE) for word in code.split()}
+        found = [word for word in words if _is_code(word) and _has_digit(word)]
+        if len(found) != 1:
+            raise VerificationError(Failure.INVALID_CODE)
+        cleaned = found[0]
     return cleaned
+
+
+def _is_code(text: str) -> bool:
+    return text.isascii() and text.isalnum() and len(text) == settings.CODE_LENGTH
+
+
+def _has_digit(text: str) -> bool:
+    return any(char.isdigit() for char in text)
 
 
 @sensitive_variables("code", "cleaned", "flow_token", "result")
