@@ -107,3 +107,22 @@ def schema_valid_input_passes_validation(ctx: Any, response: Any, case: Any) -> 
         and response.json().get("code") == "invalid"
     ):
         raise AssertionError(f"schema-valid input refused: {response.text}")
+
+
+@pytest.mark.django_db
+def test_the_schema_needs_no_default_schema_class(client: Any) -> None:
+    """A new project leaves DRF's DEFAULT_SCHEMA_CLASS as it is: the app's
+    own views carry drf-spectacular's schema class."""
+    from django.conf import settings
+    from django.test import override_settings
+    from django.urls import reverse
+
+    rest_framework = {
+        key: value
+        for key, value in settings.REST_FRAMEWORK.items()
+        if key != "DEFAULT_SCHEMA_CLASS"
+    }
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        reply = client.get(reverse("kodmobi_api:schema"))
+    assert reply.status_code == 200
+    assert b"/api/auth/start/" in reply.content

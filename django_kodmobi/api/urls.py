@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 from django.urls import path
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
@@ -58,6 +59,8 @@ if importlib.util.find_spec("rest_framework_simplejwt") is not None:
     class JwtRefreshView(OpenToAll, TokenRefreshView):
         """With ``API_LOGIN = "jwt"``: post the ``refresh`` token that verify
         returned, get a new ``access`` token."""
+
+        schema = AutoSchema()
 
     # With API_LOGIN = "jwt": trade the refresh token for a new access token.
     urlpatterns.append(
