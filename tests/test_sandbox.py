@@ -912,3 +912,28 @@ class TestRealism:
         assert Fault.from_json({"kind": "body", "body": "x"}).body == "x"
         with pytest.raises(ValueError):
             Fault.from_json({"kind": "body", "body": 7})
+
+
+class TestErrorTexts:
+    def test_every_refusal_the_sandbox_makes_has_its_own_text(self) -> None:
+        """A refusal without a text of its own would read "Internal server
+        error.", which no operator can act on."""
+        import re
+        from pathlib import Path
+
+        from django_kodmobi.sandbox import texts
+
+        package = Path(texts.__file__).parent
+        made = set()
+        for source in package.glob("*.py"):
+            made |= set(
+                re.findall(r'Refusal\(\s*"(ERROR_[A-Z_]+)"', source.read_text())
+            )
+        assert made, "the sandbox makes refusals"
+        internal = texts.error_text("ERROR_INTERNAL", "en")
+        for sys_message in sorted(made - {"ERROR_INTERNAL"}):
+            for language in ("en", "ru"):
+                assert texts.error_text(sys_message, language) != texts.error_text(
+                    "ERROR_INTERNAL", language
+                ), (sys_message, language)
+        assert internal == "Internal server error."

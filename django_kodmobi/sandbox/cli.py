@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_user,
         default=[],
         metavar="DEST=CHANNELS",
-        help="channels one destination is reachable on, e.g. +79990000001=sms (repeatable); others: phones on telegram,whatsapp,sms and emails on email",
+        help="channels one destination is reachable on, e.g. +79990000001=sms (repeatable); others: phones on whatsapp,sms (Telegram once its bot is opened) and emails on email",
     )
     parser.add_argument(
         "--sms-blocked-prefix",

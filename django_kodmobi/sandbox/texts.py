@@ -40,6 +40,18 @@ _TEXTS: Mapping[str, tuple[str, str]] = {
         "Проверка на робота не пройдена.",
     ),
     "ERROR_MESSAGE_NOT_FOUND": ("Message not found.", "Сообщение не найдено."),
+    "ERROR_PROJECT_HAS_NO_CHANNELS": (
+        "The project has no channels to send through.",
+        "У проекта нет каналов для отправки.",
+    ),
+    "ERROR_PHONE_BLOCKED": (
+        "Too many wrong codes for this destination. It is blocked for a while.",
+        "Слишком много неверных кодов для этого адресата. Он временно заблокирован.",
+    ),
+    "ERROR_WRONG_BALANCE": (
+        "The project's balance is too low to send.",
+        "На балансе проекта недостаточно средств для отправки.",
+    ),
     "ERROR_INTERNAL": ("Internal server error.", "Внутренняя ошибка сервера."),
 }
 
