@@ -35,6 +35,9 @@ class Failure(models.TextChoices):
     DESTINATION_MISMATCH = "destination_mismatch", _("destination mismatch")
     LOGIN_NOT_ALLOWED = "login_not_allowed", _("login not allowed")
     UNAVAILABLE = "kodmobi_unavailable", _("kod.mobi unavailable")
+    #: kod.mobi answers, but cannot send for this site: its balance is too
+    #: low, or its project has no channels. Only the operator can fix it.
+    SENDING_UNAVAILABLE = "sending_unavailable", _("sending unavailable")
     #: This site's own infrastructure (the cache that counts the limits) is
     #: down: nothing is sent or checked until it is back.
     UNAVAILABLE_HERE = "unavailable", _("temporarily unavailable")
@@ -98,6 +101,11 @@ OUTCOMES: dict[Failure, Outcome] = {
     Failure.UNAVAILABLE: Outcome(
         HTTPStatus.SERVICE_UNAVAILABLE,
         _("The code service is not answering right now. Try again in a minute."),
+    ),
+    # Not "try again in a minute": nobody knows when the operator acts.
+    Failure.SENDING_UNAVAILABLE: Outcome(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        _("We can't send codes right now. Please try again later."),
     ),
     Failure.UNAVAILABLE_HERE: Outcome(
         HTTPStatus.SERVICE_UNAVAILABLE,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
+from django.utils.timesince import timeuntil
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import clock
 from .exceptions import VerificationError
 from .services.verify import MAX_CODE_INPUT
 
@@ -41,8 +45,24 @@ class CodeForm(forms.Form):
     )
 
     def add_failure(self, exc: VerificationError) -> None:
-        """Show why the code was refused, and how many tries are left."""
-        self.add_error("code", exc.message)
+        """Show why the code was refused, for how long, and how many tries
+        are left."""
+        self.add_error("code", failure_text(exc))
         if exc.attempts_left is not None:
             left = gettext("Attempts left: %(count)d.") % {"count": exc.attempts_left}
             self.add_error("code", left)
+
+
+def failure_text(exc: VerificationError) -> str:
+    """What a page says of ``exc``: its message, and for how long when it
+    says (a pause, a limit, a blocked phone): "Try again in 15 minutes."."""
+    if not exc.retry_after:
+        return exc.message
+    if exc.retry_after < 60:
+        wait = gettext("Try again in %(seconds)d s.") % {"seconds": exc.retry_after}
+    else:
+        until = clock.now() + timedelta(seconds=exc.retry_after)
+        wait = gettext("Try again in %(time)s.") % {
+            "time": timeuntil(until, clock.now(), depth=1)
+        }
+    return f"{exc.message} {wait}"

@@ -22,7 +22,7 @@ from . import devices, services
 from .client import SessionChannel
 from .conf import settings
 from .exceptions import Failure, VerificationError
-from .forms import CodeForm, IdentifierForm
+from .forms import CodeForm, IdentifierForm, failure_text
 from .masking import mask_for_display
 from .models import OTPSession
 from .view_bases import OpenToAll, OwnCommits
@@ -103,7 +103,7 @@ class LoginView(OpenToAll, OwnCommits):
                     data.setlist("channel", [""])
                     form = IdentifierForm(data)
                     form.is_valid()
-                form.add_error(None, exc.message)
+                form.add_error(None, failure_text(exc))
                 return self.render(request, form, failure=exc)
             else:
                 request.session[FLOW_KEY] = {
@@ -265,12 +265,7 @@ class ResendView(OpenToAll, OwnCommits, FlowMixin):
                 challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
             )
         except VerificationError as exc:
-            text = exc.message
-            if exc.retry_after:
-                text += " " + _("Try again in %(seconds)d s.") % {
-                    "seconds": exc.retry_after
-                }
-            _notify(request, messages.ERROR, text)
+            _notify(request, messages.ERROR, failure_text(exc))
         else:
             _notify(request, messages.SUCCESS, _("We sent the code again."))
         return redirect("kodmobi:code")

@@ -164,7 +164,7 @@ class SendCodeTests(KodMobiTestMixin, TestCase):
                 send_code(EMAIL, CODE)
         finally:
             self.kodmobi.project.config.balance_empty = False
-        assert info.value.reason is Failure.UNAVAILABLE
+        assert info.value.reason is Failure.SENDING_UNAVAILABLE
         assert ManualDelivery.objects.get().error == "ERROR_WRONG_BALANCE"
 
     def test_no_code_is_kept_or_logged(self) -> None:

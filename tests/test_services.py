@@ -760,18 +760,24 @@ class TestVerifyFailures(FlowTestCase):
         assert flow.session.last_error == unknown[:width]
 
     def test_what_only_the_integrator_can_fix_is_logged_for_them(self) -> None:
-        def logged_on_start() -> str:
+        def logged_on_start(told: Failure = Failure.UNAVAILABLE) -> str:
             with (
                 self.assertLogs("django_kodmobi", "ERROR") as logs,
                 pytest.raises(VerificationError) as info,
             ):
                 start_login(PHONE)
-            assert info.value.reason is Failure.UNAVAILABLE  # to the person
+            assert info.value.reason is told  # to the person
             return logs.output[-1]
 
+        # Out of balance: "we can't send codes right now", not "a minute".
         self.kodmobi.config.balance_empty = True
-        assert "balance is too low" in logged_on_start()
+        logged = logged_on_start(Failure.SENDING_UNAVAILABLE)
+        assert "cannot send for this site: ERROR_WRONG_BALANCE" in logged
         self.kodmobi.config.balance_empty = False
+        self.kodmobi.config.channels = ()  # a project with no channel at all
+        logged = logged_on_start(Failure.SENDING_UNAVAILABLE)
+        assert "ERROR_PROJECT_HAS_NO_CHANNELS" in logged
+        self.kodmobi.config.channels = ("telegram", "whatsapp", "sms", "email")
         self.kodmobi.config.public_key = "the-key-kod.mobi-gave-us"  # not ours
         logged = logged_on_start()
         assert "check KODMOBI keys" in logged

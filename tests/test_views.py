@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import TestCase, modify_settings, override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from django_kodmobi.models import OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind
@@ -567,3 +568,37 @@ class DisplayContactTests(TestCase):
         # A username that is a name, not a phone: the email is shown.
         assert display_contact(User(username="anna", email=EMAIL)) == "a•••@example.com"
         assert display_contact(User(username="anna")) == "anna"
+
+
+class HowLongTests(KodMobiTestMixin, TestCase):
+    """A page that refuses for a while says for how long."""
+
+    @override_settings(KODMOBI={**settings.KODMOBI, "FAILURE_COOLDOWNS": ((1, 900),)})
+    def test_a_paused_phone_says_for_how_long(self) -> None:
+        from django_kodmobi import guards
+
+        with time_machine.travel("2026-11-28 10:00Z", tick=False):
+            guards.record_failure("+79991234567", "127.0.0.1")
+            response = self.client.post(
+                reverse("kodmobi:login"), {"identifier": "+79991234567"}
+            )
+            with translation.override("ru"):
+                russian = self.client.post(
+                    reverse("kodmobi:login"),
+                    {"identifier": "+79991234567"},
+                    HTTP_ACCEPT_LANGUAGE="ru",
+                )
+        assert response.status_code == 429
+        assert response["Retry-After"] == "900"
+        assert "Try again in 15\xa0minutes." in response.content.decode()
+        assert "через 15\xa0минут" in russian.content.decode()
+
+    def test_out_of_balance_says_we_cannot_send_now(self) -> None:
+        self.kodmobi.config.balance_empty = True
+        response = self.client.post(
+            reverse("kodmobi:login"), {"identifier": "a@b.example"}
+        )
+        assert response.status_code == 503
+        text = response.content.decode()
+        assert "We can&#x27;t send codes right now" in text
+        assert "minute" not in text.lower()

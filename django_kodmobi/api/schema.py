@@ -36,6 +36,7 @@ UPSTREAM = frozenset(
         Failure.LOCKED,
         Failure.EXPIRED,
         Failure.UNAVAILABLE,
+        Failure.SENDING_UNAVAILABLE,
         # This site's own cache, which counts the limits, is down.
         Failure.UNAVAILABLE_HERE,
     }

@@ -168,7 +168,8 @@ class ErrorReply(serializers.Serializer[Any]):
             "resend_too_soon, too_many_resends, challenge_failed, invalid_code, "
             "expired, locked, already_used, not_found, destination_mismatch, "
             "too_many_failures, login_not_allowed, kodmobi_unavailable, "
-            "unavailable, rate_limited, csrf_failed, request_too_large, "
+            "sending_unavailable, unavailable, rate_limited, csrf_failed, "
+            "request_too_large, "
             "not_authenticated, authentication_failed, step_up_required, "
             "contact_exists, contact_unavailable."
         )

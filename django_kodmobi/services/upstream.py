@@ -36,6 +36,9 @@ logger = logging.getLogger("django_kodmobi.services")
 
 _T = TypeVar("_T")
 
+#: kod.mobi's project has no channel at all to send through.
+NO_CHANNELS = "ERROR_PROJECT_HAS_NO_CHANNELS"
+
 #: kod.mobi's refusals and what they mean to the person, first match wins.
 OUTCOMES: tuple[tuple[type[KodMobiError], Failure], ...] = (
     (KodMobiRateLimitError, Failure.RESEND_TOO_SOON),
@@ -64,6 +67,12 @@ def failure_for(exc: KodMobiError) -> VerificationError:
     """
     if breaker.is_unexplained(exc):
         return VerificationError(Failure.UNAVAILABLE)
+    if isinstance(exc, KodMobiBalanceError) or (
+        isinstance(exc, KodMobiAPIError) and exc.sys_message == NO_CHANNELS
+    ):
+        # The operator must act; the person can only come back later.
+        logger.error("kod.mobi cannot send for this site: %s", exc.sys_message)
+        return VerificationError(Failure.SENDING_UNAVAILABLE)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         retry_after = max(1, retry_after)  # "wait 0 s" helps nobody
@@ -73,8 +82,6 @@ def failure_for(exc: KodMobiError) -> VerificationError:
     if isinstance(exc, KodMobiAuthenticationError):
         # Our keys are wrong: the integrator must act, the person cannot.
         logger.error("kod.mobi refused our API key; check KODMOBI keys: %s", exc)
-    elif isinstance(exc, KodMobiBalanceError):
-        logger.error("kod.mobi cannot send: the account balance is too low")
     return VerificationError(Failure.UNAVAILABLE, retry_after=retry_after)
 
 
