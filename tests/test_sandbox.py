@@ -384,6 +384,21 @@ class TestControls:
         assert icon.body.startswith(b"<svg")
         assert call(engine, "GET", "/sandbox/icons/viber.svg").status == 404
 
+    def test_codes_checked_per_session(self, engine: SandboxEngine) -> None:
+        created = call(
+            engine, "POST", "/session/create", {"to": "+79991234567", "type": "sms"}
+        ).json()
+        session_id = created["session_id"]
+        for code in ("000000", "111111", engine.last_code("+79991234567")):
+            call(
+                engine,
+                "POST",
+                "/session/check",
+                {"session_id": session_id, "code": code},
+            )
+        reply = call(engine, "GET", "/sandbox/sessions")
+        assert reply.json() == {"checks": {session_id: 3}}
+
     def test_clock(self, engine: SandboxEngine) -> None:
         before = engine.now()
         reply = call(engine, "POST", "/sandbox/clock", {"advance": 30})
