@@ -372,6 +372,48 @@ MUTANTS: list[tuple[str, str, str, str]] = [
 ]
 MUTANTS += [
     (
+        "django_kodmobi/client/client.py",
+        "    if isinstance(exc, requests.exceptions.SSLError):",
+        "    if False:",
+        T_C,
+    ),
+    (
+        "django_kodmobi/client/types.py",
+        'host.endswith(".invalid")',
+        'host.endswith("invalid")',
+        T_U,
+    ),
+    (
+        "django_kodmobi/client/types.py",
+        'if parts.scheme == "https" and host:',
+        'if parts.scheme in ("https", "http") and host:',
+        T_U,
+    ),
+    (
+        "django_kodmobi/services/upstream.py",
+        "        return VerificationError(Failure.SENDING_UNAVAILABLE)",
+        "        return VerificationError(Failure.UNAVAILABLE)",
+        T_S,
+    ),
+    (
+        "django_kodmobi/forms.py",
+        'wait = gettext("Try again in %(time)s.")',
+        'wait = gettext("Try again later.")',
+        "tests/test_views.py",
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        "        if len(found) != 1:",
+        "        if not found:",
+        T_S,
+    ),
+    (
+        "django_kodmobi/services/verify.py",
+        "cleaned = code.translate(_NOISE)",
+        "cleaned = code.strip()",
+        T_S,
+    ),
+    (
         "django_kodmobi/contrib/otp/models.py",
         "                client=ClientInfo(user_pk=self.user_id),\n",
         "",

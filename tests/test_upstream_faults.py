@@ -218,6 +218,10 @@ class UnsafeLinkTests(KodMobiTestMixin, TestCase):
             " javascript:alert(1)",
             "data:text/html,<script>alert(1)</script>",
             "http://evil.example/",
+            # Plain http only for loopback and the reserved .invalid domain.
+            "http://evilinvalid/",
+            "http://sandbox.invalid.evil.example/",
+            "http://127.0.0.1.evil.example/",
             "//evil.example/",
             "https://",
             "tg://resolve?domain=x",
