@@ -38,9 +38,14 @@ class ApiTestCase(KodMobiTestMixin, TestCase):
         self.api = APIClient()
         self.user = User.objects.create_user("anna", EMAIL)
 
-    def start(self, identifier: str = EMAIL, **extra: Any) -> dict[str, Any]:
+    def start(
+        self, identifier: str = EMAIL, *, language: str = "en", **extra: Any
+    ) -> dict[str, Any]:
         response = self.api.post(
-            url("start"), {"identifier": identifier, **extra}, format="json"
+            url("start"),
+            {"identifier": identifier, **extra},
+            format="json",
+            HTTP_ACCEPT_LANGUAGE=language,
         )
         assert response.status_code == HTTPStatus.CREATED, response.json()
         return dict(response.json())
@@ -70,6 +75,25 @@ class StartTests(ApiTestCase):
         assert body["flow"].startswith(OTPSession.objects.get().pk + ".")
         email = next(c for c in body["channels"] if c["type"] == "email")
         assert email["is_active"] and email["timeout"] == 60
+
+    def test_start_and_status_name_channels_alike(self) -> None:
+        for language in ("en", "ru"):
+            with self.subTest(language):
+                self.kodmobi.advance(181)
+                body = self.start(PHONE, language=language)
+                state = self.api.get(
+                    url("status"),
+                    HTTP_X_KODMOBI_FLOW=body["flow"],
+                    HTTP_ACCEPT_LANGUAGE=language,
+                ).json()
+
+                def names(reply: dict[str, Any]) -> dict[str, tuple[str, str]]:
+                    return {
+                        c["type"]: (c["name"], c["description"])
+                        for c in reply["channels"]
+                    }
+
+                assert names(body) == names(state)
 
     def test_channel_first(self) -> None:
         body = self.start(PHONE, channel="sms")

@@ -24,6 +24,7 @@ __all__ = [
     "channel_name",
     "channel_waits",
     "get_channels",
+    "in_our_words",
     "remember_session_channels",
 ]
 
@@ -68,13 +69,13 @@ def get_channels(
     if recent:
         kept = _recent_session_channels(session.kodmobi_session_id, language)
         if kept is not None:
-            return _in_our_words(SessionChannel.from_payload(item) for item in kept)
+            return in_our_words(SessionChannel.from_payload(item) for item in kept)
     try:
         channels = _ask(session.kodmobi_session_id, language)
     except KodMobiError as exc:
         raise upstream.failure_for(exc) from exc
     remember_session_channels(session.kodmobi_session_id, channels, language)
-    return _in_our_words(channels)
+    return in_our_words(channels)
 
 
 def _project_channels(language: str) -> tuple[SessionChannel, ...]:
@@ -85,7 +86,7 @@ def _project_channels(language: str) -> tuple[SessionChannel, ...]:
             Failure.UNAVAILABLE, retry_after=settings.CHANNELS_FAILURE_CACHE_SECONDS
         )
     if cached is not None:
-        return _in_our_words(SessionChannel.from_payload(item) for item in cached)
+        return in_our_words(SessionChannel.from_payload(item) for item in cached)
     try:
         channels = _ask(None, language)
     except KodMobiError as exc:
@@ -94,7 +95,7 @@ def _project_channels(language: str) -> tuple[SessionChannel, ...]:
     soft_cache.set(
         key, [dict(c.raw) for c in channels], settings.CHANNELS_CACHE_SECONDS
     )
-    return _in_our_words(channels)
+    return in_our_words(channels)
 
 
 def _ask(kodmobi_session_id: str | None, language: str) -> tuple[SessionChannel, ...]:
@@ -148,7 +149,10 @@ def channel_name(channel_type: str) -> str:
     return str(_NAMES.get(channel_type, channel_type))
 
 
-def _in_our_words(channels: Iterable[SessionChannel]) -> tuple[SessionChannel, ...]:
+def in_our_words(channels: Iterable[SessionChannel]) -> tuple[SessionChannel, ...]:
+    """``channels`` with this app's names and descriptions, in the request's
+    language, for the channel types it knows: every reply names a channel
+    the same way, whichever kod.mobi call it came from."""
     return tuple(
         replace(c, name=str(_NAMES[c.type]), description=str(_DESCRIPTIONS[c.type]))
         if c.type in _NAMES

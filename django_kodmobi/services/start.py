@@ -36,7 +36,7 @@ from django_kodmobi.models import (
 from django_kodmobi.provider import kodmobi_language
 
 from . import upstream
-from .channels import channel_waits, remember_session_channels
+from .channels import channel_waits, in_our_words, remember_session_channels
 from .context import ClientInfo, challenge
 from .flows import (
     Flow,
@@ -143,7 +143,7 @@ def start_login(
         signals.code_sent.send(
             sender=OTPSession, session=session, channel=reply.sent_to, resend=False
         )
-    return Flow(session=session, token=token, channels=reply.channels)
+    return Flow(session=session, token=token, channels=in_our_words(reply.channels))
 
 
 def _record_reply(
