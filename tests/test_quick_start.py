@@ -158,7 +158,10 @@ def test_log_in_through_the_pages(site: dict[str, Any], identifier: str) -> None
         allow_redirects=False,
         timeout=10,
     )
-    assert (done.status_code, done.headers["Location"]) == (302, "/")
+    assert (done.status_code, done.headers["Location"]) == (302, "/accounts/contacts/")
+    landing = browser.get(site["url"] + done.headers["Location"], timeout=5)
+    assert landing.status_code == 200
+    assert "You are logged in." in landing.text  # as the README promises
     assert who(browser, site)["authenticated"] is True
 
 
