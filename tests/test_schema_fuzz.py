@@ -126,3 +126,32 @@ def test_the_schema_needs_no_default_schema_class(client: Any) -> None:
         reply = client.get(reverse("kodmobi_api:schema"))
     assert reply.status_code == 200
     assert b"/api/auth/start/" in reply.content
+
+
+@pytest.mark.django_db
+def test_the_schema_names_itself_and_each_operation_once(client: Any) -> None:
+    import collections
+
+    from django.urls import reverse
+
+    from django_kodmobi import __version__
+
+    reply = client.get(reverse("kodmobi_api:schema"), {"format": "json"})
+    doc = reply.json()
+    assert (doc["info"]["title"], doc["info"]["version"]) == (
+        "django-kodmobi",
+        __version__,
+    )
+    operations = [
+        operation
+        for item in doc["paths"].values()
+        for method, operation in item.items()
+        if method in ("get", "post", "delete", "put", "patch")
+    ]
+    ids = collections.Counter(op["operationId"] for op in operations)
+    assert [name for name, count in ids.items() if count > 1] == []
+    assert all(not name[-1].isdigit() for name in ids), "no numbered collisions"
+    start = doc["paths"]["/api/auth/start/"]["post"]
+    assert "X-CSRFToken" in {p["name"] for p in start["parameters"]}
+    config = doc["paths"]["/api/auth/config/"]["get"]
+    assert "X-CSRFToken" not in {p["name"] for p in config.get("parameters", [])}

@@ -141,6 +141,7 @@ class ContactView(ContactsAPIView):
     """One contact: make it primary, or remove it."""
 
     @extend_schema(
+        operation_id="api_auth_contacts_make_primary",
         summary="Make a verified contact primary",
         request=None,
         responses={

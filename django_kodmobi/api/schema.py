@@ -19,7 +19,7 @@ from rest_framework import serializers
 
 from django_kodmobi.exceptions import OUTCOMES, Failure
 
-__all__ = ["FLOW_HEADER", "UPSTREAM", "errors_for", "flow_parameter"]
+__all__ = ["FLOW_HEADER", "UPSTREAM", "add_csrf_header", "errors_for", "flow_parameter"]
 
 #: The header that carries the flow reference from start.
 FLOW_HEADER = "X-Kodmobi-Flow"
@@ -141,3 +141,24 @@ def flow_parameter(*, required: bool, description: str) -> OpenApiParameter:
         required=required,
         description=description,
     )
+
+
+def add_csrf_header(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: every request of this API that
+    changes something documents the CSRF header a browser-mode client sends
+    (login CSRF)."""
+    header = {
+        "in": "header",
+        "name": "X-CSRFToken",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": (
+            "With API_LOGIN 'session' (browser mode): the value of the "
+            "csrftoken cookie that config/ sets. Not needed with tokens."
+        ),
+    }
+    for item in result.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in ("post", "put", "patch", "delete"):
+                operation.setdefault("parameters", []).append(header)
+    return result

@@ -9,6 +9,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
+from django_kodmobi import __version__
 from django_kodmobi.view_bases import OpenToAll
 
 from . import contacts, session, step_up, views
@@ -18,7 +19,21 @@ app_name = "kodmobi_api"
 
 @extend_schema(exclude=True)
 class SchemaView(SpectacularAPIView):
-    """The OpenAPI schema of this API (not listed in itself)."""
+    """The OpenAPI schema of this API (not listed in itself): named and
+    versioned as the app, whatever the project's SPECTACULAR_SETTINGS say."""
+
+    custom_settings = {
+        "TITLE": "django-kodmobi",
+        "DESCRIPTION": "Passwordless login by one-time codes through kod.mobi.",
+        "VERSION": __version__,
+        "ENUM_NAME_OVERRIDES": {
+            "ContactKindEnum": [("phone", "phone"), ("email", "email")]
+        },
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "django_kodmobi.api.schema.add_csrf_header",
+        ],
+    }
 
 
 urlpatterns = [
