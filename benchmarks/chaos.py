@@ -54,6 +54,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 MAX_ATTEMPTS = 5
+#: How long the sandbox fails (502) after its stall: longer than a DEADLINE.
+FAIL_SECONDS = 11
 #: The sandbox's own keys (django_kodmobi.sandbox.DEFAULT_*_KEY).
 PUBLIC_KEY = "11111111-1111-4111-8111-111111111111"
 SECRET_KEY = "22222222-2222-4222-8222-222222222222"
@@ -367,9 +369,11 @@ def faults(
     control = f"{sandbox}/sandbox/faults"
     requests.post(control, json={"kind": "latency", "latency": 15}, timeout=5)
     at(0.45, 12)
+    # Calls caught in the stall end within a DEADLINE (10 s): the failing
+    # phase outlasts them, so what is timed after it is kod.mobi's return.
     requests.delete(control, timeout=5)
     requests.post(control, json={"kind": "error", "status": 502}, timeout=5)
-    at(0.45, 18)
+    at(0.45, 12 + FAIL_SECONDS)
     requests.delete(control, timeout=5)
     yield "kodmobi_stalled_then_failed", time.monotonic()
 

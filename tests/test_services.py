@@ -341,7 +341,7 @@ class TestChannelLists(FlowTestCase):
 
     def test_a_channel_kodmobi_adds_later_keeps_its_own_words(self) -> None:
         viber = SessionChannel(name="Viber", type="viber", is_active=True, timeout=0)
-        assert channels._in_our_words([viber]) == (viber,)
+        assert channels.in_our_words([viber]) == (viber,)
 
     @override_settings(KODMOBI=kodmobi_settings(CHANNELS_CACHE_SECONDS=3600))
     def test_the_projects_list_is_kept_as_long_as_the_setting_says(self) -> None:
