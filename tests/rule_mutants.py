@@ -373,8 +373,8 @@ MUTANTS: list[tuple[str, str, str, str]] = [
 MUTANTS += [
     (
         "django_kodmobi/client/client.py",
-        "    if isinstance(exc, requests.exceptions.SSLError):",
-        "    if False:",
+        "    if isinstance(exc, requests.exceptions.SSLError):\n        # A cert",
+        "    if False:\n        # A cert",
         T_C,
     ),
     (
