@@ -298,6 +298,23 @@ class TestUsersAndConnect:
         )
         assert created.json()["sent_to"] == "telegram"
 
+    def test_the_connect_page_takes_a_number_as_people_type_it(
+        self, engine: SandboxEngine
+    ) -> None:
+        done = call(
+            engine,
+            "GET",
+            "/sandbox/connect/telegram",
+            query="to=%2B7+%28999%29+123-45-67",
+        )
+        assert b"Connected to Telegram" in done.body
+        call(engine, "GET", "/sandbox/connect/telegram", query="to=Anna%40Example.com")
+        for to in ("+79991234567", "anna@example.com"):
+            created = call(
+                engine, "POST", "/session/create", {"to": to, "type": "telegram"}
+            )
+            assert created.json()["sent_to"] == "telegram", to
+
     def test_telegram_bot_link_setting(self) -> None:
         engine = SandboxEngine(
             SandboxConfig(echo=False, telegram_bot_link="https://t.me/my-tg-bot")

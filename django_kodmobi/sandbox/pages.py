@@ -143,9 +143,24 @@ def _back_link(site_url: str) -> str:
     return f'<p><a href="{escape(site_url)}">← Back to the site</a></p>'
 
 
+#: What people type inside a phone number: dropped before it is looked up.
+_PHONE_SEPARATORS = str.maketrans("", "", " -().\u00a0")
+
+
+def as_stored(typed: str) -> str:
+    """A destination as the sandbox stores it, from what a person typed:
+    ``+7 (999) 123-45-67`` is ``+79991234567``, ``Anna@Example.com`` is
+    ``anna@example.com``."""
+    text = typed.strip()
+    if "@" in text:
+        return text.lower()
+    return text.translate(_PHONE_SEPARATORS)
+
+
 def _connect_page(engine: SandboxEngine, channel: str, to: str) -> str:
     name = engine.config.channel_name(channel)
     if to:
+        to = as_stored(to)
         engine.project.connect(to, channel)
         content = (
             f"<h1>Connected to {escape(name)}</h1>"
@@ -156,7 +171,8 @@ def _connect_page(engine: SandboxEngine, channel: str, to: str) -> str:
         content = (
             f"<h1>Connect {escape(name)}</h1>"
             "<p>In real life this is the bot or chat a user opens once. "
-            "Here, type the phone number or email to connect.</p>"
+            "Here, type the phone number (with its country code, as "
+            "+7 999 123-45-67) or the email to connect.</p>"
             f'<form method="get" action="/sandbox/connect/{quote(channel)}">'
             '<label>Phone or email <input name="to" required></label> '
             "<button>Connect</button></form>"
