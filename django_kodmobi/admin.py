@@ -19,7 +19,15 @@ from django.utils.translation import gettext_lazy as _
 from . import guards, reasons
 from .admin_charts import charts_view
 from .exceptions import VerificationError
-from .models import Contact, FailureStreak, ManualDelivery, OTPEvent, OTPSession
+from .models import (
+    LIVE_STATUSES,
+    Contact,
+    FailureStreak,
+    ManualDelivery,
+    OTPEvent,
+    OTPSession,
+    Status,
+)
 from .services.channels import channel_name
 from .users import normalize_identifier
 
@@ -92,7 +100,9 @@ class OTPEventAdmin(EventColumns, ReadOnlyMixin, admin.ModelAdmin):  # type: ign
     """Every event across sessions: "all wrong codes today" is two filters."""
 
     list_display = ["when", "kind", "channel", "why", "session_link"]
-    list_filter = [("kind", admin.AllValuesFieldListFilter), "at", "channel"]
+    # Newest first, as a log is read; kinds by their labels.
+    ordering = ["-at", "-id"]
+    list_filter = ["kind", "at", "channel"]
     date_hierarchy = "at"
     list_select_related = ["session"]
 
@@ -110,7 +120,7 @@ class OTPSessionAdmin(IdentifierSearch, ReadOnlyMixin, admin.ModelAdmin):  # typ
         "masked",
         "identifier_kind",
         "purpose",
-        "status",
+        "state",
         "channel",
         "attempts",
         "resends",
@@ -190,6 +200,14 @@ class OTPSessionAdmin(IdentifierSearch, ReadOnlyMixin, admin.ModelAdmin):  # typ
         "consumed",
         "updated",
     ]
+
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, obj: OTPSession) -> str:
+        """The status, with flows past their expiry shown as expired before
+        ``kodmobi_cleanup`` has written it."""
+        if obj.status in LIVE_STATUSES and obj.is_expired():
+            return str(Status.EXPIRED.label)
+        return str(obj.get_status_display())
 
     @admin.display(description=_("reason"), ordering="last_error")
     def why(self, obj: OTPSession) -> str:

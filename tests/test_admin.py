@@ -167,10 +167,31 @@ class AuditAnswersWhenAndWhyTests(KodMobiTestMixin, TestCase):
             with pytest.raises(VerificationError):
                 verify_code(flow.session.pk, flow.token, "000000")
         url = reverse("admin:kodmobi_otpevent_changelist")
-        response = self.client.get(url, {"kind": "code_rejected"})
+        response = self.client.get(url, {"kind__exact": "code_rejected"})
         assert response.status_code == HTTPStatus.OK
         assert response.context["cl"].result_count == 2
-        assert "a***@example.com" in response.content.decode()
+        content = response.content.decode()
+        assert "a***@example.com" in content
+        # The filter offers the kinds by their labels, the newest come first.
+        assert ">wrong code</a>" in content
+        events = list(response.context["cl"].result_list)
+        assert events == sorted(events, key=lambda e: (e.at, e.pk), reverse=True)
+
+    def test_a_flow_past_its_expiry_shows_as_expired_before_cleanup(self) -> None:
+        from datetime import timedelta
+
+        from django_kodmobi.models import OTPSession
+
+        other = start_login("+79991234567").session
+        OTPSession.objects.filter(pk=other.pk).update(
+            expires_at=other.expires_at - timedelta(days=1)
+        )
+        response = self.client.get(reverse("admin:kodmobi_otpsession_changelist"))
+        row = next(
+            r for r in response.content.decode().split("<tr") if "+7******4567" in r
+        )
+        assert ">expired<" in row
+        assert OTPSession.objects.get(pk=other.pk).status == "sent"
 
     def test_only_purposes_that_occur_are_offered(self) -> None:
         start_login("a@example.com")
