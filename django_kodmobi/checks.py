@@ -28,6 +28,7 @@ from django.core.cache import InvalidCacheBackendError, caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+from .check_ids import check_id
 from .client.endpoints import build_endpoints
 from .conf import DEFAULTS, settings
 from .limits import counts_exactly, parse_rates
@@ -57,7 +58,7 @@ def check_settings(
 ) -> list[CheckMessage]:
     raw = getattr(django_settings, "KODMOBI", {})
     if not isinstance(raw, dict):
-        return [Error("KODMOBI must be a dict.", id="kodmobi.E003")]
+        return [Error("KODMOBI must be a dict.", id=check_id("kodmobi.E003"))]
     messages: list[CheckMessage] = []
     messages += _keys()
     messages += _values(raw)
@@ -73,7 +74,7 @@ def check_settings(
             Warning(
                 f"Unknown KODMOBI keys: {', '.join(unknown)}.",
                 hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-                id="kodmobi.W002",
+                id=check_id("kodmobi.W002"),
             )
         )
     return messages
@@ -89,7 +90,7 @@ def _keys() -> list[CheckMessage]:
                 "KODMOBI['PUBLIC_KEY'] is not set.",
                 hint="Copy the public key from https://user.kod.mobi/settings/api-key "
                 "into the KODMOBI_PUBLIC_KEY environment variable.",
-                id="kodmobi.E001",
+                id=check_id("kodmobi.E001"),
             )
         )
     if not settings.SECRET_KEY:
@@ -97,7 +98,7 @@ def _keys() -> list[CheckMessage]:
             Error(
                 "KODMOBI['SECRET_KEY'] is not set; codes cannot be verified server side.",
                 hint="Put the secret key in the KODMOBI_SECRET_KEY environment variable.",
-                id="kodmobi.E002",
+                id=check_id("kodmobi.E002"),
             )
         )
     return messages
@@ -110,7 +111,7 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
         messages.append(
             Error(
                 f"KODMOBI['{name}'] must be {expected}, not {raw[name]!r}.",
-                id="kodmobi.E003",
+                id=check_id("kodmobi.E003"),
             )
         )
 
@@ -205,7 +206,9 @@ def _valid_regions(value: Any) -> bool:
 def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
     value = raw.get("RATE_LIMITS", {})
     if not isinstance(value, dict):
-        return [Error("KODMOBI['RATE_LIMITS'] must be a dict.", id="kodmobi.E003")]
+        return [
+            Error("KODMOBI['RATE_LIMITS'] must be a dict.", id=check_id("kodmobi.E003"))
+        ]
     messages: list[CheckMessage] = []
     known = set(DEFAULTS["RATE_LIMITS"])
     for name, text in value.items():
@@ -214,7 +217,7 @@ def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
                 Error(
                     f"KODMOBI['RATE_LIMITS'] has an unknown limit {name!r}.",
                     hint=f"Known limits: {', '.join(sorted(known))}.",
-                    id="kodmobi.E003",
+                    id=check_id("kodmobi.E003"),
                 )
             )
         elif text:
@@ -223,7 +226,10 @@ def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
                     raise ValueError(f"no rate in {text!r}")
             except (ValueError, TypeError, AttributeError) as exc:
                 messages.append(
-                    Error(f"KODMOBI['RATE_LIMITS'][{name!r}]: {exc}", id="kodmobi.E003")
+                    Error(
+                        f"KODMOBI['RATE_LIMITS'][{name!r}]: {exc}",
+                        id=check_id("kodmobi.E003"),
+                    )
                 )
     if messages or django_settings.DEBUG or not any(settings.RATE_LIMITS.values()):
         return messages
@@ -235,7 +241,7 @@ def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
                 "process keeps for itself (or not at all): with several workers "
                 "every limit is multiplied.",
                 hint="Use a shared cache such as Redis for CACHES['default'].",
-                id="kodmobi.W004",
+                id=check_id("kodmobi.W004"),
             )
         )
     elif not _counts_exactly():
@@ -246,7 +252,7 @@ def _rate_limits(raw: dict[str, Any]) -> list[CheckMessage]:
                 "each be let through.",
                 hint="Use Redis for CACHES['default'] (Django's RedisCache or "
                 "django-redis, not sharded): one script counts every worker.",
-                id="kodmobi.W005",
+                id=check_id("kodmobi.W005"),
             )
         )
     return messages
@@ -287,7 +293,7 @@ def _dotted_paths() -> list[CheckMessage]:
                 messages.append(
                     Error(
                         f"KODMOBI['{name}'] = {value!r} cannot be imported: {exc}",
-                        id="kodmobi.E004",
+                        id=check_id("kodmobi.E004"),
                     )
                 )
     return messages
@@ -301,7 +307,7 @@ def _backend() -> list[CheckMessage]:
             "KodMobiBackend is not in AUTHENTICATION_BACKENDS; nobody can log in "
             "with a code.",
             hint=f"Add '{BACKEND}' to AUTHENTICATION_BACKENDS.",
-            id="kodmobi.E005",
+            id=check_id("kodmobi.E005"),
         )
     ]
 
@@ -310,7 +316,9 @@ def _paths() -> list[CheckMessage]:
     try:
         build_endpoints(settings.get("PATHS") or {})
     except (ValueError, AttributeError) as exc:
-        return [Error(f"KODMOBI['PATHS'] is invalid: {exc}", id="kodmobi.E006")]
+        return [
+            Error(f"KODMOBI['PATHS'] is invalid: {exc}", id=check_id("kodmobi.E006"))
+        ]
     return []
 
 
@@ -321,7 +329,7 @@ def _region() -> list[CheckMessage]:
             Error(
                 f"KODMOBI['DEFAULT_REGION'] = {region!r} is not a known region.",
                 hint="Use an ISO 3166-1 alpha-2 code such as 'RU', or None.",
-                id="kodmobi.E007",
+                id=check_id("kodmobi.E007"),
             )
         ]
     return []
@@ -351,7 +359,7 @@ def _production() -> list[CheckMessage]:
                 "The kod.mobi sandbox is in use while DEBUG is False: nobody gets "
                 "a real code.",
                 hint="Point KODMOBI['API_URL'] and the keys at the real service.",
-                id="kodmobi.W001",
+                id=check_id("kodmobi.W001"),
             )
         )
     if settings.CODE_LENGTH < 6:
@@ -362,7 +370,7 @@ def _production() -> list[CheckMessage]:
                 f"{10**settings.CODE_LENGTH // max(1, settings.MAX_ATTEMPTS)}.",
                 hint="Set the kod.mobi project to 6 or more digits and "
                 "KODMOBI['CODE_LENGTH'] to match.",
-                id="kodmobi.W003",
+                id=check_id("kodmobi.W003"),
             )
         )
     return messages

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.exceptions import FieldDoesNotExist
 
+from .check_ids import check_id
 from .conf import settings
 from .models import IdentifierKind
 from .users import can_ever_log_in
@@ -48,7 +49,7 @@ def _user_fields() -> list[CheckMessage]:
                     f"KODMOBI['{name}'] = {field!r}, but {user_model._meta.label} "
                     "has no such field.",
                     hint="Name a field of your user model, or leave it None.",
-                    id="kodmobi.E008",
+                    id=check_id("kodmobi.E008"),
                 )
             )
     return messages
@@ -70,7 +71,7 @@ def _identifiers() -> list[CheckMessage]:
                     "then be refused.",
                     hint=f"Set KODMOBI['{field}'], a USER_RESOLVER, or SIGNUP with a "
                     f"USER_FACTORY; or drop {kind.value!r} from IDENTIFIERS.",
-                    id="kodmobi.E009",
+                    id=check_id("kodmobi.E009"),
                 )
             )
     return messages
@@ -83,7 +84,7 @@ def _api_login() -> list[CheckMessage]:
             Error(
                 "KODMOBI['API_LOGIN'] = 'token' needs DRF's token app.",
                 hint="Add 'rest_framework.authtoken' to INSTALLED_APPS and migrate.",
-                id="kodmobi.E010",
+                id=check_id("kodmobi.E010"),
             )
         ]
     if mode == "jwt" and importlib.util.find_spec("rest_framework_simplejwt") is None:
@@ -91,7 +92,7 @@ def _api_login() -> list[CheckMessage]:
             Error(
                 "KODMOBI['API_LOGIN'] = 'jwt' needs djangorestframework-simplejwt.",
                 hint="pip install 'django-kodmobi[jwt]'.",
-                id="kodmobi.E010",
+                id=check_id("kodmobi.E010"),
             )
         ]
     return []

@@ -32,6 +32,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.checks import CheckMessage, Error
 from django.utils.module_loading import import_string
 
+from django_kodmobi.check_ids import check_id
 from django_kodmobi.exceptions import VerificationError
 from django_kodmobi.models import Contact, IdentifierKind
 from django_kodmobi.services import send_code
@@ -130,6 +131,6 @@ def check_code_format(**kwargs: Any) -> list[CheckMessage]:
             "allauth's phone codes are not what kod.mobi delivers (4 to 6 digits).",
             hint='ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, '
             '"length": 6, "dashed": False}',
-            id="kodmobi.E011",
+            id=check_id("kodmobi.E011"),
         )
     ]

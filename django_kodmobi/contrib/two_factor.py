@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
 from django_kodmobi import clock
+from django_kodmobi.check_ids import check_id
 from django_kodmobi.exceptions import VerificationError
 from django_kodmobi.masking import mask_identifier
 from django_kodmobi.models import DeliveryStatus, ManualDelivery
@@ -111,7 +112,7 @@ def check_gateway(**kwargs: Any) -> list[CheckMessage]:
                 "two-factor's phone codes are not what kod.mobi delivers "
                 "(4 to 6 digits).",
                 hint="TWO_FACTOR_TOTP_DIGITS = 6",
-                id="kodmobi.E012",
+                id=check_id("kodmobi.E012"),
             )
         )
     if _is_ours("TWO_FACTOR_CALL_GATEWAY"):
@@ -119,7 +120,7 @@ def check_gateway(**kwargs: Any) -> list[CheckMessage]:
             Error(
                 "kod.mobi makes no calls.",
                 hint="Leave TWO_FACTOR_CALL_GATEWAY unset.",
-                id="kodmobi.E013",
+                id=check_id("kodmobi.E013"),
             )
         )
     return messages
