@@ -124,10 +124,15 @@ class TestSendingFirst(FlowTestCase):
             "sms",
             "email",
         ]
-        # The row keeps what kod.mobi offered, as it said it, for the audit.
+        # The row keeps what kod.mobi offered, as it said it, for the audit;
+        # the flow's reply names the channels in this app's words.
         session.refresh_from_db()
         assert session.channels_offered == [
-            {"type": c.type, "name": c.name, "is_active": c.is_active}
+            {
+                "type": c.type,
+                "name": self.kodmobi.config.channel_name(c.type),
+                "is_active": c.is_active,
+            }
             for c in flow.channels
         ]
         assert len(flow.token) >= 43
