@@ -5,6 +5,7 @@ budgets while strangers are locked out, and every lock ends by itself."""
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 import time_machine
@@ -96,13 +97,18 @@ class DeviceTokenTests(TestCase):
 
 
 class PageCookieTests(KodMobiTestMixin, TestCase):
+    def page_login(self, identifier: str) -> tuple[Client, Any]:
+        """A login through the pages; the browser and the code page's reply."""
+        browser = Client()
+        browser.post(reverse("kodmobi:login"), {"identifier": identifier})
+        response = browser.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code(identifier)}
+        )
+        return browser, response
+
     def test_a_page_login_makes_the_browser_trusted_for_the_address(self) -> None:
         get_user_model().objects.create_user("anna", EMAIL)
-        browser = Client()
-        browser.post(reverse("kodmobi:login"), {"identifier": EMAIL})
-        response = browser.post(
-            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
-        )
+        browser, response = self.page_login(EMAIL)
         assert response.status_code == HTTPStatus.FOUND
         cookie = response.cookies[devices.COOKIE_NAME]
         assert cookie["httponly"] and cookie["samesite"] == "Lax"
@@ -117,19 +123,11 @@ class PageCookieTests(KodMobiTestMixin, TestCase):
     @override_settings(SESSION_COOKIE_SECURE=True)
     def test_the_cookie_is_secure_where_the_session_cookie_is(self) -> None:
         get_user_model().objects.create_user("anna", EMAIL)
-        browser = Client()
-        browser.post(reverse("kodmobi:login"), {"identifier": EMAIL})
-        response = browser.post(
-            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
-        )
+        _browser, response = self.page_login(EMAIL)
         assert response.cookies[devices.COOKIE_NAME]["secure"]
 
     def test_a_refused_login_is_no_trust(self) -> None:
-        browser = Client()
-        browser.post(reverse("kodmobi:login"), {"identifier": PHONE})
-        response = browser.post(
-            reverse("kodmobi:code"), {"code": self.kodmobi_code(PHONE)}
-        )
+        _browser, response = self.page_login(PHONE)  # no account for PHONE
         assert devices.COOKIE_NAME not in response.cookies
 
 

@@ -92,9 +92,8 @@ def errors_for(
     ]
     for table in extra:
         for status, names in table.items():
-            codes.setdefault(status, []).extend(
-                n for n in names if n not in codes.get(status, [])
-            )
+            known = codes.setdefault(status, [])
+            known += [name for name in names if name not in known]
     for reason in sorted(failures):
         codes.setdefault(int(OUTCOMES[reason].status), []).append(reason.value)
     return {
