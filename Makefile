@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
 DEMO_PORT ?= 8000
 
-.PHONY: help install test coverage lint format demo sandbox messages mutation mutants docs bench chaos clean
+.PHONY: help install test test-long coverage lint format demo sandbox messages mutation mutants docs bench chaos clean
 
 help:
 	@echo "make demo     run the example site with the local kod.mobi sandbox"
-	@echo "make test     run the test suite (SQLite + local-memory cache)"
+	@echo "make test     run the test suite (SQLite + local-memory cache; about a minute)"
+	@echo "make test-long  Chromium, schemathesis and the README followed literally"
 	@echo "make lint     ruff format --check, ruff check, mypy"
 	@echo "make sandbox  run only the kod.mobi sandbox on :$(SANDBOX_PORT)"
 	@echo "make docs     build the documentation site into build/site"
@@ -36,16 +37,26 @@ $(DEMO_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[example]'
 	touch $(DEMO_STAMP)
 
-# The suite with branch coverage, then the custom-user pass (the user model
-# cannot be swapped within one process). The client and the sandbox must
-# stay at 95 % branch coverage or more.
+# The fast loop: the suite with branch coverage, then the custom-user pass
+# (the user model cannot be swapped within one process). The client and the
+# sandbox must stay at 95 % branch coverage or more. The long suites
+# (Chromium, schemathesis, the README followed literally) are `make
+# test-long`; .ci/run runs both.
+FAST_TESTS := -m "not browser and not docs" --ignore=tests/test_schema_fuzz.py
 test: $(STAMP)
-	$(BIN)/python -m pytest --cov --cov-report= $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report= $(FAST_TESTS) $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --cov --cov-append --cov-report= \
 		--ds=tests.settings_phone_user tests/test_custom_user.py $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report
 	$(BIN)/python -m coverage report --fail-under=95 \
 		--include='django_kodmobi/client/*,django_kodmobi/sandbox/*'
+
+# Headless Chromium (skipped without Debian's chromium), the schemathesis
+# run of the API, and every how-to of the README done literally in new
+# projects (tests/test_literal_docs*.py).
+test-long: $(STAMP)
+	$(BIN)/python -m pytest --no-cov -m "browser or docs" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --no-cov tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -84,7 +84,7 @@ OUTCOMES: dict[Failure, Outcome] = {
     ),
     Failure.TOO_MANY_FAILURES: Outcome(
         HTTPStatus.TOO_MANY_REQUESTS,
-        _("Too many wrong codes for this phone number or email. Try again later."),
+        _("Too many wrong codes for this phone number or email."),
     ),
     Failure.ALREADY_USED: Outcome(
         HTTPStatus.CONFLICT, _("This code has already been used. Ask for a new one.")
@@ -113,7 +113,7 @@ OUTCOMES: dict[Failure, Outcome] = {
     ),
     Failure.RATE_LIMITED: Outcome(
         HTTPStatus.TOO_MANY_REQUESTS,
-        _("Too many attempts from here. Please try again later."),
+        _("Too many attempts from here."),
     ),
     Failure.CONTACT_EXISTS: Outcome(
         HTTPStatus.CONFLICT,
@@ -129,6 +129,15 @@ OUTCOMES: dict[Failure, Outcome] = {
 #: What a person is told, per reason. Projects may override entries.
 MESSAGES: dict[str, Promise] = {
     reason: outcome.message for reason, outcome in OUTCOMES.items()
+}
+
+
+#: Said after the message when nobody knows how long the wait is; when it is
+#: known, pages say it instead ("Try again in 15 minutes.", see
+#: ``forms.failure_text``) and the API sends ``Retry-After``.
+WAIT_UNKNOWN: dict[Failure, Promise] = {
+    Failure.TOO_MANY_FAILURES: _("Try again later."),
+    Failure.RATE_LIMITED: _("Try again later."),
 }
 
 
@@ -152,7 +161,12 @@ class VerificationError(Exception):
 
     @property
     def message(self) -> str:
-        return str(MESSAGES[self.reason])
+        """What the person is told; how long to wait, when unknown, is part
+        of it (the caller says it otherwise)."""
+        said = str(MESSAGES[self.reason])
+        if self.retry_after or self.reason not in WAIT_UNKNOWN:
+            return said
+        return f"{said} {WAIT_UNKNOWN[self.reason]}"
 
     @property
     def http_status(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from django import forms
@@ -61,8 +62,11 @@ def failure_text(exc: VerificationError) -> str:
     if exc.retry_after < 60:
         wait = gettext("Try again in %(seconds)d s.") % {"seconds": exc.retry_after}
     else:
-        until = clock.now() + timedelta(seconds=exc.retry_after)
+        # Whole minutes, rounded up: "in 9 minutes" for a 10-minute wait
+        # would send the person back too early.
+        now = clock.now()
+        until = now + timedelta(minutes=math.ceil(exc.retry_after / 60))
         wait = gettext("Try again in %(time)s.") % {
-            "time": timeuntil(until, clock.now(), depth=1)
+            "time": timeuntil(until, now, depth=1)
         }
     return f"{exc.message} {wait}"

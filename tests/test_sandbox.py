@@ -25,6 +25,8 @@ from django_kodmobi.client import (
 from django_kodmobi.sandbox import (
     DEFAULT_PUBLIC_KEY,
     DEFAULT_SECRET_KEY,
+    TEST_DESTINATION_BLOCKED,
+    TEST_DESTINATIONS,
     Fault,
     FaultKind,
     Inbox,
@@ -249,6 +251,110 @@ class TestUsersAndConnect:
         )
         reply = call(engine, "POST", "/session/create", {"to": "+79990000005"})
         assert reply.json()["sys_message"] == "ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL"
+
+    def test_the_docs_number_is_on_telegram_as_the_docs_request_expects(
+        self, engine: SandboxEngine
+    ) -> None:
+        # kod.mobi's docs send it the way curl --data does: form-encoded JSON.
+        reply = call(
+            engine,
+            "POST",
+            "/session/create",
+            b'{"to": "+79991234567", "type": "telegram", "send": true}',
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert reply.status == 200, reply.json()
+        assert reply.json()["sent_to"] == "telegram"
+
+    def test_the_sms_only_test_number(self, engine: SandboxEngine) -> None:
+        reply = call(engine, "POST", "/session/create", {"to": "+79990000100"}).json()
+        assert reply["sent_to"] == "sms"
+        refused = call(
+            engine,
+            "POST",
+            "/session/send",
+            {"session_id": reply["session_id"], "type": "whatsapp"},
+        )
+        assert refused.json()["sys_message"] == "ERROR_USER_NOT_AUTHORIZE_ON_CHANNEL"
+
+    def test_the_blocked_test_number_stays_blocked(self, engine: SandboxEngine) -> None:
+        for _ in range(2):
+            reply = call(
+                engine, "POST", "/session/create", {"to": TEST_DESTINATION_BLOCKED}
+            )
+            assert (reply.status, reply.json()["sys_message"]) == (
+                429,
+                "ERROR_PHONE_BLOCKED",
+            )
+            assert reply.json()["error_params"]["timeout"] == 3600
+            engine.advance(7200)
+
+    def test_blocks_set_at_run_time(self, engine: SandboxEngine) -> None:
+        to = "+79990000007"
+        assert (
+            call(engine, "POST", "/sandbox/blocks", {"to": to, "seconds": 60}).status
+            == 201
+        )
+        reply = call(engine, "POST", "/session/create", {"to": to})
+        assert (
+            reply.json()["sys_message"],
+            reply.json()["error_params"]["timeout"],
+        ) == ("ERROR_PHONE_BLOCKED", 60)
+        engine.advance(61)
+        assert call(engine, "POST", "/session/create", {"to": to}).status == 200
+        bad = call(engine, "POST", "/sandbox/blocks", {"seconds": 60})
+        assert bad.status == 400
+
+    def test_balance_and_channels_switched_at_run_time(
+        self, engine: SandboxEngine
+    ) -> None:
+        reply = call(engine, "POST", "/sandbox/settings", {"balance_empty": True})
+        assert reply.json()["balance_empty"] is True
+        refused = call(engine, "POST", "/session/create", {"to": "+79990000008"})
+        assert refused.json()["sys_message"] == "ERROR_WRONG_BALANCE"
+        call(
+            engine,
+            "POST",
+            "/sandbox/settings",
+            {"balance_empty": False, "channels": []},
+        )
+        refused = call(engine, "POST", "/session/create", {"to": "+79990000008"})
+        assert refused.json()["sys_message"] == "ERROR_PROJECT_HAS_NO_CHANNELS"
+        call(
+            engine,
+            "POST",
+            "/sandbox/settings",
+            {"channels": ["sms"], "phone_channels": ["sms"]},
+        )
+        assert (
+            call(engine, "POST", "/session/create", {"to": "+79990000008"}).json()[
+                "sent_to"
+            ]
+            == "sms"
+        )
+        # reset() puts the configuration back as it started.
+        started = sorted(engine._initial_config.phone_channels)
+        engine.reset()
+        assert call(engine, "GET", "/sandbox/settings").json() == {
+            "balance_empty": False,
+            "channels": ["telegram", "whatsapp", "sms", "email"],
+            "phone_channels": started,
+        }
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"echo": False},
+            {"channels": ["fax"]},
+            {"balance_empty": True, "code_length": 4},
+        ],
+    )
+    def test_settings_it_cannot_change(
+        self, engine: SandboxEngine, body: dict[str, Any]
+    ) -> None:
+        reply = call(engine, "POST", "/sandbox/settings", body)
+        assert reply.status == 400
+        assert call(engine, "GET", "/sandbox/settings").json()["balance_empty"] is False
 
     def test_users_control_route(self, engine: SandboxEngine) -> None:
         reply = call(
@@ -694,10 +800,21 @@ class TestCommandLine:
                 "--quiet",
                 "--project-name",
                 "Demo",
+                "--phone-channels",
+                "sms",
+                "--block",
+                "+79990000001",
+                "--balance-empty",
             )
         )
         assert config.channels == ("sms", "email")
-        assert config.users == {"+79990000000": frozenset({"sms", "whatsapp"})}
+        assert config.users == {
+            **TEST_DESTINATIONS,
+            "+79990000000": frozenset({"sms", "whatsapp"}),
+        }
+        assert config.phone_channels == frozenset({"sms"})
+        assert config.blocked == (TEST_DESTINATION_BLOCKED, "+79990000001")
+        assert config.balance_empty is True
         assert config.sms_blocked_prefixes == ("+44",)
         assert (config.code_length, config.code_letters, config.fixed_code) == (
             4,
@@ -715,6 +832,9 @@ class TestCommandLine:
             config.challenge_token,
         ) == (True, "X-Captcha", "ok")
         assert config.echo is False and config.project_name == "Demo"
+
+    def test_no_channels_at_all(self) -> None:
+        assert config_from_options(self._options("--channels", "")).channels == ()
 
     @pytest.mark.parametrize(
         "argv", [["--user", "nochannels"], ["--user", "+7=fax"], ["--channels", "fax"]]
@@ -767,8 +887,15 @@ class TestCommandLine:
             "--challenge",
             "--sms-blocked-prefix",
             "--code-length",
+            "--phone-channels",
+            "--block",
+            "--balance-empty",
         ):
             assert option in result.stdout
+        # The default it states is the one it has (it once named another).
+        said = " ".join(result.stdout.split())
+        assert "channels says, emails on email" in said
+        assert "(default: whatsapp,sms)" in said
 
 
 class TestClock:

@@ -7,7 +7,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .config import CHANNEL_NAMES, DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY, SandboxConfig
+from .config import (
+    CHANNEL_NAMES,
+    DEFAULT_PUBLIC_KEY,
+    DEFAULT_SECRET_KEY,
+    TEST_DESTINATION_BLOCKED,
+    TEST_DESTINATIONS,
+    SandboxConfig,
+)
 from .engine import SandboxEngine
 from .server import SandboxServer
 
@@ -26,7 +33,7 @@ def _user(value: str) -> tuple[str, frozenset[str]]:
 
 def _channels(value: str) -> tuple[str, ...]:
     names = tuple(c.strip() for c in value.split(",") if c.strip())
-    if not names or not set(names) <= set(CHANNEL_NAMES):
+    if not set(names) <= set(CHANNEL_NAMES):  # none is allowed: "" says so
         raise argparse.ArgumentTypeError(f"channels are {', '.join(CHANNEL_NAMES)}")
     return names
 
@@ -64,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--channels",
         type=_channels,
         default=("telegram", "whatsapp", "sms", "email"),
-        help="the project's channels in preference order (default: telegram,whatsapp,sms,email)",
+        help='the project\'s channels in preference order (default: telegram,whatsapp,sms,email; "" for none: ERROR_PROJECT_HAS_NO_CHANNELS)',
     )
     parser.add_argument(
         "--user",
@@ -72,7 +79,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_user,
         default=[],
         metavar="DEST=CHANNELS",
-        help="channels one destination is reachable on, e.g. +79990000001=sms (repeatable); others: phones on whatsapp,sms (Telegram once its bot is opened) and emails on email",
+        help="channels one destination is reachable on, e.g. +79990000001=sms (repeatable); others as --phone-channels says, emails on email",
+    )
+    parser.add_argument(
+        "--phone-channels",
+        type=_channels,
+        default=("whatsapp", "sms"),
+        metavar="CHANNELS",
+        help="where a phone not named by --user is reachable until its bot is opened (default: whatsapp,sms)",
+    )
+    parser.add_argument(
+        "--block",
+        action="append",
+        default=[],
+        metavar="DEST",
+        help="a destination always refused with ERROR_PHONE_BLOCKED, as after 15 wrong codes (repeatable; +79990000900 always is)",
+    )
+    parser.add_argument(
+        "--balance-empty",
+        action="store_true",
+        help="the account is out of money: every send answers ERROR_WRONG_BALANCE",
     )
     parser.add_argument(
         "--sms-blocked-prefix",
@@ -154,7 +180,10 @@ def config_from_options(options: argparse.Namespace) -> SandboxConfig:
         secret_key=options.secret_key,
         project_name=options.project_name,
         channels=tuple(options.channels),
-        users=dict(options.user),
+        users={**TEST_DESTINATIONS, **dict(options.user)},
+        blocked=(TEST_DESTINATION_BLOCKED, *options.block),
+        phone_channels=frozenset(options.phone_channels),
+        balance_empty=options.balance_empty,
         sms_blocked_prefixes=tuple(options.sms_blocked_prefix),
         telegram_bot_link=options.telegram_bot_link,
         code_length=options.code_length,

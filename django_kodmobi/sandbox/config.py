@@ -10,6 +10,8 @@ __all__ = [
     "DEFAULT_PUBLIC_KEY",
     "DEFAULT_SECRET_KEY",
     "SandboxConfig",
+    "TEST_DESTINATIONS",
+    "TEST_DESTINATION_BLOCKED",
 ]
 
 #: Well-known sandbox keys, UUID-shaped like real ones. Anyone can read them
@@ -23,6 +25,23 @@ CHANNEL_NAMES: Mapping[str, str] = {
     "sms": "SMS",
     "email": "Email",
 }
+
+#: Phones that behave the same in every sandbox, as Stripe's test cards do,
+#: so that the docs' examples work as written. Any other phone is reachable
+#: on WhatsApp and SMS, and on Telegram once its bot is opened.
+TEST_DESTINATIONS: Mapping[str, frozenset[str]] = {
+    # kod.mobi's docs' own number: its bot is open, every channel reaches it.
+    "+79991234567": frozenset({"telegram", "whatsapp", "sms"}),
+    # Only SMS reaches it: a person with no messenger.
+    "+79990000100": frozenset({"sms"}),
+}
+#: Always blocked, as if 15 wrong codes had just been typed (``ERROR_PHONE_BLOCKED``).
+TEST_DESTINATION_BLOCKED = "+79990000900"
+
+
+def _test_destinations() -> dict[str, frozenset[str]]:
+    return dict(TEST_DESTINATIONS)
+
 
 _DESCRIPTIONS: Mapping[str, str] = {
     "telegram": "Code in a message from the sandbox Telegram bot",
@@ -52,7 +71,9 @@ class SandboxConfig:
     #: here a sandbox page that does just that).
     phone_channels: frozenset[str] = frozenset({"whatsapp", "sms"})
     email_channels: frozenset[str] = frozenset({"email"})
-    users: dict[str, frozenset[str]] = field(default_factory=dict)
+    users: dict[str, frozenset[str]] = field(default_factory=_test_destinations)
+    #: Destinations always blocked, as if 15 wrong codes had just been typed.
+    blocked: tuple[str, ...] = (TEST_DESTINATION_BLOCKED,)
     sms_blocked_prefixes: tuple[str, ...] = ()
     #: A bot link to show instead of the sandbox's own "connect" page.
     telegram_bot_link: str = ""

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django_kodmobi.client.endpoints import KeyKind
@@ -147,6 +147,7 @@ class SandboxEngine:
         inbox: Inbox | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        self._initial_config = replace(self.config)
         self._base_clock = clock
         self._offset = 0.0
         self.inbox = inbox or Inbox(echo=self.config.echo)
@@ -166,6 +167,30 @@ class SandboxEngine:
             raise ValueError("the sandbox clock only moves forward")
         self._offset += seconds
 
+    #: What :meth:`configure` may change while the sandbox runs.
+    RUNTIME_OPTIONS = frozenset({"balance_empty", "channels", "phone_channels"})
+
+    def configure(self, **changes: Any) -> None:
+        """Change the project while it runs: ``balance_empty=True`` (every send
+        answers ``ERROR_WRONG_BALANCE``), ``channels=()`` (no channels:
+        ``ERROR_PROJECT_HAS_NO_CHANNELS``) or ``phone_channels`` (where new
+        phones are reachable). Undone by :meth:`reset`."""
+        unknown = set(changes) - self.RUNTIME_OPTIONS
+        if unknown:
+            raise ValueError(f"not settable at run time: {', '.join(sorted(unknown))}")
+        if "channels" in changes:
+            changes["channels"] = tuple(changes["channels"])
+        if "phone_channels" in changes:
+            changes["phone_channels"] = frozenset(changes["phone_channels"])
+        replace(self.config, **changes)  # validates them, as at start
+        for name, value in changes.items():
+            setattr(self.config, name, value)
+
+    def restore(self) -> None:
+        """Undo :meth:`configure`: the project as the sandbox started."""
+        for name in self.RUNTIME_OPTIONS:
+            setattr(self.config, name, getattr(self._initial_config, name))
+
     def reset(self) -> None:
         """Start again as a new engine on the same configuration: no
         sessions, messages, faults or counted calls, and nothing remembered
@@ -174,6 +199,7 @@ class SandboxEngine:
         the ones before it. The clock keeps its offset."""
         self.inbox.clear()
         self.faults.clear()
+        self.restore()
         self.project = SandboxProject(self.config, self.inbox, self.now)
         with self._calls_lock:
             self.calls.clear()

@@ -63,6 +63,18 @@ def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxRes
                 raise ValueError("channels must be a list")
             engine.project.set_reachable(data.get("to"), channels)  # type: ignore[arg-type]
             return json_response(200, {"to": data["to"], "channels": channels})
+        if path == "/sandbox/settings":
+            if method == "POST":
+                engine.configure(**_json(request))
+            return json_response(200, _runtime_settings(engine))
+        if path == "/sandbox/blocks" and method == "POST":
+            data = _json(request)
+            seconds = data.get("seconds")
+            engine.project.block(
+                data.get("to"),  # type: ignore[arg-type]
+                None if seconds is None else float(seconds),
+            )
+            return json_response(201, {"to": data["to"]})
         if path.startswith("/sandbox/connect/") and method == "GET":
             channel = path.rsplit("/", 1)[1]
             return html_response(_connect_page(engine, channel, request.param("to")))
@@ -78,9 +90,18 @@ def handle_control(engine: SandboxEngine, request: SandboxRequest) -> SandboxRes
                     },
                     (_ICONS / f"{channel}.svg").read_bytes(),
                 )
-    except (ValueError, KeyError, Refusal) as exc:
+    except (ValueError, KeyError, TypeError, Refusal) as exc:
         return json_response(400, {"error": _reason(exc)})
     return json_response(404, {"error": "no such sandbox control"})
+
+
+def _runtime_settings(engine: SandboxEngine) -> dict[str, Any]:
+    config = engine.config
+    return {
+        "balance_empty": config.balance_empty,
+        "channels": list(config.channels),
+        "phone_channels": sorted(config.phone_channels),
+    }
 
 
 def _reason(exc: Exception) -> str:

@@ -99,6 +99,15 @@ class SandboxProject:
         with self._lock:
             self._reachable[to] = set(channels)
 
+    def block(self, to: str, seconds: float | None = None) -> None:
+        """Block ``to`` as 15 wrong codes would (``ERROR_PHONE_BLOCKED``), for
+        ``seconds`` or the configured ``destination_block_seconds``."""
+        to = self._destination(to)
+        if seconds is None:
+            seconds = self.config.destination_block_seconds
+        with self._lock:
+            self._destination_blocked_until[to] = self.clock() + seconds
+
     def code_for(self, to: str) -> str | None:
         """The back door for tests: the code of ``to``'s live session."""
         with self._lock:
@@ -314,7 +323,10 @@ class SandboxProject:
         return channel in reachable
 
     def _check_destination_block(self, to: str, now: float) -> None:
-        until = self._destination_blocked_until.get(to, 0.0)
+        if to in self.config.blocked:  # always, and for the full time
+            until = now + self.config.destination_block_seconds
+        else:
+            until = self._destination_blocked_until.get(to, 0.0)
         if until > now:
             raise Refusal("ERROR_PHONE_BLOCKED", 429, timeout=math.ceil(until - now))
 
