@@ -26,6 +26,7 @@ from django.apps import AppConfig
 from django.conf import settings as django_settings
 from django.core.cache import InvalidCacheBackendError, caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .check_ids import check_id
@@ -299,8 +300,27 @@ def _dotted_paths() -> list[CheckMessage]:
     return messages
 
 
+def serves_login_by_code() -> bool:
+    """Whether people can log in by code here: the URLconf includes this
+    app's pages (``django_kodmobi.urls``) or its API. A site that has kod.mobi
+    only deliver codes (for django-allauth, django-two-factor-auth) does
+    not, and the checks of a login by code (kodmobi.E005, E009) skip it.
+    A URLconf that does not load counts as serving: Django reports it."""
+    for name in ("kodmobi:login", "kodmobi_api:start"):
+        try:
+            reverse(name)
+        except NoReverseMatch:
+            continue
+        except Exception:  # noqa: BLE001 - a broken URLconf is Django's to report
+            return True
+        return True
+    return False
+
+
 def _backend() -> list[CheckMessage]:
     if BACKEND in django_settings.AUTHENTICATION_BACKENDS:
+        return []
+    if not serves_login_by_code():
         return []
     return [
         Error(

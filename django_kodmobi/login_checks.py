@@ -20,6 +20,7 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.exceptions import FieldDoesNotExist
 
 from .check_ids import check_id
+from .checks import serves_login_by_code
 from .conf import settings
 from .models import IdentifierKind
 from .users import can_ever_log_in
@@ -31,7 +32,8 @@ __all__ = ["check_login_settings"]
 def check_login_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    return [*_user_fields(), *_identifiers(), *_api_login()]
+    login = _identifiers() if serves_login_by_code() else []
+    return [*_user_fields(), *login, *_api_login()]
 
 
 def _user_fields() -> list[CheckMessage]:

@@ -163,6 +163,9 @@ class CheckTests(SimpleTestCase):
             CACHES=SHARED_CACHE,
         ):
             assert [m.id for m in check_settings()] == ["kodmobi.E005"]
+            # A site serving neither the pages nor the API only delivers codes.
+            with override_settings(ROOT_URLCONF="tests.urls_delivery_only"):
+                assert [m.id for m in check_settings()] == []
 
     def test_paths(self) -> None:
         assert ids(**GOOD, PATHS={"check": "/v2/check"}) == []

@@ -85,3 +85,12 @@ def test_the_test_kit_snippet_passes(quick_start: Reader) -> None:
     """ "Testing your site", in the Quick start's project: its test passes."""
     follow(quick_start, "Testing your site")
     assert "1 passed" in quick_start.output, quick_start.output
+
+
+def test_the_api_walkthrough(quick_start: Reader) -> None:
+    """The REST API section's walkthrough, run as written against the Quick
+    start's servers: it prints a login and the session it made."""
+    follow(quick_start, "REST API")
+    said = quick_start.output.splitlines()
+    assert said[0] == "logged_in", quick_start.output
+    assert said[1].startswith("{'authenticated': True, 'user': {"), said

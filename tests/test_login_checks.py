@@ -26,6 +26,11 @@ def ids(**kodmobi: Any) -> list[str]:
 
 
 class LoginCheckTests(TestCase):
+    @override_settings(ROOT_URLCONF="tests.urls_delivery_only")
+    def test_a_site_that_only_delivers_codes_needs_no_login_settings(self) -> None:
+        # Its phones reach no user, and no login by code is served: no E009.
+        assert ids() == []
+
     def test_email_only_on_a_user_model_without_phones_passes(self) -> None:
         assert ids(IDENTIFIERS=["email"]) == []
 
