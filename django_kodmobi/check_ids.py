@@ -24,6 +24,7 @@ CHECK_IDS: dict[str, str] = {
     "kodmobi.E011": "allauth's phone codes are not 4 to 6 digits",
     "kodmobi.E012": "TWO_FACTOR_TOTP_DIGITS is not 4 to 6",
     "kodmobi.E013": "the kod.mobi gateway is TWO_FACTOR_CALL_GATEWAY",
+    "kodmobi.E014": "TEST_NUMBERS while DEBUG is off, not allowed in production",
     "kodmobi.W001": "the sandbox is in use while DEBUG is off",
     "kodmobi.W002": "unknown keys in KODMOBI",
     "kodmobi.W003": "a code shorter than 6 characters while DEBUG is off",

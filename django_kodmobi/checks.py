@@ -128,6 +128,11 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
         and not 4 <= raw["CODE_LENGTH"] <= 8
     ):
         bad("CODE_LENGTH", "between 4 and 8")
+    if "TEST_NUMBERS" in raw and not _valid_test_numbers(raw["TEST_NUMBERS"]):
+        bad(
+            "TEST_NUMBERS",
+            "a dict of phones or emails to codes of CODE_LENGTH digits",
+        )
     if "TIMEOUT" in raw and not _valid_timeout(raw["TIMEOUT"]):
         bad("TIMEOUT", "a positive number or a (connect, read) pair")
     if "IDENTIFIERS" in raw:
@@ -161,6 +166,26 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
     if "SMS_COUNTRIES" in raw and not _valid_regions(raw["SMS_COUNTRIES"]):
         bad("SMS_COUNTRIES", '"*" or a list of regions libphonenumber knows')
     return messages
+
+
+def _valid_test_numbers(value: Any) -> bool:
+    from .exceptions import VerificationError
+    from .users import normalize_identifier  # it needs the app registry
+
+    if not isinstance(value, dict):
+        return False
+    for identifier, code in value.items():
+        if not (
+            isinstance(code, str)
+            and code.isdigit()
+            and len(code) == settings.CODE_LENGTH
+        ):
+            return False
+        try:
+            normalize_identifier(str(identifier))
+        except VerificationError:
+            return False
+    return True
 
 
 def _positive_number(value: Any) -> bool:
@@ -373,6 +398,16 @@ def _production() -> list[CheckMessage]:
     if django_settings.DEBUG:
         return []
     messages: list[CheckMessage] = []
+    if settings.TEST_NUMBERS and not settings.get("TEST_NUMBERS_IN_PRODUCTION"):
+        messages.append(
+            Error(
+                "KODMOBI['TEST_NUMBERS'] is set while DEBUG is False: anyone who "
+                "knows a test number and its code can log in as it.",
+                hint="Remove them, or set KODMOBI['TEST_NUMBERS_IN_PRODUCTION'] = "
+                "True if they are meant for an app-store review.",
+                id=check_id("kodmobi.E014"),
+            )
+        )
     if _uses_sandbox():
         messages.append(
             Warning(

@@ -157,6 +157,12 @@ DEFAULTS: dict[str, Any] = {
     #: django_kodmobi.contrib.otp: after n wrong codes in a row a device
     #: waits OTP_THROTTLE_FACTOR * 2**(n-1) seconds before the next check.
     "OTP_THROTTLE_FACTOR": 1,
+    #: Phones or emails whose code is fixed and never sent, for app-store
+    #: review: {"+79990000000": "246810"}. kod.mobi is never called for them.
+    "TEST_NUMBERS": {},
+    #: Test numbers are refused (kodmobi.E014) while DEBUG is off, unless this
+    #: says they are meant to be there.
+    "TEST_NUMBERS_IN_PRODUCTION": False,
     # -- housekeeping ------------------------------------------------------
     #: Days to keep OTP sessions and their events (kodmobi_cleanup).
     "RETENTION_DAYS": 90,
@@ -349,6 +355,11 @@ class Settings:
     @property
     def SESSION_CHANNELS_CACHE_SECONDS(self) -> int:  # noqa: N802
         return int(self.get("SESSION_CHANNELS_CACHE_SECONDS"))
+
+    @property
+    def TEST_NUMBERS(self) -> Mapping[str, str]:  # noqa: N802
+        value = self.get("TEST_NUMBERS")
+        return value if isinstance(value, Mapping) else {}
 
     @property
     def SANDBOX_INBOX_URL(self) -> str:  # noqa: N802

@@ -97,14 +97,16 @@ class LoginView(OpenToAll, OwnCommits):
                     challenge_token=request.POST.get(CHALLENGE_FIELD) or None,
                 )
             except VerificationError as exc:
+                connect = None
                 if exc.reason is Failure.CHANNEL_UNAVAILABLE:
+                    connect = _connect_link(form.cleaned_data["channel"])
                     # Do not offer the channel that just failed as the pick.
                     data = request.POST.copy()
                     data.setlist("channel", [""])
                     form = IdentifierForm(data)
                     form.is_valid()
                 form.add_error(None, failure_text(exc))
-                return self.render(request, form, failure=exc)
+                return self.render(request, form, failure=exc, connect=connect)
             else:
                 request.session[FLOW_KEY] = {
                     "id": flow.session.pk,
@@ -120,10 +122,23 @@ class LoginView(OpenToAll, OwnCommits):
         form: IdentifierForm | None = None,
         status: int = 200,
         failure: VerificationError | None = None,
+        connect: SessionChannel | None = None,
     ) -> HttpResponse:
-        context = login_context(request, form)
+        context = {**login_context(request, form), "connect": connect}
         response = render(request, self.template_name, context, status=status)
         return with_failure(response, failure)
+
+
+#: Channels a person connects to by opening a bot (kod.mobi's ``link``).
+BOT_CHANNELS = ("telegram", "whatsapp")
+
+
+def _connect_link(channel: str) -> SessionChannel | None:
+    """The project's ``channel``, when it is a messenger with a link to its
+    bot: a person it could not reach can open that and ask again."""
+    if channel not in BOT_CHANNELS:
+        return None
+    return next((c for c in project_channels() if c.type == channel and c.link), None)
 
 
 def with_failure(
@@ -186,7 +201,10 @@ class CodeView(OpenToAll, OwnCommits, FlowMixin):
         flow = self.flow(request)
         if flow is None:
             return redirect("kodmobi:login")
-        return self.render(request, flow[0], CodeForm())
+        # "?channels=fresh": back from connecting a messenger, so kod.mobi's
+        # word of a moment ago (kept for the page after a start) is stale.
+        fresh = request.GET.get("channels") == "fresh"
+        return self.render(request, flow[0], CodeForm(), recent=not fresh)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         flow = self.flow(request)
@@ -223,12 +241,13 @@ class CodeView(OpenToAll, OwnCommits, FlowMixin):
         session: OTPSession,
         form: CodeForm,
         status: int = 200,
+        recent: bool = True,
     ) -> HttpResponse:
         is_open = session.is_open and not session.is_expired()
         channels: tuple[SessionChannel, ...] = ()
         if is_open:
             try:
-                channels = services.get_channels(session, recent=True)
+                channels = services.get_channels(session, recent=recent)
             except VerificationError:
                 channels = ()
         cards = services.channel_cards(session, channels)

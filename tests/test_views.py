@@ -266,6 +266,36 @@ class CodePageTests(PageTestCase):
             assert "Connect Telegram" not in content
             assert 'value="telegram"' in content
 
+    def test_back_from_connecting_the_page_asks_at_once(self) -> None:
+        with time_machine.travel("2026-11-28 10:00Z", tick=False):
+            self.kodmobi.project.set_reachable(PHONE, ["sms"])
+            self.start(PHONE, channel="sms")
+            content = self.client.get(reverse("kodmobi:code")).content.decode()
+            assert "Connect Telegram" in content
+            assert 'href="?channels=fresh"' in content
+            self.kodmobi.project.connect(PHONE, "telegram")  # the bot opened
+            # No clock shift: "Done?" asks kod.mobi now, not 20 s later.
+            fresh = self.client.get(reverse("kodmobi:code"), {"channels": "fresh"})
+            assert self.kodmobi.calls["channels"] == 1
+            assert "Connect Telegram" not in fresh.content.decode()
+            assert 'value="telegram"' in fresh.content.decode()
+
+    def test_the_login_page_says_how_to_connect_a_channel(self) -> None:
+        self.kodmobi.project.set_reachable(PHONE, ["sms"])
+        response = self.client.post(
+            reverse("kodmobi:login"), {"identifier": PHONE, "channel": "telegram"}
+        )
+        content = response.content.decode()
+        assert "opened its bot" in content
+        assert "Connect Telegram" in content
+        assert "/sandbox/connect/telegram" in content
+        # A channel with nothing to connect has no link to offer.
+        self.kodmobi.project.set_reachable(PHONE, [])
+        response = self.client.post(
+            reverse("kodmobi:login"), {"identifier": PHONE, "channel": "sms"}
+        )
+        assert "Connect" not in response.content.decode()
+
     def test_the_list_kept_from_the_start_counts_down_on_our_clock(self) -> None:
         self.kodmobi.config.channel_timeout = 5  # shorter than the list is kept
         with time_machine.travel("2026-11-28 10:00Z", tick=False) as clock:

@@ -170,7 +170,8 @@ def redeem_code(
                 cleaned,
                 language=kodmobi_language(),
                 challenge_token=challenge_token,
-            )
+            ),
+            to=session.identifier,
         )
     except (KodMobiWrongCodeError, KodMobiBlockedError) as exc:
         _settle(session)
@@ -263,7 +264,8 @@ def _confirm(
         verification = upstream.call(
             lambda kodmobi: kodmobi.verify_token(
                 verify_token, language=kodmobi_language()
-            )
+            ),
+            to=session.identifier,
         )
     except KodMobiError as exc:
         # Nobody may log in on an unconfirmed reply.

@@ -183,6 +183,45 @@ class TestWithJavaScript:
         )
         page.shots("inactive-channels")
 
+    def test_cards_follow_what_is_typed(
+        self, page: Any, site: Any, browser_sandbox: SandboxServer, people: None
+    ) -> None:
+        open_login(page, site)
+        card(page, "telegram").click()  # picked first, before anything is typed
+        field = page.get_by_label("Phone number or email")
+        field.fill(EMAIL)
+        expect()(card(page, "telegram")).to_be_hidden()
+        expect()(card(page, "email")).to_be_visible()
+        # Telegram cannot reach an address: the pick is dropped with its card.
+        expect()(
+            page.get_by_role("button", name="Send code", exact=True)
+        ).to_be_visible()
+        field.fill(PHONE)
+        expect()(card(page, "email")).to_be_hidden()
+        expect()(card(page, "telegram")).to_be_visible()
+
+    def test_back_from_the_bot_the_channels_are_asked_again(
+        self,
+        page: Any,
+        site: Any,
+        browser_sandbox: SandboxServer,
+        people: None,
+        telegram_not_opened: None,
+    ) -> None:
+        open_login(page, site)
+        page.get_by_label("Phone number or email").fill(PHONE)
+        send_and_wait(page)
+        with page.context.expect_page() as bot:
+            page.get_by_role("link", name="Connect Telegram").click()
+        browser_sandbox.engine.project.connect(PHONE, "telegram")  # the bot opened
+        bot.value.close()
+        # The person comes back to the tab (headless Chromium keeps every
+        # tab "visible", so the event is sent by hand).
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_url("**/accounts/login/code/?channels=fresh")
+        expect()(card(page, "telegram")).to_be_visible()
+        expect()(page.get_by_role("link", name="Connect Telegram")).to_have_count(0)
+
     def test_pasted_code_is_cleaned_and_sent(
         self, page: Any, site: Any, browser_sandbox: SandboxServer, people: None
     ) -> None:

@@ -39,6 +39,49 @@
     });
   }
 
+  // Only the cards that can reach what is typed: email for an address,
+  // the messengers and SMS for a phone. The server refuses the others
+  // anyway; this spares a click that cannot work.
+  function setUpCardFilter(widget) {
+    var input = widget.querySelector("[data-kodmobi-identifier]");
+    var hidden = widget.querySelector("[data-kodmobi-channel-input]");
+    var submit = widget.querySelector("[data-kodmobi-submit]");
+    if (!input || !hidden || !submit) { return; }
+    var label = submit.textContent;
+    function filter() {
+      var typed = input.value.trim();
+      var kind = typed.indexOf("@") !== -1 ? "email" : (/^[+\d(]/.test(typed) ? "phone" : "");
+      each(widget, "[data-kodmobi-card]", function (card) {
+        var isEmail = card.value === "email";
+        card.hidden = (kind === "email" && !isEmail) || (kind === "phone" && isEmail);
+        if (card.hidden && hidden.value === card.value) {
+          // The channel picked first cannot reach what was typed after.
+          hidden.value = "";
+          card.setAttribute("aria-pressed", "false");
+          submit.textContent = label;
+        }
+      });
+    }
+    input.addEventListener("input", filter);
+    filter();
+  }
+
+  // Back from a messenger's bot ("Connect Telegram" opens it in a new tab):
+  // show the channels as kod.mobi sees them now, not as it did a moment ago.
+  function setUpConnectRefresh(root) {
+    var refresh = root.querySelector("[data-kodmobi-refresh]");
+    if (!refresh) { return; }
+    var away = false;
+    each(root, "[data-kodmobi-connect]", function (link) {
+      link.addEventListener("click", function () { away = true; });
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (away && document.visibilityState === "visible") {
+        window.location.assign(refresh.href);
+      }
+    });
+  }
+
   // Resend buttons wait for their channel's timeout, counting down.
   function setUpCountdowns(root) {
     each(root, "[data-kodmobi-countdown]", function (button) {
@@ -107,6 +150,8 @@
 
   function init() {
     each(document, "[data-kodmobi-widget]", setUpCards);
+    each(document, "[data-kodmobi-widget]", setUpCardFilter);
+    setUpConnectRefresh(document);
     setUpCountdowns(document);
     setUpCodeInput(document);
     setUpSingleSubmit(document);
