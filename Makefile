@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
 DEMO_PORT ?= 8000
 
-.PHONY: help install test test-long coverage lint format demo sandbox messages mutation mutants docs bench chaos clean
+.PHONY: help install test test-long coverage lint format demo sandbox messages mutation mutants docs diagrams bench chaos clean
 
 help:
 	@echo "make demo     run the example site with the local kod.mobi sandbox"
@@ -61,7 +61,7 @@ test-long: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy django_kodmobi tests example_project benchmarks
+	$(BIN)/mypy django_kodmobi tests example_project benchmarks tools mkdocs_hooks.py .ci/same_wheels.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -77,6 +77,11 @@ demo: $(DEMO_STAMP)
 # README.md. Strict: a broken link or a missing snippet fails the build.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Redraw docs/diagrams/*.svg after their .mmd sources change (Mermaid from
+# the npm registry, drawn in Chromium): the site then loads no script.
+diagrams: $(STAMP)
+	$(BIN)/python tools/render_diagrams.py
 
 # Mutation testing of the modules that hold the rules (see [tool.mutmut] in
 # pyproject.toml); slow, so not part of `make test`. `mutmut results` lists

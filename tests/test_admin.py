@@ -158,8 +158,15 @@ class AuditAnswersWhenAndWhyTests(KodMobiTestMixin, TestCase):
         ).content.decode()
         assert "stranger@example.com" not in detail  # masked like the list
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", detail)
-        assert "Telegram, WhatsApp, SMS, Email" in detail  # channels, readable
+        # The channels that could reach it, readable: kod.mobi lists them all.
+        assert re.search(r"<div class=\"readonly\">Email</div>", detail)
         assert "is_active" not in detail  # not raw JSON
+        phone = start_login("+79991234567")
+        detail = self.client.get(
+            reverse("admin:kodmobi_otpsession_change", args=[phone.session.pk])
+        ).content.decode()
+        assert "Telegram, WhatsApp, SMS<" in detail
+        assert "SMS, Email" not in detail  # a phone is not offered Email
 
     def test_every_wrong_code_today_across_sessions(self) -> None:
         for identifier in ["a@example.com", "b@example.com"]:

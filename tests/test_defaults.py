@@ -50,7 +50,7 @@ class ReadmeTablesTests(TestCase):
         assert set(rows) == set(conf.DEFAULTS)
         for key, default in conf.DEFAULTS.items():
             if key == "RATE_LIMITS":
-                assert rows[key] == "see Security below"
+                assert rows[key] == "see [Security](#security)"
                 continue
             with self.subTest(key):
                 documented = _literal(rows[key])
