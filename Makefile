@@ -55,7 +55,8 @@ test: $(STAMP)
 # run of the API, and every how-to of the README done literally in new
 # projects (tests/test_literal_docs*.py).
 test-long: $(STAMP)
-	$(BIN)/python -m pytest --no-cov -m "browser or docs" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --no-cov -m browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --no-cov -m docs $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --no-cov tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP)

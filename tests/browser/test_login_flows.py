@@ -269,10 +269,19 @@ class TestErrorMessages:
         expect()(alert).to_contain_text("Enter a valid phone number or email address.")
         page.shots("invalid-identifier")
 
+        # Email cannot reach a phone: its card is hidden once one is typed.
         identifier.fill(PHONE)
-        card(page, "email").click()
+        expect()(card(page, "email")).to_be_hidden()
+        # Telegram cannot reach it before its bot is opened: why, and the link.
+        browser_sandbox.engine.project.set_reachable(PHONE, ["whatsapp", "sms"])
+        card(page, "telegram").click()
         expect()(alert).to_contain_text("We can't send a code through this channel.")
+        expect()(alert).to_contain_text("opened its bot")
+        expect()(page.get_by_role("link", name="Connect Telegram")).to_be_visible()
         page.shots("channel-unavailable")
+        browser_sandbox.engine.project.set_reachable(
+            PHONE, ["telegram", "whatsapp", "sms"]
+        )
 
         browser_sandbox.engine.faults.add(
             Fault(FaultKind.ERROR, frozenset({"create"}), times=1)
