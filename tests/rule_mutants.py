@@ -35,6 +35,11 @@ T_API = "tests/test_api.py tests/test_api_lifecycle.py"
 T_OTP = "--ds=tests.settings_otp tests/test_otp.py"
 T_PHONE_USER = "--ds=tests.settings_phone_user tests/test_custom_user.py"
 T_ALLAUTH = "--ds=tests.settings_allauth tests/test_allauth.py"
+T_TN = "tests/test_test_numbers.py"
+T_CHECKS = "tests/test_checks.py tests/test_login_checks.py"
+T_SB = "tests/test_sandbox.py"
+T_KIT = "tests/test_test_kit.py"
+T_VIEWS = "tests/test_views.py"
 
 #: (file, what the rule says, what the mutant says instead, the tests to run)
 MUTANTS: list[tuple[str, str, str, str]] = [
@@ -442,6 +447,82 @@ MUTANTS += [
         "        except VerificationError:\n            # Another",
         "        except ZeroDivisionError:\n            # Another",
         T_ALLAUTH,
+    ),
+    # Issue 24: test numbers, the checks of a login by code, the sandbox's
+    # switches, waits said once and rounded up, the page back from a bot.
+    ("django_kodmobi/services/upstream.py", "if code is not None:", "if False:", T_TN),
+    (
+        "django_kodmobi/test_numbers.py",
+        "if not constant_time_compare(code.upper(), self.code.upper()):",
+        "if not code:",
+        T_TN,
+    ),
+    (
+        "django_kodmobi/test_numbers.py",
+        "if not hmac.compare_digest(signature, _signature(session_id)):",
+        "if not signature:",
+        T_TN,
+    ),
+    (
+        "django_kodmobi/checks.py",
+        'if settings.TEST_NUMBERS and not settings.get("TEST_NUMBERS_IN_PRODUCTION"):',
+        "if False:",
+        T_TN,
+    ),
+    (
+        "django_kodmobi/checks.py",
+        "and len(code) == settings.CODE_LENGTH",
+        "and len(code) > 0",
+        T_TN,
+    ),
+    (
+        "django_kodmobi/checks.py",
+        "    if not serves_login_by_code():\n        return []",
+        "    if False:\n        return []",
+        T_CHECKS,
+    ),
+    (
+        "django_kodmobi/login_checks.py",
+        "login = _identifiers() if serves_login_by_code() else []",
+        "login = _identifiers()",
+        T_CHECKS,
+    ),
+    (
+        "django_kodmobi/sandbox/engine.py",
+        '        if unknown:\n            raise ValueError(f"not settable',
+        '        if False:\n            raise ValueError(f"not settable',
+        T_SB,
+    ),
+    ("django_kodmobi/sandbox/engine.py", "        self.restore()\n", "", T_SB),
+    (
+        "django_kodmobi/sandbox/project.py",
+        "if to in self.config.blocked:",
+        "if False:",
+        T_SB,
+    ),
+    (
+        "django_kodmobi/exceptions.py",
+        "if self.retry_after or self.reason not in WAIT_UNKNOWN:",
+        "if self.reason not in WAIT_UNKNOWN:",
+        T_KIT,
+    ),
+    (
+        "django_kodmobi/forms.py",
+        "math.ceil(exc.retry_after / 60)",
+        "exc.retry_after // 60",
+        T_KIT,
+    ),
+    (
+        "django_kodmobi/views.py",
+        'fresh = request.GET.get("channels") == "fresh"',
+        "fresh = False",
+        T_VIEWS,
+    ),
+    (
+        "django_kodmobi/views.py",
+        "    if channel not in BOT_CHANNELS:\n        return None",
+        "    if not channel:\n        return None",
+        T_VIEWS,
     ),
 ]
 
