@@ -128,6 +128,8 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
         and not 4 <= raw["CODE_LENGTH"] <= 8
     ):
         bad("CODE_LENGTH", "between 4 and 8")
+    if raw.get("UNKNOWN_IDENTIFIERS", "silent") not in ("silent", "code"):
+        bad("UNKNOWN_IDENTIFIERS", '"silent" or "code"')
     if "TEST_NUMBERS" in raw and not _valid_test_numbers(raw["TEST_NUMBERS"]):
         bad(
             "TEST_NUMBERS",

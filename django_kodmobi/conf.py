@@ -130,6 +130,11 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP": False,
     #: Dotted path to callable(identifier) -> user, replacing the default.
     "USER_FACTORY": None,
+    #: A login for a phone or email with no account, where signup would not
+    #: make one: "silent" sends nothing and never asks kod.mobi (the reply
+    #: looks the same; every code is refused as wrong); "code" sends the
+    #: code and refuses the login once it is typed.
+    "UNKNOWN_IDENTIFIERS": "silent",
     #: Refuse passwordless login to staff and superusers.
     "EXCLUDE_STAFF": True,
     # -- interfaces --------------------------------------------------------
@@ -355,6 +360,10 @@ class Settings:
     @property
     def SESSION_CHANNELS_CACHE_SECONDS(self) -> int:  # noqa: N802
         return int(self.get("SESSION_CHANNELS_CACHE_SECONDS"))
+
+    @property
+    def UNKNOWN_IDENTIFIERS(self) -> str:  # noqa: N802
+        return str(self.get("UNKNOWN_IDENTIFIERS"))
 
     @property
     def TEST_NUMBERS(self) -> Mapping[str, str]:  # noqa: N802

@@ -311,6 +311,15 @@ class OTPSession(models.Model):
         editable=False,
         help_text=_("Set when the flow came from a device trusted for it."),
     )
+    #: A login started for a phone or email with no account
+    #: (``UNKNOWN_IDENTIFIERS = "silent"``): nothing was sent, kod.mobi is
+    #: never asked, and every code is refused as a wrong one.
+    silent = models.BooleanField(
+        _("unknown identifier"),
+        default=False,
+        editable=False,
+        help_text=_("No account: nothing was sent and no code can log in."),
+    )
     last_error = models.CharField(_("last error"), max_length=64, blank=True)
     created_at = models.DateTimeField(
         _("created at"), default=timezone.now, editable=False

@@ -40,6 +40,7 @@ T_CHECKS = "tests/test_checks.py tests/test_login_checks.py"
 T_SB = "tests/test_sandbox.py"
 T_KIT = "tests/test_test_kit.py"
 T_VIEWS = "tests/test_views.py"
+T_SILENT = "tests/test_silent_unknowns.py"
 
 #: (file, what the rule says, what the mutant says instead, the tests to run)
 MUTANTS: list[tuple[str, str, str, str]] = [
@@ -523,6 +524,55 @@ MUTANTS += [
         "    if channel not in BOT_CHANNELS:\n        return None",
         "    if not channel:\n        return None",
         T_VIEWS,
+    ),
+    # Issue 25: silent unknowns.
+    (
+        "django_kodmobi/silent.py",
+        'if settings.UNKNOWN_IDENTIFIERS != "silent" or users.signup_allowed(identifier):',
+        "if users.signup_allowed(identifier):",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/silent.py",
+        "return users.find_account(identifier).user is None",
+        "return True",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/silent.py",
+        "time.sleep(_typical * random.uniform(0.9, 1.1))",
+        "time.sleep(0)",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/silent.py",
+        "_typical += (seconds - _typical) * 0.2",
+        "_typical += 0",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/silent.py",
+        'if guards.fits(self.kind, str(item.get("type")))',
+        "if item",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/services/start.py",
+        "silent = purpose == Purpose.LOGIN and is_unknown(normalized)",
+        "silent = is_unknown(normalized)",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/services/upstream.py",
+        "    if silent:\n",
+        "    if False:\n",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/checks.py",
+        'if raw.get("UNKNOWN_IDENTIFIERS", "silent") not in ("silent", "code"):',
+        "if False:",
+        T_SILENT,
     ),
 ]
 

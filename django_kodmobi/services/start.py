@@ -34,6 +34,8 @@ from django_kodmobi.models import (
     Status,
 )
 from django_kodmobi.provider import kodmobi_language
+from django_kodmobi.silent import AUDIT_NOTE as UNKNOWN_NOTE
+from django_kodmobi.silent import is_unknown
 from django_kodmobi.test_numbers import AUDIT_NOTE, fixed_code
 
 from . import upstream
@@ -103,6 +105,8 @@ def start_login(
     receipt = limits.check_rates(uses)
     guards.check_streak(normalized.value, client.ip, device)
 
+    # Nobody's phone or email, and no signup: nothing is sent (see silent).
+    silent = purpose == Purpose.LOGIN and is_unknown(normalized)
     token = new_token()
     # The row goes in before kod.mobi is called, so that a fault there is
     # recorded on it; its "created" event waits to share one INSERT with
@@ -117,9 +121,13 @@ def start_login(
         client_ip=client.ip,
         user_agent=client.user_agent[:255],
         device_key=device,
+        silent=silent,
     )
-    # A test number's flow says so in the audit: nothing was sent for it.
+    # A test number's or an unknown's flow says so in the audit: nothing
+    # was sent for it.
     note = AUDIT_NOTE if fixed_code(normalized.value) is not None else ""
+    if silent:
+        note = UNKNOWN_NOTE
     created = new_event(session, EventKind.CREATED, channel or "", note)
     with finished_on_error(session, earlier=(created,)):
         signals.session_created.send(sender=OTPSession, session=session)
@@ -133,6 +141,7 @@ def start_login(
                     challenge_token=challenge_token,
                 ),
                 to=normalized.value,
+                silent=silent,
             )
         except KodMobiError as exc:
             raise fail(session, exc, EventKind.FAILED, earlier=(created,)) from exc
@@ -251,6 +260,7 @@ def resend_code(
                 challenge_token=challenge_token,
             ),
             to=session.identifier,
+            silent=session.silent,
         )
     except KodMobiError as exc:
         if (

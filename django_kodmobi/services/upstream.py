@@ -9,6 +9,7 @@ answering properly (``kodmobi_unavailable``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -29,6 +30,7 @@ from django_kodmobi.client import (
 )
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.provider import get_client
+from django_kodmobi.silent import SilentClient, observe
 from django_kodmobi.test_numbers import FixedCodeClient, fixed_code
 
 __all__ = ["OUTCOMES", "call", "error_code", "failure_for"]
@@ -53,16 +55,25 @@ OUTCOMES: tuple[tuple[type[KodMobiError], Failure], ...] = (
 )
 
 
-def call(operation: Callable[[KodMobiClient], _T], *, to: str = "") -> _T:
+def call(
+    operation: Callable[[KodMobiClient], _T], *, to: str = "", silent: bool = False
+) -> _T:
     """Run ``operation`` with the shared client, under the circuit breaker.
 
     ``to`` names the flow's phone or email: a test number's calls are
-    answered here, by its fixed code, and never reach kod.mobi."""
+    answered here, by its fixed code, and never reach kod.mobi; so are a
+    ``silent`` flow's (an identifier with no account), refusing every code."""
+    if silent:
+        return operation(SilentClient(to))  # type: ignore[arg-type]
     code = fixed_code(to) if to else None
     if code is not None:
         return operation(FixedCodeClient(to, code))  # type: ignore[arg-type]
     with breaker.guard():
-        return operation(get_client())
+        started = time.monotonic()
+        result = operation(get_client())
+    # How long kod.mobi takes, so that a silent flow takes as long.
+    observe(time.monotonic() - started)
+    return result
 
 
 def failure_for(exc: KodMobiError) -> VerificationError:

@@ -172,6 +172,7 @@ def redeem_code(
                 challenge_token=challenge_token,
             ),
             to=session.identifier,
+            silent=session.silent,
         )
     except (KodMobiWrongCodeError, KodMobiBlockedError) as exc:
         _settle(session)
@@ -266,6 +267,7 @@ def _confirm(
                 verify_token, language=kodmobi_language()
             ),
             to=session.identifier,
+            silent=session.silent,
         )
     except KodMobiError as exc:
         # Nobody may log in on an unconfirmed reply.
