@@ -291,6 +291,16 @@ class TestErrorMessages:
         expect()(alert).to_contain_text("The code service is not answering right now.")
         page.shots("kodmobi-down")
 
+        # Nobody's email: the same code page, and nothing sent (silent unknowns).
+        identifier.fill("nobody@example.com")
+        send_and_wait(page)
+        assert browser_sandbox.engine.last_code("nobody@example.com") is None
+        page.get_by_role("button", name="Use another phone number or email").click()
+
+        # An account that may not log in by code: the code, then the refusal.
+        get_user_model().objects.create_user(
+            "stranger", "stranger@example.com", is_active=False
+        )
         identifier.fill("stranger@example.com")
         send_and_wait(page)
         enter_code(page, code_for(browser_sandbox, "stranger@example.com"))
