@@ -12,6 +12,7 @@ unless ``TEST_NUMBERS_IN_PRODUCTION`` says they are meant.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -31,30 +32,35 @@ from .client import (
 from .conf import settings
 from .exceptions import VerificationError
 
-__all__ = ["AUDIT_NOTE", "FixedCodeClient", "fixed_code", "test_numbers"]
+__all__ = ["AUDIT_NOTE", "FixedCodeClient", "fixed_code"]
 
 #: The detail of a test-number flow's "created" event.
 AUDIT_NOTE = "test_number"
 
 
-def test_numbers() -> Mapping[str, str]:
-    """``TEST_NUMBERS`` by normalized identifier (as flows store them)."""
+def fixed_code(identifier: str) -> str | None:
+    """The fixed code of ``identifier`` (normalized), if it is a test number.
+    Every kod.mobi call of a flow asks: the setting is read each time (so
+    ``override_settings`` works), its entries normalized once."""
+    numbers = settings.TEST_NUMBERS
+    if not numbers:
+        return None
+    entries = frozenset((str(number), str(code)) for number, code in numbers.items())
+    return _by_identifier(entries).get(identifier)
+
+
+@functools.lru_cache(maxsize=8)
+def _by_identifier(numbers: frozenset[tuple[str, str]]) -> Mapping[str, str]:
+    """``TEST_NUMBERS`` by normalized identifier, as flows store them."""
     from .users import normalize_identifier
 
-    numbers: dict[str, str] = {}
-    for identifier, code in settings.TEST_NUMBERS.items():
+    by_identifier: dict[str, str] = {}
+    for identifier, code in numbers:
         try:
-            numbers[normalize_identifier(identifier).value] = str(code)
+            by_identifier[normalize_identifier(identifier).value] = code
         except VerificationError:
             continue  # system check kodmobi.E003 reports it
-    return numbers
-
-
-def fixed_code(identifier: str) -> str | None:
-    """The fixed code of ``identifier`` (normalized), if it is a test number."""
-    if not settings.TEST_NUMBERS:
-        return None
-    return test_numbers().get(identifier)
+    return by_identifier
 
 
 class FixedCodeClient:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,12 +30,16 @@ import sysconfig
 import tarfile
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
 __all__ = [
+    "CHROMIUM",
     "Block",
     "Reader",
     "follow",
@@ -45,6 +50,9 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: The sandbox's address in the README's own commands.
+SANDBOX = "http://127.0.0.1:8765"
 README = (ROOT / "README.md").read_text()
 
 _FENCE = re.compile(r"^( *)```(\w+)\n(.*?)^\1```", re.S | re.M)
@@ -241,6 +249,41 @@ def follow(reader: Reader, title: str) -> None:
     """Do what the README's section ``title`` says, block after block."""
     for block in steps(section(README, title)):
         reader.do(block)
+
+
+@contextmanager
+def followed(home: Path, name: str, title: str, ready: str) -> Iterator[Reader]:
+    """A reader in ``home/name`` who has done section ``title``; its servers
+    answer at ``ready`` until the block ends."""
+    reader = new_reader(home, name)
+    try:
+        follow(reader, title)
+        reader.wait_for(ready)
+        yield reader
+    finally:
+        reader.close()
+
+
+@contextmanager
+def chromium_page() -> Iterator[Any]:
+    """A page in headless Chromium (Debian's), as a person would open one."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def inbox_code(to: str) -> str:
+    """The newest code the README's sandbox delivered to ``to``."""
+    reply = requests.get(f"{SANDBOX}/sandbox/inbox", params={"to": to}, timeout=5)
+    return str(reply.json()["messages"][0]["code"])
 
 
 def _commands(code: str) -> list[str]:

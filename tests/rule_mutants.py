@@ -564,8 +564,8 @@ MUTANTS += [
     ),
     (
         "django_kodmobi/services/upstream.py",
-        "    if silent:\n",
-        "    if False:\n",
+        "        if flow.silent:\n",
+        "        if False:\n",
         T_SILENT,
     ),
     (

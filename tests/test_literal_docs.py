@@ -13,16 +13,20 @@ Slow (a package build and installs, a server per section): marked
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.docs_runner import Reader, follow, new_reader, unpacked_sdist
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.docs_runner import (
+    CHROMIUM,
+    Reader,
+    chromium_page,
+    follow,
+    followed,
+    inbox_code,
+    unpacked_sdist,
+)
 
 pytestmark = pytest.mark.docs
 
@@ -39,20 +43,9 @@ def installed_from_the_text(reader: Reader) -> None:
 
 @pytest.fixture(scope="module")
 def quick_start(home: Path) -> Iterator[Reader]:
-    reader = new_reader(home, "quick-start")
-    try:
-        follow(reader, "Quick start in your project")
-        reader.wait_for("http://127.0.0.1:8000/accounts/login/")
+    ready = "http://127.0.0.1:8000/accounts/login/"
+    with followed(home, "quick-start", "Quick start in your project", ready) as reader:
         yield reader
-    finally:
-        reader.close()
-
-
-def inbox_code(to: str) -> str:
-    reply = requests.get(
-        "http://127.0.0.1:8765/sandbox/inbox", params={"to": to}, timeout=5
-    )
-    return str(reply.json()["messages"][0]["code"])
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
@@ -61,24 +54,16 @@ def test_quick_start_ends_logged_in(quick_start: Reader, identifier: str) -> Non
     """Step 4's promise: type a phone or email, take the code from the
     sandbox's inbox, land on the contacts page saying "You are logged in."."""
     installed_from_the_text(quick_start)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page()
-            page.goto("http://127.0.0.1:8000/accounts/login/")
-            page.get_by_label("Phone number or email").fill(identifier)
-            page.get_by_role("button", name="Send code", exact=True).click()
-            page.wait_for_url("**/accounts/login/code/")
-            page.get_by_label("Code").fill(inbox_code(identifier))
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url("**/accounts/contacts/")
-            assert "You are logged in." in page.content()
-        finally:
-            browser.close()
+    pytest.importorskip("playwright.sync_api")
+    with chromium_page() as page:
+        page.goto("http://127.0.0.1:8000/accounts/login/")
+        page.get_by_label("Phone number or email").fill(identifier)
+        page.get_by_role("button", name="Send code", exact=True).click()
+        page.wait_for_url("**/accounts/login/code/")
+        page.get_by_label("Code").fill(inbox_code(identifier))
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/accounts/contacts/")
+        assert "You are logged in." in page.content()
 
 
 def test_the_test_kit_snippet_passes(quick_start: Reader) -> None:

@@ -71,9 +71,7 @@ def get_channels(
         if kept is not None:
             return in_our_words(SessionChannel.from_payload(item) for item in kept)
     try:
-        channels = _ask(
-            session.kodmobi_session_id, language, session.identifier, session.silent
-        )
+        channels = _ask(session.kodmobi_session_id, language, session)
     except KodMobiError as exc:
         raise upstream.failure_for(exc) from exc
     remember_session_channels(session.kodmobi_session_id, channels, language)
@@ -101,12 +99,11 @@ def _project_channels(language: str) -> tuple[SessionChannel, ...]:
 
 
 def _ask(
-    kodmobi_session_id: str | None, language: str, to: str = "", silent: bool = False
+    kodmobi_session_id: str | None, language: str, flow: OTPSession | None = None
 ) -> tuple[SessionChannel, ...]:
     return upstream.call(
         lambda kodmobi: kodmobi.get_channels(kodmobi_session_id, language=language),
-        to=to,
-        silent=silent,
+        flow=flow,
     )
 
 

@@ -140,8 +140,7 @@ def start_login(
                     language=kodmobi_language(),
                     challenge_token=challenge_token,
                 ),
-                to=normalized.value,
-                silent=silent,
+                flow=session,
             )
         except KodMobiError as exc:
             raise fail(session, exc, EventKind.FAILED, earlier=(created,)) from exc
@@ -259,8 +258,7 @@ def resend_code(
                 language=kodmobi_language(),
                 challenge_token=challenge_token,
             ),
-            to=session.identifier,
-            silent=session.silent,
+            flow=session,
         )
     except KodMobiError as exc:
         if (

@@ -29,6 +29,7 @@ from django_kodmobi.client import (
     KodMobiSessionExpiredError,
 )
 from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.models import OTPSession
 from django_kodmobi.provider import get_client
 from django_kodmobi.silent import SilentClient, observe
 from django_kodmobi.test_numbers import FixedCodeClient, fixed_code
@@ -56,18 +57,19 @@ OUTCOMES: tuple[tuple[type[KodMobiError], Failure], ...] = (
 
 
 def call(
-    operation: Callable[[KodMobiClient], _T], *, to: str = "", silent: bool = False
+    operation: Callable[[KodMobiClient], _T], *, flow: OTPSession | None = None
 ) -> _T:
     """Run ``operation`` with the shared client, under the circuit breaker.
 
-    ``to`` names the flow's phone or email: a test number's calls are
-    answered here, by its fixed code, and never reach kod.mobi; so are a
-    ``silent`` flow's (an identifier with no account), refusing every code."""
-    if silent:
-        return operation(SilentClient(to))  # type: ignore[arg-type]
-    code = fixed_code(to) if to else None
-    if code is not None:
-        return operation(FixedCodeClient(to, code))  # type: ignore[arg-type]
+    For a ``flow`` on a test number, or a silent one (an identifier with no
+    account), the calls are answered here and never reach kod.mobi: by the
+    number's fixed code, or refusing every code."""
+    if flow is not None:
+        if flow.silent:
+            return operation(SilentClient(flow.identifier))  # type: ignore[arg-type]
+        code = fixed_code(flow.identifier)
+        if code is not None:
+            return operation(FixedCodeClient(flow.identifier, code))  # type: ignore[arg-type]
     with breaker.guard():
         started = time.monotonic()
         result = operation(get_client())

@@ -171,8 +171,7 @@ def redeem_code(
                 language=kodmobi_language(),
                 challenge_token=challenge_token,
             ),
-            to=session.identifier,
-            silent=session.silent,
+            flow=session,
         )
     except (KodMobiWrongCodeError, KodMobiBlockedError) as exc:
         _settle(session)
@@ -266,8 +265,7 @@ def _confirm(
             lambda kodmobi: kodmobi.verify_token(
                 verify_token, language=kodmobi_language()
             ),
-            to=session.identifier,
-            silent=session.silent,
+            flow=session,
         )
     except KodMobiError as exc:
         # Nobody may log in on an unconfirmed reply.
