@@ -28,7 +28,14 @@ from .client import (
 )
 from .conf import settings
 
-__all__ = ["CircuitOpenError", "guard", "is_outage", "is_unexplained", "reset"]
+__all__ = [
+    "CircuitOpenError",
+    "guard",
+    "is_outage",
+    "is_unexplained",
+    "refuse_while_open",
+    "reset",
+]
 
 _FAILURES = "kodmobi:breaker:failures"
 _OPEN_UNTIL = "kodmobi:breaker:open-until"
@@ -72,9 +79,7 @@ def guard() -> Iterator[None]:
     state = soft_cache.get_many([_OPEN_UNTIL, _FAILURES])
     open_until = state.get(_OPEN_UNTIL)
     if open_until is not None:
-        now = clock.epoch()
-        if now < open_until:
-            raise CircuitOpenError(max(1, math.ceil(open_until - now)))
+        _refuse_before(open_until)
         # Half-open: one probe per time the breaker opened, across workers.
         # The probe's key names that opening, so a caller that read the
         # state before a failed probe re-opened the breaker cannot take a
@@ -96,6 +101,24 @@ def guard() -> Iterator[None]:
         raise
     if state:
         _close()
+
+
+def refuse_while_open() -> None:
+    """Refuse as :func:`guard` would while the breaker is open, without a
+    call to count: for answers made up here that must not stand out from
+    kod.mobi's (a silent unknown's, while a known person's start is refused).
+
+    :raises CircuitOpenError: while the breaker is open.
+    """
+    open_until = soft_cache.get(_OPEN_UNTIL)
+    if open_until is not None:
+        _refuse_before(open_until)
+
+
+def _refuse_before(open_until: float) -> None:
+    now = clock.epoch()
+    if now < open_until:
+        raise CircuitOpenError(max(1, math.ceil(open_until - now)))
 
 
 def reset() -> None:

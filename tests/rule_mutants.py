@@ -564,6 +564,12 @@ MUTANTS += [
     ),
     (
         "django_kodmobi/services/upstream.py",
+        "            breaker.refuse_while_open()\n",
+        "",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/services/upstream.py",
         "        if flow.silent:\n",
         "        if False:\n",
         T_SILENT,

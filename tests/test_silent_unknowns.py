@@ -97,6 +97,19 @@ def test_every_code_is_wrong_as_a_wrong_one_would_be(
     assert [k for k, _ in kinds].count(EventKind.CODE_REJECTED) == 5
 
 
+def test_while_kodmobi_is_down_unknowns_fail_as_known_people_do(
+    silent_site: SandboxEngine, kodmobi_faults: Any
+) -> None:
+    kodmobi_faults.down("create")
+    api = APIClient(enforce_csrf_checks=True)
+    for _ in range(settings.KODMOBI.get("BREAKER_FAILURES", 5)):
+        assert start(api, KNOWN).status_code == 503  # the breaker opens
+    known, unknown = start(api, KNOWN), start(api, UNKNOWN)
+    assert (known.status_code, unknown.status_code) == (503, 503)
+    assert known.json().keys() == unknown.json().keys()
+    assert known.json()["code"] == unknown.json()["code"] == "kodmobi_unavailable"
+
+
 def test_a_known_person_gets_a_code(silent_site: SandboxEngine) -> None:
     start(APIClient(enforce_csrf_checks=True), KNOWN)
     assert silent_site.last_code(KNOWN)

@@ -66,6 +66,9 @@ def call(
     number's fixed code, or refusing every code."""
     if flow is not None:
         if flow.silent:
+            # While kod.mobi is known to be down a real start fails: so
+            # must this one, or the outage would tell who has an account.
+            breaker.refuse_while_open()
             return operation(SilentClient(flow.identifier))  # type: ignore[arg-type]
         code = fixed_code(flow.identifier)
         if code is not None:
