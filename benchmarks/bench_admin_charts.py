@@ -134,7 +134,7 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from django_kodmobi import stats
+    from django_kodmobi.admin import stats
     from django_kodmobi.models import OTPEvent
 
     with test_databases():

@@ -17,9 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import VerificationError
 from .models import ManualDelivery
+from .pages.bases import OpenToAll
 from .services.flows import hash_token
 from .services.manual import refresh_delivery
-from .view_bases import OpenToAll
 
 __all__ = ["ManualCallbackView"]
 

@@ -274,13 +274,13 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     ("django_kodmobi/devices.py", "        httponly=True,\n", "", T_DEV),
     (
-        "django_kodmobi/views.py",
+        "django_kodmobi/pages/login.py",
         "                devices.remember(request, response, session.identifier)\n",
         "",
         T_DEV,
     ),
     (
-        "django_kodmobi/views.py",
+        "django_kodmobi/pages/login.py",
         '            response["Retry-After"] = str(failure.retry_after)',
         "            pass",
         T_O,
@@ -298,7 +298,7 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         T_U,
     ),
     (
-        "django_kodmobi/step_up_views.py",
+        "django_kodmobi/pages/step_up.py",
         'return url if is_safe_url(request, url) else ""',
         "return url",
         T_SU,
@@ -514,13 +514,13 @@ MUTANTS += [
         T_KIT,
     ),
     (
-        "django_kodmobi/views.py",
+        "django_kodmobi/pages/login.py",
         'fresh = request.GET.get("channels") == "fresh"',
         "fresh = False",
         T_VIEWS,
     ),
     (
-        "django_kodmobi/views.py",
+        "django_kodmobi/pages/login.py",
         "    if channel not in BOT_CHANNELS:\n        return None",
         "    if not channel:\n        return None",
         T_VIEWS,

@@ -15,12 +15,12 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from django_kodmobi import stats
-from django_kodmobi.charts import Series, column_chart, nice_ceiling
+from django_kodmobi.admin import stats
+from django_kodmobi.admin.columns import Series, column_chart, nice_ceiling
+from django_kodmobi.admin.stats import FunnelRow
 from django_kodmobi.exceptions import VerificationError
 from django_kodmobi.models import OTPSession, Purpose
 from django_kodmobi.services import log_in, resend_code, start_login, verify_code
-from django_kodmobi.stats import FunnelRow
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import other_code, session_request

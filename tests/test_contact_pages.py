@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client, TestCase, modify_settings
 from django.urls import reverse
 
-from django_kodmobi.contact_views import CONTACT_FLOW_KEY
 from django_kodmobi.models import Contact, OTPSession, Purpose
+from django_kodmobi.pages.contacts import CONTACT_FLOW_KEY
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import limits, other_code, step_up

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import Contact, OTPSession, Purpose, Status
+from django_kodmobi.pages.step_up import STEP_UP_FLOW_KEY
 from django_kodmobi.services import ClientInfo
 from django_kodmobi.services.step_up import (
     SESSION_KEY,
@@ -21,7 +22,6 @@ from django_kodmobi.services.step_up import (
     start_step_up,
     step_up_destination,
 )
-from django_kodmobi.step_up_views import STEP_UP_FLOW_KEY
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import other_code, session_request, step_up

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from django_kodmobi.models import OTPSession, Status
+from django_kodmobi.pages.login import FLOW_KEY
 from django_kodmobi.sandbox import Fault, FaultKind
 from django_kodmobi.testing import KodMobiTestMixin
-from django_kodmobi.views import FLOW_KEY
 
 from .helpers import other_code
 

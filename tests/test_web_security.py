@@ -14,8 +14,14 @@ from rest_framework.test import APIClient
 
 from django_kodmobi.api import views as api_views
 from django_kodmobi.models import OTPSession
+from django_kodmobi.pages.login import (
+    CodeView,
+    LoginView,
+    ResendView,
+    RestartView,
+    safe_next,
+)
 from django_kodmobi.testing import KodMobiTestMixin
-from django_kodmobi.views import CodeView, LoginView, ResendView, RestartView, safe_next
 
 EMAIL = "anna@example.com"
 

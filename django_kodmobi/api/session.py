@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from django_kodmobi import services
 from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import VerificationError
-from django_kodmobi.view_bases import OpenToAll
+from django_kodmobi.pages.bases import OpenToAll
 
 from . import serializers as s
 from .schema import errors_for

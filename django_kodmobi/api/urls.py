@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
 from django_kodmobi import __version__
-from django_kodmobi.view_bases import OpenToAll
+from django_kodmobi.pages.bases import OpenToAll
 
 from . import contacts, session, step_up, views
 

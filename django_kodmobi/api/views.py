@@ -24,8 +24,8 @@ from django_kodmobi.conf import settings
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import OTPSession
+from django_kodmobi.pages.bases import OpenToAll, OwnCommits
 from django_kodmobi.services import Flow
-from django_kodmobi.view_bases import OpenToAll, OwnCommits
 
 from . import serializers as s
 from .parsers import BoundedJSONParser

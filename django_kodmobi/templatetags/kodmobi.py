@@ -11,8 +11,8 @@ from django import template
 from django_kodmobi.forms import IdentifierForm
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import Contact
+from django_kodmobi.pages.login import is_login_page, login_context
 from django_kodmobi.users import display_contact
-from django_kodmobi.views import is_login_page, login_context
 
 register = template.Library()
 

@@ -16,10 +16,9 @@ from django.utils.html import format_html
 from django.utils.timezone import is_aware, localtime
 from django.utils.translation import gettext_lazy as _
 
-from . import guards, reasons
-from .admin_charts import charts_view
-from .exceptions import VerificationError
-from .models import (
+from django_kodmobi import guards, reasons
+from django_kodmobi.exceptions import VerificationError
+from django_kodmobi.models import (
     LIVE_STATUSES,
     Contact,
     FailureStreak,
@@ -28,8 +27,10 @@ from .models import (
     OTPSession,
     Status,
 )
-from .services.channels import channel_name
-from .users import normalize_identifier
+from django_kodmobi.services.channels import channel_name
+from django_kodmobi.users import normalize_identifier
+
+from .charts import charts_view
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise

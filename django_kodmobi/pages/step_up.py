@@ -13,13 +13,14 @@ from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
-from . import services
-from .exceptions import VerificationError
-from .forms import CodeForm
-from .masking import mask_for_display
-from .services import step_up
-from .view_bases import OwnCommits
-from .views import CHALLENGE_FIELD, PROTECT, is_safe_url, safe_next
+from django_kodmobi import services
+from django_kodmobi.exceptions import VerificationError
+from django_kodmobi.forms import CodeForm
+from django_kodmobi.masking import mask_for_display
+from django_kodmobi.services import step_up
+
+from .bases import OwnCommits
+from .login import CHALLENGE_FIELD, PROTECT, is_safe_url, safe_next
 
 __all__ = ["StepUpView"]
 

@@ -18,14 +18,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import devices, services
-from .client import SessionChannel
-from .conf import settings
-from .exceptions import Failure, VerificationError
-from .forms import CodeForm, IdentifierForm, failure_text
-from .masking import mask_for_display
-from .models import OTPSession
-from .view_bases import OpenToAll, OwnCommits
+from django_kodmobi import devices, services
+from django_kodmobi.client import SessionChannel
+from django_kodmobi.conf import settings
+from django_kodmobi.exceptions import Failure, VerificationError
+from django_kodmobi.forms import CodeForm, IdentifierForm, failure_text
+from django_kodmobi.masking import mask_for_display
+from django_kodmobi.models import OTPSession
+
+from .bases import OpenToAll, OwnCommits
 
 __all__ = ["CodeView", "LoginView", "LogoutView", "ResendView", "RestartView"]
 

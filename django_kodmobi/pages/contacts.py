@@ -12,17 +12,18 @@ from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
-from . import services
-from .conf import settings
-from .exceptions import VerificationError
-from .forms import CodeForm, IdentifierForm
-from .masking import mask_for_display
-from .models import Contact
-from .services import contacts
-from .services.step_up import step_up_destination, stepped_up_recently
-from .step_up import kodmobi_step_up_required, redirect_to_step_up
-from .view_bases import OwnCommits
-from .views import CHALLENGE_FIELD, PROTECT
+from django_kodmobi import services
+from django_kodmobi.conf import settings
+from django_kodmobi.exceptions import VerificationError
+from django_kodmobi.forms import CodeForm, IdentifierForm
+from django_kodmobi.masking import mask_for_display
+from django_kodmobi.models import Contact
+from django_kodmobi.services import contacts
+from django_kodmobi.services.step_up import step_up_destination, stepped_up_recently
+from django_kodmobi.step_up import kodmobi_step_up_required, redirect_to_step_up
+
+from .bases import OwnCommits
+from .login import CHALLENGE_FIELD, PROTECT
 
 __all__ = ["ContactActionView", "ContactCodeView", "ContactsView"]
 

@@ -12,10 +12,12 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from . import reasons, stats
-from .charts import Series, column_chart, share
-from .models import EventKind
-from .services.channels import channel_name
+from django_kodmobi import reasons
+from django_kodmobi.models import EventKind
+from django_kodmobi.services.channels import channel_name
+
+from . import stats
+from .columns import Series, column_chart, share
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin

@@ -25,8 +25,8 @@ from django.db.models import Case, Count, F, Func, IntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils.timezone import get_current_timezone_name
 
-from . import clock
-from .models import EventKind, OTPEvent, OTPSession, Purpose
+from django_kodmobi import clock
+from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Purpose
 
 __all__ = ["FAILURE_KINDS", "DaySummary", "FunnelRow", "Report", "report"]
 
