@@ -24,7 +24,7 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,example,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,example,docs,passkeys]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -25,6 +25,7 @@ CHECK_IDS: dict[str, str] = {
     "kodmobi.E012": "TWO_FACTOR_TOTP_DIGITS is not 4 to 6",
     "kodmobi.E013": "the kod.mobi gateway is TWO_FACTOR_CALL_GATEWAY",
     "kodmobi.E014": "TEST_NUMBERS while DEBUG is off, not allowed in production",
+    "kodmobi.E015": "PASSKEYS without the webauthn package, or a bad RP ID or origin",
     "kodmobi.W001": "the sandbox is in use while DEBUG is off",
     "kodmobi.W002": "unknown keys in KODMOBI",
     "kodmobi.W003": "a code shorter than 6 characters while DEBUG is off",

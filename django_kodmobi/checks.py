@@ -33,6 +33,7 @@ from .check_ids import check_id
 from .client.endpoints import build_endpoints
 from .conf import DEFAULTS, settings
 from .limits import counts_exactly, parse_rates
+from .passkey_checks import passkey_checks
 from .sandbox import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY
 
 BACKEND = "django_kodmobi.backends.KodMobiBackend"
@@ -50,6 +51,7 @@ _POSITIVE_INTS = (
     "CHANNELS_CACHE_SECONDS",
     "CHANNELS_FAILURE_CACHE_SECONDS",
     "SESSION_CHANNELS_CACHE_SECONDS",
+    "PASSKEY_CHALLENGE_SECONDS",
 )
 
 
@@ -69,6 +71,7 @@ def check_settings(
     messages += _region()
     messages += _production()
     messages += _rate_limits(raw)
+    messages += passkey_checks(raw)
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         messages.append(

@@ -95,6 +95,8 @@ DEFAULTS: dict[str, Any] = {
         "verify_per_ip": "30/m",
         # Browser-SDK completions from one IP (BROWSER_SDK only).
         "complete_per_ip": "10/m",
+        # Passkey ceremonies (options and answers) from one IP (PASSKEYS).
+        "passkey_per_ip": "30/m",
     },
     #: libphonenumber number types that never get a code: none of them is a
     #: person's own mobile.
@@ -156,6 +158,21 @@ DEFAULTS: dict[str, Any] = {
     #: Seconds a confirmed code (a login by code, a step-up) lets a person
     #: through views behind kodmobi_step_up_required.
     "STEP_UP_MAX_AGE": 300,
+    # -- passkeys (the [passkeys] extra) -----------------------------------
+    #: Offer a passkey after a login by code or a step-up, and log in by it
+    #: with no message sent. The code stays the way back.
+    "PASSKEYS": False,
+    #: The WebAuthn relying party: the site's registrable domain
+    #: ("example.com"), and the exact origins its pages are served from
+    #: ("https://example.com"). Both are checked (kodmobi.E015).
+    "PASSKEY_RP_ID": "",
+    "PASSKEY_RP_NAME": "",
+    "PASSKEY_ORIGINS": (),
+    #: "required" (the authenticator checks a PIN or a biometric every time)
+    #: or "preferred" (presence is enough where it cannot).
+    "PASSKEY_USER_VERIFICATION": "required",
+    #: Seconds a passkey ceremony's challenge is good for (once).
+    "PASSKEY_CHALLENGE_SECONDS": 300,
     #: The site's public address ("https://example.com"), for the delivery
     #: callbacks of the manual flow; "" asks for no callbacks.
     "CALLBACK_BASE_URL": "",
@@ -377,6 +394,31 @@ class Settings:
     @property
     def STEP_UP_MAX_AGE(self) -> int:  # noqa: N802
         return int(self.get("STEP_UP_MAX_AGE"))
+
+    @property
+    def PASSKEYS(self) -> bool:  # noqa: N802
+        return bool(self.get("PASSKEYS"))
+
+    @property
+    def PASSKEY_RP_ID(self) -> str:  # noqa: N802
+        return str(self.get("PASSKEY_RP_ID") or "")
+
+    @property
+    def PASSKEY_RP_NAME(self) -> str:  # noqa: N802
+        return str(self.get("PASSKEY_RP_NAME") or self.PASSKEY_RP_ID)
+
+    @property
+    def PASSKEY_ORIGINS(self) -> tuple[str, ...]:  # noqa: N802
+        value = self.get("PASSKEY_ORIGINS") or ()
+        return (value,) if isinstance(value, str) else tuple(value)
+
+    @property
+    def PASSKEY_USER_VERIFICATION(self) -> str:  # noqa: N802
+        return str(self.get("PASSKEY_USER_VERIFICATION"))
+
+    @property
+    def PASSKEY_CHALLENGE_SECONDS(self) -> int:  # noqa: N802
+        return int(self.get("PASSKEY_CHALLENGE_SECONDS"))
 
     @property
     def CALLBACK_BASE_URL(self) -> str:  # noqa: N802

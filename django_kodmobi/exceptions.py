@@ -44,6 +44,7 @@ class Failure(models.TextChoices):
     RATE_LIMITED = "rate_limited", _("rate limited")
     CONTACT_EXISTS = "contact_exists", _("contact already added")
     CONTACT_UNAVAILABLE = "contact_unavailable", _("contact unavailable")
+    PASSKEY_REFUSED = "passkey_refused", _("passkey refused")
 
 
 class Outcome(NamedTuple):
@@ -123,6 +124,12 @@ OUTCOMES: dict[Failure, Outcome] = {
     Failure.CONTACT_UNAVAILABLE: Outcome(
         HTTPStatus.CONFLICT,
         _("This phone number or email address belongs to another account."),
+    ),
+    # One answer for every refusal (the audit keeps which): an unknown
+    # passkey, a replay and a removed account all read the same.
+    Failure.PASSKEY_REFUSED: Outcome(
+        HTTPStatus.BAD_REQUEST,
+        _("This passkey was not accepted. Try again, or get a code instead."),
     ),
 }
 

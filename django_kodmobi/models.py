@@ -29,6 +29,10 @@ __all__ = [
     "ManualDelivery",
     "OTPEvent",
     "OTPSession",
+    "Passkey",
+    "PasskeyChallenge",
+    "PasskeyEvent",
+    "PasskeyEventKind",
     "Purpose",
     "Status",
 ]
@@ -608,3 +612,104 @@ class Contact(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential of one user: a login with no message sent.
+
+    Only the public key is kept. The credential id is unique, so a passkey
+    belongs to one user whatever an authenticator claims.
+    """
+
+    id = models.CharField(
+        _("id"), primary_key=True, max_length=26, default=new_ulid, editable=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="kodmobi_passkeys",
+    )
+    #: base64url, as WebAuthn's JSON carries it; at most 1,023 bytes raw.
+    credential_id = models.CharField(_("credential id"), max_length=1400, unique=True)
+    public_key = models.BinaryField(_("public key"))
+    sign_count = models.PositiveBigIntegerField(_("sign count"), default=0)
+    transports = models.JSONField(_("transports"), default=list, blank=True)
+    backed_up = models.BooleanField(_("synced"), default=False)
+    name = models.CharField(_("name"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("passkey")
+        verbose_name_plural = _("passkeys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name or str(_("passkey"))
+
+
+class PasskeyChallenge(models.Model):
+    """A WebAuthn challenge, good for one ceremony before it expires.
+
+    Keyed by the challenge itself (base64url), which comes back inside the
+    browser's signed client data: a ceremony deletes its row, and only the
+    one that deletes it goes on.
+    """
+
+    challenge = models.CharField(primary_key=True, max_length=64)
+    purpose = models.CharField(max_length=8)  # "register" or "login"
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+    )
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("passkey challenge")
+        verbose_name_plural = _("passkey challenges")
+
+
+class PasskeyEventKind(models.TextChoices):
+    REGISTERED = "registered", _("passkey created")
+    REGISTRATION_REFUSED = "reg_refused", _("passkey refused")
+    LOGGED_IN = "logged_in", _("logged in by passkey")
+    LOGIN_REFUSED = "login_refused", _("passkey login refused")
+    REMOVED = "removed", _("passkey removed")
+
+
+class PasskeyEvent(models.Model):
+    """The audit of passkeys: each creation, login, refusal and removal,
+    with its reason. A login by passkey is a message not sent."""
+
+    kind = models.CharField(
+        _("event"), max_length=16, choices=PasskeyEventKind.choices
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    passkey = models.ForeignKey(
+        Passkey,
+        verbose_name=_("passkey"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    #: Why it was refused (the audit's vocabulary), or what it was.
+    detail = models.CharField(_("detail"), max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("passkey event")
+        verbose_name_plural = _("passkey events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["at"], name="kodmobi_passkey_event_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -41,3 +41,11 @@ contact_verified = Signal()
 #: A user removed a phone or email. Arguments: ``user``, ``contact``.
 #: Sender: Contact.
 contact_removed = Signal()
+
+#: A user created a passkey. Arguments: ``user``, ``passkey`` (Passkey),
+#: ``request``. Sender: Passkey.
+passkey_registered = Signal()
+
+#: A user removed a passkey. Arguments: ``user``, ``passkey`` (Passkey, no
+#: longer saved). Sender: Passkey.
+passkey_removed = Signal()

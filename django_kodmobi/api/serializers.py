@@ -232,3 +232,31 @@ class ContactReply(serializers.Serializer[Any]):
 
 class StepUpRequest(serializers.Serializer[Any]):
     challenge_token = challenge_field()
+
+
+class PasskeyCredentialRequest(serializers.Serializer[Any]):
+    """What ``navigator.credentials.create()`` or ``.get()`` returned, as
+    JSON (``PublicKeyCredential.toJSON()``)."""
+
+    credential = serializers.DictField(
+        help_text=_("The credential's JSON: id, rawId, type and response.")
+    )
+
+
+class PasskeyOptionsReply(serializers.Serializer[Any]):
+    publicKey = serializers.DictField(  # noqa: N815 - WebAuthn's own name
+        help_text=_(
+            "The options for navigator.credentials.create() or .get(), in "
+            "WebAuthn's JSON form (PublicKeyCredential.parse*OptionsFromJSON)."
+        )
+    )
+
+
+class PasskeyReply(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    name = serializers.CharField(help_text=_("The browser and system it was made on."))
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    synced = serializers.BooleanField(
+        help_text=_("Backed up to the person's cloud account (usable on their other devices).")
+    )

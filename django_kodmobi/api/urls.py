@@ -12,7 +12,7 @@ from drf_spectacular.views import SpectacularAPIView
 from django_kodmobi import __version__
 from django_kodmobi.pages.bases import OpenToAll
 
-from . import contacts, session, step_up, views
+from . import contacts, passkeys, session, step_up, views
 
 app_name = "kodmobi_api"
 
@@ -55,6 +55,24 @@ urlpatterns = [
     ),
     # Any text reaches the view, so a bad id is a JSON 404 like an unknown one.
     path("contacts/<str:contact_id>/", contacts.ContactView.as_view(), name="contact"),
+    path("passkeys/", passkeys.PasskeyListView.as_view(), name="passkeys"),
+    path(
+        "passkeys/register/options/",
+        passkeys.PasskeyRegisterOptionsView.as_view(),
+        name="passkey_register_options",
+    ),
+    path(
+        "passkeys/register/",
+        passkeys.PasskeyRegisterView.as_view(),
+        name="passkey_register",
+    ),
+    path(
+        "passkeys/login/options/",
+        passkeys.PasskeyLoginOptionsView.as_view(),
+        name="passkey_login_options",
+    ),
+    path("passkeys/login/", passkeys.PasskeyLoginView.as_view(), name="passkey_login"),
+    path("passkeys/<str:passkey_id>/", passkeys.PasskeyView.as_view(), name="passkey"),
     path("schema/", SchemaView.as_view(), name="schema"),
 ]
 

@@ -240,7 +240,7 @@ def created_flow(flow: Flow) -> Response:
     return Response(reply, status=status.HTTP_201_CREATED)
 
 
-def _login_reply(request: Request, user: AbstractBaseUser) -> dict[str, Any]:
+def login_reply(request: Request, user: AbstractBaseUser) -> dict[str, Any]:
     """The reply to a login: the user and, in token modes, the tokens."""
     mode = settings.API_LOGIN
     extra = {} if mode == "session" else _issue_tokens(mode, request, user)
@@ -318,7 +318,7 @@ class VerifyView(KodMobiAPIView):
             challenge_token=data.get("challenge_token"),
             session_login=settings.API_LOGIN == "session",
         )
-        reply = _login_reply(request, user)
+        reply = login_reply(request, user)
         # This device logged in as this identifier: it is trusted for it.
         identifier = services.logged_in_flow(request._request).identifier
         reply["device_token"] = devices.issue(identifier, data.get("device_token", ""))
@@ -360,7 +360,7 @@ class CompleteView(KodMobiAPIView):
         services.complete_with_token(
             session_id, token, data["verify_token"], request=request._request
         )
-        return Response(_login_reply(request, _log_in(request, session_id, token)))
+        return Response(login_reply(request, _log_in(request, session_id, token)))
 
 
 @extend_schema(
