@@ -681,9 +681,7 @@ class PasskeyEvent(models.Model):
     """The audit of passkeys: each creation, login, refusal and removal,
     with its reason. A login by passkey is a message not sent."""
 
-    kind = models.CharField(
-        _("event"), max_length=16, choices=PasskeyEventKind.choices
-    )
+    kind = models.CharField(_("event"), max_length=16, choices=PasskeyEventKind.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from . import callbacks
-from .pages import contacts, login, step_up
+from .pages import contacts, login, passkeys, step_up
 
 app_name = "kodmobi"
 
@@ -26,6 +26,26 @@ urlpatterns = [
         "contacts/<str:contact_id>/",
         contacts.ContactActionView.as_view(),
         name="contact_action",
+    ),
+    path("passkeys/offer/", passkeys.OfferView.as_view(), name="passkey_offer"),
+    path(
+        "passkeys/register/options/",
+        passkeys.RegisterOptionsView.as_view(),
+        name="passkey_register_options",
+    ),
+    path(
+        "passkeys/register/", passkeys.RegisterView.as_view(), name="passkey_register"
+    ),
+    path(
+        "passkeys/login/options/",
+        passkeys.LoginOptionsView.as_view(),
+        name="passkey_login_options",
+    ),
+    path("passkeys/login/", passkeys.LoginView.as_view(), name="passkey_login"),
+    path(
+        "passkeys/<str:passkey_id>/remove/",
+        passkeys.RemoveView.as_view(),
+        name="passkey_remove",
     ),
     # kod.mobi reports a manual delivery here (CALLBACK_BASE_URL).
     path(

@@ -24,7 +24,17 @@ pytestmark = pytest.mark.skipif(
 EMAIL = "anna@example.com"
 #: The views only a logged-in person may see, by URL name.
 FOR_PEOPLE_LOGGED_IN = {
-    "kodmobi": {"logout", "step_up", "contacts", "contact_code", "contact_action"},
+    "kodmobi": {
+        "logout",
+        "step_up",
+        "contacts",
+        "contact_code",
+        "contact_action",
+        "passkey_offer",
+        "passkey_register_options",
+        "passkey_register",
+        "passkey_remove",
+    },
     # The API's own permissions guard its views: a token is not a session.
     "kodmobi_api": set(),
 }

@@ -108,7 +108,11 @@ class PasskeyTests(KodMobiTestMixin, TestCase):
         calls = sum(self.kodmobi.calls.values())
         sent = len(self.kodmobi_outbox())
         logged_in: list[Any] = []
-        user_logged_in.connect(lambda **kw: logged_in.append(kw["user"]), weak=False)
+
+        def count(**kwargs: Any) -> None:
+            logged_in.append(kwargs["user"])
+
+        user_logged_in.connect(count)
         try:
             for _ in range(3):
                 reply = self.api.log_in(passkey)
@@ -117,7 +121,7 @@ class PasskeyTests(KodMobiTestMixin, TestCase):
                 assert self.api.client.get(url("session")).json()["authenticated"]
                 self.api.client.logout()
         finally:
-            user_logged_in.receivers.clear()
+            user_logged_in.disconnect(count)
         assert logged_in == [self.anna] * 3
         assert sum(self.kodmobi.calls.values()) == calls  # kod.mobi not asked
         assert len(self.kodmobi_outbox()) == sent == 1
@@ -211,11 +215,15 @@ class PasskeyTests(KodMobiTestMixin, TestCase):
         passkey = self.anna_with_a_passkey()
         Passkey.objects.all().delete()
         failed: list[Any] = []
-        user_login_failed.connect(lambda **kw: failed.append(kw), weak=False)
+
+        def note(**kwargs: Any) -> None:
+            failed.append(kwargs)
+
+        user_login_failed.connect(note)
         try:
             assert self.api.log_in(passkey).status_code == HTTPStatus.BAD_REQUEST
         finally:
-            user_login_failed.receivers.clear()
+            user_login_failed.disconnect(note)
         assert failed[0]["credentials"] == {"kodmobi_passkey": "********"}
         assert self.refusals() == ["unknown_passkey"]
         self.log_in_by_code()  # the way back

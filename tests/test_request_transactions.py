@@ -32,6 +32,11 @@ OWN_COMMITS = {
         "contacts",
         "contact_code",
         "contact_action",
+        "passkey_register_options",
+        "passkey_register",
+        "passkey_login_options",
+        "passkey_login",
+        "passkey_remove",
     },
     "kodmobi_api": {
         "start",
@@ -45,6 +50,12 @@ OWN_COMMITS = {
         "contacts",
         "contact_verify",
         "contact",
+        "passkeys",
+        "passkey_register_options",
+        "passkey_register",
+        "passkey_login_options",
+        "passkey_login",
+        "passkey",
     },
 }
 

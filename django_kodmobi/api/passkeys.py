@@ -69,6 +69,10 @@ class SignedInPasskeyView(KodMobiAPIView):
     },
 )
 class PasskeyRegisterOptionsView(SignedInPasskeyView):
+    """Options for ``navigator.credentials.create()``, for the signed-in
+    person, typically right after a code. They exclude the passkeys the
+    person has already, so one device holds one."""
+
     def post(self, request: Request) -> Response:
         options = passkeys.registration_options(request._request, request.user)  # type: ignore[arg-type]
         return Response({"publicKey": options})
@@ -85,6 +89,10 @@ class PasskeyRegisterOptionsView(SignedInPasskeyView):
     },
 )
 class PasskeyRegisterView(SignedInPasskeyView):
+    """Save the credential ``navigator.credentials.create()`` returned. The
+    challenge, origin, RP ID and user verification are checked; a passkey
+    saved once (for anyone) is refused."""
+
     def post(self, request: Request) -> Response:
         data = validated(s.PasskeyCredentialRequest, request)
         passkey = passkeys.register_passkey(
@@ -104,6 +112,9 @@ class PasskeyRegisterView(SignedInPasskeyView):
     },
 )
 class PasskeyLoginOptionsView(KodMobiAPIView):
+    """Options for ``navigator.credentials.get()``: any passkey of this site
+    (no account named), for autofill (conditional mediation) or a button."""
+
     def post(self, request: Request) -> Response:
         return Response({"publicKey": passkeys.login_options(request._request)})
 
@@ -143,6 +154,8 @@ class StepUpForRemoval(StepUpRequired):
     },
 )
 class PasskeyListView(SignedInPasskeyView):
+    """The signed-in person's passkeys, newest first."""
+
     def get(self, request: Request) -> Response:
         passkeys.require_available()
         mine = passkeys.passkeys_of(request.user)  # type: ignore[arg-type]
@@ -157,6 +170,9 @@ class PasskeyListView(SignedInPasskeyView):
     ]
 )
 class PasskeyView(SignedInPasskeyView):
+    """One passkey of the signed-in person. Removing it needs a step-up;
+    the code still logs in."""
+
     permission_classes = [IsAuthenticated, StepUpForRemoval]
 
     @extend_schema(

@@ -258,5 +258,7 @@ class PasskeyReply(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     synced = serializers.BooleanField(
-        help_text=_("Backed up to the person's cloud account (usable on their other devices).")
+        help_text=_(
+            "Backed up to the person's cloud account (usable on their other devices)."
+        )
     )

@@ -18,7 +18,7 @@ from django_kodmobi.exceptions import VerificationError
 from django_kodmobi.forms import CodeForm, IdentifierForm
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import Contact
-from django_kodmobi.services import contacts
+from django_kodmobi.services import contacts, passkeys
 from django_kodmobi.services.step_up import step_up_destination, stepped_up_recently
 from django_kodmobi.step_up import kodmobi_step_up_required, redirect_to_step_up
 
@@ -84,6 +84,8 @@ class ContactsView(OwnCommits):
         context: dict[str, Any] = {
             "form": form,
             "contacts": [(c, mask_for_display(c.value)) for c in mine],
+            "passkeys": passkeys.passkeys_of(user),
+            "passkeys_on": passkeys.available(),
         }
         return render(request, self.template_name, context, status=status)
 

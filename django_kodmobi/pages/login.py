@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings as django_settings
 from django.contrib import messages
@@ -25,6 +25,7 @@ from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.forms import CodeForm, IdentifierForm, failure_text
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import OTPSession
+from django_kodmobi.services.passkeys import available as passkeys_available
 
 from .bases import OpenToAll, OwnCommits
 
@@ -57,6 +58,23 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
     if candidate and is_safe_url(request, candidate) and not is_login_page(candidate):
         return candidate
     return resolve_url(django_settings.LOGIN_REDIRECT_URL)
+
+
+#: Set by "Not now": this browser is not offered a passkey again for a while.
+LATER_COOKIE = "kodmobi_passkey_later"
+
+
+def after_code(request: HttpRequest, next_url: str) -> str:
+    """Where a person goes after a code: the passkey offer, then
+    ``next_url``; or straight there when passkeys are off or this browser
+    said "not now"."""
+    if not passkeys_available() or request.COOKIES.get(LATER_COOKIE):
+        return next_url
+    return f"{reverse('kodmobi:passkey_offer')}?{urlencode({'next': next_url})}"
+
+
+def offer_or_next(request: HttpRequest, next_url: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(after_code(request, next_url))
 
 
 def project_channels() -> tuple[SessionChannel, ...]:
@@ -172,6 +190,7 @@ def login_context(
         "next": next_url if is_safe_url(request, next_url) else "",
         "sandbox_inbox_url": settings.SANDBOX_INBOX_URL,
         "selected_channel": selected,
+        "passkeys": passkeys_available(),
     }
 
 
@@ -230,7 +249,11 @@ class CodeView(OpenToAll, OwnCommits, FlowMixin):
             else:
                 request.session.pop(FLOW_KEY, None)
                 _notify(request, messages.SUCCESS, _("You are logged in."))
-                response = HttpResponseRedirect(safe_next(request, next_url))
+                # A passkey is offered first (when on): the next login sends
+                # nothing.
+                response = HttpResponseRedirect(
+                    after_code(request, safe_next(request, next_url))
+                )
                 # This browser logged in as this identifier: trusted for it.
                 devices.remember(request, response, session.identifier)
                 return response
@@ -302,8 +325,6 @@ class RestartView(OpenToAll):
         next_url = stash.get("next", "") if isinstance(stash, dict) else ""
         login = reverse("kodmobi:login")
         if next_url:
-            from urllib.parse import urlencode
-
             login += "?" + urlencode({"next": next_url})
         return redirect(login)
 

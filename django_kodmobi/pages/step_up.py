@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
@@ -20,7 +20,7 @@ from django_kodmobi.masking import mask_for_display
 from django_kodmobi.services import step_up
 
 from .bases import OwnCommits
-from .login import CHALLENGE_FIELD, PROTECT, is_safe_url, safe_next
+from .login import CHALLENGE_FIELD, PROTECT, is_safe_url, offer_or_next, safe_next
 
 __all__ = ["StepUpView"]
 
@@ -71,7 +71,7 @@ class StepUpView(OwnCommits):
                 form.add_failure(exc)
             else:
                 request.session.pop(STEP_UP_FLOW_KEY, None)
-                return redirect(safe_next(request, next_url))
+                return offer_or_next(request, safe_next(request, next_url))
         return self.render(request, form, status=400, next_url=next_url)
 
     def render(

@@ -104,7 +104,9 @@ def passkeys_of(user: AbstractBaseUser) -> list[Passkey]:
 # -- creating a passkey ----------------------------------------------------
 
 
-def registration_options(request: HttpRequest, user: AbstractBaseUser) -> dict[str, Any]:
+def registration_options(
+    request: HttpRequest, user: AbstractBaseUser
+) -> dict[str, Any]:
     """The ``publicKey`` options for ``navigator.credentials.create()``."""
     require_available()
     check_rate("passkey_per_ip", client_ip(request))
@@ -175,7 +177,9 @@ def register_passkey(
     return passkey
 
 
-def remove_passkey(request: HttpRequest, user: AbstractBaseUser, passkey_id: str) -> None:
+def remove_passkey(
+    request: HttpRequest, user: AbstractBaseUser, passkey_id: str
+) -> None:
     """Delete one of ``user``'s passkeys; the audit keeps that it was.
 
     :raises VerificationError: ``not_found`` (not one of theirs).

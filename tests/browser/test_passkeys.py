@@ -1,0 +1,246 @@
+"""Passkeys in Chromium with a virtual authenticator (the CDP WebAuthn
+domain): made in one gesture after the first code, then a login with no
+call to kod.mobi; every refusal the server owes, seen from the page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from django_kodmobi.models import Passkey, PasskeyEvent
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytest.importorskip("webauthn")
+
+PHONE = "+79991234567"
+
+
+@pytest.fixture
+def passkey_site(site: Any, settings: Any) -> Any:
+    settings.KODMOBI = {
+        **settings.KODMOBI,
+        "PASSKEYS": True,
+        "PASSKEY_RP_ID": "localhost",
+        "PASSKEY_ORIGINS": [site.url],
+        "SIGNUP": True,
+    }
+    return site
+
+
+@pytest.fixture
+def authenticator(page: Any) -> Iterator[Any]:
+    """A platform authenticator that verifies its user and answers at once."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    cdp.authenticator_id = added["authenticatorId"]
+    yield cdp
+
+
+def calls(site_engine: Any) -> int:
+    return sum(site_engine.calls.values())
+
+
+def gesture_or_none(page: Any, button: str, url: str) -> int:
+    """Where the browser offers it without one (conditional mediation or
+    creation), no gesture; otherwise one click on ``button``."""
+    try:
+        page.wait_for_url(url, timeout=1500)
+        return 0
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError
+        page.get_by_role("button", name=button).click()
+        page.wait_for_url(url)
+        return 1
+
+
+def log_in_by_code(page: Any, site: Any, engine: Any) -> None:
+    page.goto(f"{site.url}/accounts/login/")
+    page.get_by_label("Phone number or email").fill(PHONE)
+    page.get_by_role("button", name="Send code", exact=True).click()
+    page.wait_for_url("**/accounts/login/code/")
+    page.get_by_label("Code").fill(engine.last_code(PHONE))
+    page.get_by_role("button", name="Log in").click()
+
+
+def with_a_passkey(page: Any, site: Any, engine: Any) -> int:
+    log_in_by_code(page, site, engine)
+    page.wait_for_url("**/passkeys/offer/**")
+    page.shots("offer")
+    gestures = gesture_or_none(page, "Create a passkey", "**/")
+    assert Passkey.objects.count() == 1
+    return gestures
+
+
+def passkey_login(page: Any, site: Any) -> int:
+    page.context.clear_cookies()
+    page.goto(f"{site.url}/accounts/login/")
+    return gesture_or_none(page, "Log in with a passkey", f"{site.url}/")
+
+
+def refusals() -> list[str]:
+    return list(
+        PasskeyEvent.objects.filter(kind="login_refused")
+        .order_by("id")
+        .values_list("detail", flat=True)
+    )
+
+
+def test_one_gesture_after_the_first_code_then_no_message(
+    page: Any, passkey_site: Any, browser_sandbox: Any, authenticator: Any
+) -> None:
+    engine = browser_sandbox.engine
+    assert with_a_passkey(page, passkey_site, engine) <= 1
+    stored = authenticator.send(
+        "WebAuthn.getCredentials", {"authenticatorId": authenticator.authenticator_id}
+    )["credentials"]
+    assert len(stored) == 1 and stored[0]["isResidentCredential"]
+    before = calls(engine)
+    assert passkey_login(page, passkey_site) <= 1
+    page.shots("logged-in-by-passkey")
+    assert "You are logged in." in page.content()
+    assert calls(engine) == before  # kod.mobi was not asked anything
+    assert PasskeyEvent.objects.filter(kind="logged_in").count() == 1
+
+
+def test_a_deleted_passkey_is_refused_and_a_code_recovers(
+    page: Any, passkey_site: Any, browser_sandbox: Any, authenticator: Any
+) -> None:
+    engine = browser_sandbox.engine
+    with_a_passkey(page, passkey_site, engine)
+    page.goto(f"{passkey_site.url}/accounts/contacts/")
+    page.locator("[data-kodmobi-passkey]").get_by_role("button", name="Remove").click()
+    assert "The passkey is removed" in page.content()
+    assert Passkey.objects.count() == 0
+    page.context.clear_cookies()
+    page.goto(f"{passkey_site.url}/accounts/login/")
+    refused = page.get_by_text("This passkey was not accepted")
+    try:  # autofill (conditional mediation) answered by itself
+        refused.wait_for(timeout=1500)
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError
+        page.get_by_role("button", name="Log in with a passkey").click()
+        refused.wait_for()
+    assert set(refusals()) == {"unknown_passkey"}
+    log_in_by_code(page, passkey_site, engine)
+    page.wait_for_url("**/passkeys/offer/**")  # logged in, and offered a new one
+
+
+def sent_assertion(page: Any) -> dict[str, Any]:
+    """Log in by passkey and return the body the page posted."""
+    bodies: list[str] = []
+    page.on(
+        "request",
+        lambda r: bodies.append(r.post_data) if "/passkeys/login/?" in r.url else None,
+    )
+    passkey_login(page, page.site)
+    return json.loads(bodies[-1])
+
+
+def post_from_the_page(page: Any, site: Any, body: dict[str, Any]) -> int:
+    page.context.clear_cookies()
+    page.goto(f"{site.url}/accounts/login/")
+    return int(
+        page.evaluate(
+            """async (body) => {
+              const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
+              const reply = await fetch("/accounts/passkeys/login/", {
+                method: "POST", body: JSON.stringify(body),
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token}});
+              return reply.status;
+            }""",
+            body,
+        )
+    )
+
+
+def test_a_replayed_assertion_is_refused(
+    page: Any, passkey_site: Any, browser_sandbox: Any, authenticator: Any
+) -> None:
+    with_a_passkey(page, passkey_site, browser_sandbox.engine)
+    page.site = passkey_site
+    body = sent_assertion(page)
+    assert post_from_the_page(page, passkey_site, body) == 400
+    assert refusals() == ["challenge"]
+
+
+def test_a_passkey_of_a_cannot_log_in_as_b(
+    page: Any, passkey_site: Any, browser_sandbox: Any, authenticator: Any
+) -> None:
+    from webauthn.helpers import bytes_to_base64url
+
+    from django_kodmobi.services.passkeys import user_handle
+
+    with_a_passkey(page, passkey_site, browser_sandbox.engine)
+    boris = get_user_model().objects.create_user("boris")
+    page.site = passkey_site
+    # A's passkey answers a fresh challenge, claiming to be B's.
+    bodies: list[str] = []
+
+    def hold(route: Any) -> None:
+        bodies.append(route.request.post_data)
+        route.abort()
+
+    page.route("**/passkeys/login/?*", hold)
+    page.context.clear_cookies()
+    page.goto(f"{passkey_site.url}/accounts/login/")
+    page.get_by_role("button", name="Log in with a passkey").click()
+    page.wait_for_timeout(1000)
+    page.unroute("**/passkeys/login/?*")
+    body = json.loads(bodies[-1])
+    body["credential"]["response"]["userHandle"] = bytes_to_base64url(
+        user_handle(boris)
+    )
+    assert post_from_the_page(page, passkey_site, body) == 400
+    assert refusals() == ["wrong_user"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [("PASSKEY_ORIGINS", "wrong_origin"), ("PASSKEY_RP_ID", "wrong_rp_id")],
+)
+def test_a_wrong_origin_or_rp_id_is_refused(
+    page: Any,
+    passkey_site: Any,
+    browser_sandbox: Any,
+    authenticator: Any,
+    settings: Any,
+    setting: str,
+    reason: str,
+) -> None:
+    """The server expects another origin or RP ID than the browser used
+    (as for a passkey made on a look-alike site): refused."""
+    with_a_passkey(page, passkey_site, browser_sandbox.engine)
+    other = {
+        "PASSKEY_ORIGINS": ["http://localhost:1"],
+        "PASSKEY_RP_ID": "example.localhost",
+    }[setting]
+
+    def elsewhere(route: Any) -> None:
+        settings.KODMOBI = {**settings.KODMOBI, setting: other}
+        route.continue_()
+
+    page.route("**/passkeys/login/?*", elsewhere)
+    page.context.clear_cookies()
+    page.goto(f"{passkey_site.url}/accounts/login/")
+    refused = page.get_by_text("This passkey was not accepted")
+    try:  # autofill (conditional mediation) answered by itself
+        refused.wait_for(timeout=1500)
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError
+        page.get_by_role("button", name="Log in with a passkey").click()
+        refused.wait_for()
+    assert refusals() == [reason]
