@@ -30,6 +30,7 @@ PAGES = {
     "testing-your-site": "testing.md",
     "verified-contacts": "contacts.md",
     "step-up-before-sensitive-actions": "step-up.md",
+    "passkeys-after-the-first-code": "passkeys.md",
     "codes-you-make-yourself-the-manual-flow": "manual.md",
     "django-allauth": "allauth.md",
     "a-second-factor-django-two-factor-auth": "second-factor.md",

@@ -668,6 +668,9 @@ class PasskeyChallenge(models.Model):
         verbose_name = _("passkey challenge")
         verbose_name_plural = _("passkey challenges")
 
+    def __str__(self) -> str:
+        return f"{self.purpose} challenge until {self.expires_at:%H:%M:%S}"
+
 
 class PasskeyEventKind(models.TextChoices):
     REGISTERED = "registered", _("passkey created")

@@ -216,7 +216,7 @@ class AdminPiecesTests(TestCase):
     def test_times_to_the_second_in_the_sites_zone(self) -> None:
         from datetime import datetime, timezone
 
-        from django_kodmobi.admin import to_the_second
+        from django_kodmobi.admin.base import to_the_second
 
         moment = datetime(2026, 11, 28, 10, 0, 5, 999_000, tzinfo=timezone.utc)
         assert to_the_second(moment) == "2026-11-28 13:00:05"

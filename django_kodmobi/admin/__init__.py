@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -13,7 +11,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
-from django.utils.timezone import is_aware, localtime
 from django.utils.translation import gettext_lazy as _
 
 from django_kodmobi import guards, reasons
@@ -30,38 +27,8 @@ from django_kodmobi.models import (
 from django_kodmobi.services.channels import channel_name
 from django_kodmobi.users import normalize_identifier
 
+from .base import ReadOnlyMixin, time_column
 from .charts import charts_view
-
-if TYPE_CHECKING:
-    from django.utils.functional import _StrPromise as StrPromise
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-def to_the_second(moment: datetime | None) -> str:
-    """An audit time to the second, in the site's time zone."""
-    if moment is None:
-        return "-"
-    shown = localtime(moment) if is_aware(moment) else moment  # naive: USE_TZ off
-    return shown.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def time_column(field: str, label: StrPromise) -> Callable[[Any, Any], str]:
-    """An admin column showing the datetime ``field`` to the second."""
-
-    def column(model_admin: Any, obj: Any) -> str:
-        return to_the_second(getattr(obj, field))
-
-    return admin.display(column, description=label, ordering=field)
 
 
 class IdentifierSearch:
@@ -388,3 +355,7 @@ class FailureStreakAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         except VerificationError:
             return queryset.none(), False
         return queryset.filter(identifier_key=guards.streak_key(identifier)), False
+
+
+# Passkeys have an admin module of their own (registered on import).
+from . import passkeys as passkeys  # noqa: E402

@@ -68,6 +68,7 @@ def charts_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRespo
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     report = stats.report(DAYS)
+    by_passkey = stats.passkey_logins(report.days)
     sends = column_chart(
         report.days,
         [
@@ -129,8 +130,18 @@ def charts_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRespo
         ),
         "logins": column_chart(
             report.days,
-            [Series(_("logins"), "kodmobi-series-logins", report.logins)],
+            [
+                Series(_("logins"), "kodmobi-series-logins", report.logins),
+                Series(
+                    _("logins by passkey"), "kodmobi-series-passkeys", by_passkey
+                ),
+            ],
         ),
+        "logins_legend": [
+            (_("by code"), "kodmobi-series-logins"),
+            (_("by passkey (no message sent)"), "kodmobi-series-passkeys"),
+        ],
+        "messages_saved": sum(by_passkey.values()),
         "sends": sends,
         "sends_legend": [
             (channel_name(channel), channel_css(channel)) for channel in report.channels

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Case, Count, F, Func, IntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
-from django.utils.timezone import get_current_timezone_name
+from django.utils.timezone import get_current_timezone_name, make_aware
 
 from django_kodmobi import clock
-from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Purpose
+from django_kodmobi.models import (
+    EventKind,
+    OTPEvent,
+    OTPSession,
+    PasskeyEvent,
+    PasskeyEventKind,
+    Purpose,
+)
 
 __all__ = ["FAILURE_KINDS", "DaySummary", "FunnelRow", "Report", "report"]
 
@@ -254,3 +262,20 @@ def median(counts: dict[int, int]) -> timedelta:
         raise ValueError("rank out of range")
 
     return timedelta(seconds=(at((total - 1) // 2) + at(total // 2)) / 2)
+
+
+def passkey_logins(days: list[date]) -> dict[date, int]:
+    """Logins by passkey per day of ``days``: each is a message not sent."""
+    if not days:
+        return {}
+    start = datetime.combine(days[0], time.min)
+    if settings.USE_TZ:
+        start = make_aware(start)
+    rows = (
+        PasskeyEvent.objects.filter(kind=PasskeyEventKind.LOGGED_IN, at__gte=start)
+        .annotate(day=TruncDate("at"))
+        .values("day")
+        .annotate(count=Count("id"))
+    )
+    wanted = set(days)
+    return {row["day"]: row["count"] for row in rows if row["day"] in wanted}

@@ -28,6 +28,7 @@ from typing import Any
 from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
@@ -157,7 +158,7 @@ def register_passkey(
     try:
         with transaction.atomic():
             passkey = Passkey.objects.create(
-                user=user,
+                user_id=user.pk,
                 credential_id=bytes_to_base64url(verified.credential_id),
                 public_key=verified.credential_public_key,
                 sign_count=verified.sign_count,
@@ -303,10 +304,11 @@ def _consume_challenge(
         )
     except Exception as exc:  # noqa: BLE001 - any malformed answer is refused
         raise refuse("malformed") from exc
+    owner = Q(user__isnull=True) if user is None else Q(user_id=user.pk)
     mine = PasskeyChallenge.objects.filter(
+        owner,
         challenge=bytes_to_base64url(client_data.challenge),
         purpose=purpose,
-        user_id=None if user is None else user.pk,
         expires_at__gt=clock.now(),
     )
     deleted, _rows = mine.delete()

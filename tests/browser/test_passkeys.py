@@ -148,7 +148,8 @@ def sent_assertion(page: Any) -> dict[str, Any]:
         lambda r: bodies.append(r.post_data) if "/passkeys/login/?" in r.url else None,
     )
     passkey_login(page, page.site)
-    return json.loads(bodies[-1])
+    body: dict[str, Any] = json.loads(bodies[-1])
+    return body
 
 
 def post_from_the_page(page: Any, site: Any, body: dict[str, Any]) -> int:
