@@ -380,3 +380,29 @@ class PasskeyRaceTests(KodMobiTestMixin, TransactionTestCase):
             thread.join()
         assert sorted(codes) == [200] + [400] * 7
         assert PasskeyEvent.objects.filter(kind="logged_in").count() == 1
+
+
+@passkey_settings()
+class PasskeyAuditTests(KodMobiTestMixin, TestCase):
+    def test_the_charts_count_the_messages_saved(self) -> None:
+        anna = User.objects.create_user("anna", EMAIL)
+        api = PasskeyApi(APIClient())
+        api.client.force_login(anna)
+        passkey = SoftPasskey(origin=ORIGIN)
+        api.create(passkey)
+        api.client.logout()
+        for _ in range(2):
+            assert api.log_in(passkey).status_code == HTTPStatus.OK
+            api.client.logout()
+        admin = User.objects.create_superuser("root", "root@example.com", "pw")
+        self.client.force_login(admin)
+        page = self.client.get(reverse("admin:kodmobi_otpsession_charts"))
+        assert "Passkeys saved 2 messages." in page.content.decode()
+        events = self.client.get(reverse("admin:kodmobi_passkeyevent_changelist"))
+        assert events.status_code == HTTPStatus.OK
+        assert (
+            self.client.get(
+                reverse("admin:kodmobi_passkey_change", args=[Passkey.objects.get().pk])
+            ).status_code
+            == HTTPStatus.OK
+        )

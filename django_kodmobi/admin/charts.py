@@ -132,9 +132,7 @@ def charts_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRespo
             report.days,
             [
                 Series(_("logins"), "kodmobi-series-logins", report.logins),
-                Series(
-                    _("logins by passkey"), "kodmobi-series-passkeys", by_passkey
-                ),
+                Series(_("logins by passkey"), "kodmobi-series-passkeys", by_passkey),
             ],
         ),
         "logins_legend": [
