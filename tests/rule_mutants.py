@@ -41,9 +41,78 @@ T_SB = "tests/test_sandbox.py"
 T_KIT = "tests/test_test_kit.py"
 T_VIEWS = "tests/test_views.py"
 T_SILENT = "tests/test_silent_unknowns.py"
+T_PK = "tests/test_passkeys.py"
 
 #: (file, what the rule says, what the mutant says instead, the tests to run)
 MUTANTS: list[tuple[str, str, str, str]] = [
+    # Passkeys (issue 25): each rule around py_webauthn's checks.
+    (
+        "django_kodmobi/services/passkeys.py",
+        "        expires_at__gt=clock.now(),\n",
+        "",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/services/passkeys.py",
+        "    deleted, _rows = mine.delete()",
+        "    deleted = mine.count()",
+        T_PK,
+    ),
+    ("django_kodmobi/services/passkeys.py", "Q(user_id=user.pk)", "Q()", T_PK),
+    (
+        "django_kodmobi/services/passkeys.py",
+        "pk=passkey.pk, sign_count=passkey.sign_count",
+        "pk=passkey.pk",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/services/passkeys.py",
+        "    if handle and _decoded(handle) != user_handle(user):",
+        "    if False:",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/services/passkeys.py",
+        "    if not users.can_log_in(user):",
+        "    if not user.is_active:",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/services/passkeys.py",
+        "expected_origin=list(settings.PASSKEY_ORIGINS),\n            credential_public_key",
+        'expected_origin=[*settings.PASSKEY_ORIGINS, "http://localhost.evil.example"],\n            credential_public_key',
+        T_PK,
+    ),
+    (
+        "django_kodmobi/services/passkeys.py",
+        "require_user_verification=_policy() == UserVerificationRequirement.REQUIRED,\n        )\n    except WebAuthnException as exc:\n        raise refuse(_reason(exc)) from exc\n    handle",
+        "require_user_verification=False,\n        )\n    except WebAuthnException as exc:\n        raise refuse(_reason(exc)) from exc\n    handle",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/services/passkeys.py",
+        '    check_rate("passkey_per_ip", client_ip(request))\n    options = webauthn.generate_authentication_options',
+        "    options = webauthn.generate_authentication_options",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/services/passkeys.py",
+        "        mark_stepped_up(request)\n    return user",
+        "    return user",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/passkey_checks.py",
+        '    if host != rp_id and not host.endswith("." + rp_id):',
+        "    if False:",
+        T_PK,
+    ),
+    (
+        "django_kodmobi/passkey_checks.py",
+        '    if parts.scheme != "https" and not (',
+        "    if False and not (",
+        T_PK,
+    ),
     (
         "django_kodmobi/guards.py",
         "if not device and own in streaks:",
