@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from http import HTTPStatus
 from typing import Any
+from unittest import mock
 
 import pytest
 import time_machine
@@ -18,6 +19,7 @@ from django.test import TestCase, TransactionTestCase, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from django_kodmobi import users
 from django_kodmobi.models import (
     Passkey,
     PasskeyChallenge,
@@ -168,6 +170,31 @@ class PasskeyTests(KodMobiTestMixin, TestCase):
         self.api.client.logout()
         assert self.api.post("passkey_login", {"credential": second}).status_code == 400
         assert self.refusals() == ["sign_count"]
+
+    def test_two_answers_checked_against_one_count_log_in_once(self) -> None:
+        """A cloned authenticator's two answers, each on its own challenge,
+        both checked before either is written: the second write finds the
+        count moved and is refused."""
+        passkey = self.anna_with_a_passkey()
+        first = self.api.assertion(passkey)
+        passkey.sign_count -= 1
+        second = self.api.assertion(passkey)
+        real = users.can_log_in
+        inner: list[int] = []
+
+        def racing(user: Any) -> bool:
+            if not inner:
+                inner.append(0)  # the other answer arrives now
+                reply = PasskeyApi(APIClient()).post(
+                    "passkey_login", {"credential": second}
+                )
+                inner[0] = reply.status_code
+            return real(user)
+
+        with mock.patch.object(users, "can_log_in", racing):
+            outer = self.api.post("passkey_login", {"credential": first})
+        assert (inner, outer.status_code) == ([200], 400)
+        assert self.refusals() == ["replayed"]
 
     def test_a_wrong_origin_or_rp_id_is_refused(self) -> None:
         passkey = self.anna_with_a_passkey()
