@@ -13,17 +13,13 @@ Slow (a package build and installs, a server per section): marked
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 
 from tests.docs_runner import (
     CHROMIUM,
-    SANDBOX,
     Reader,
     chromium_page,
     follow,
@@ -83,73 +79,3 @@ def test_the_api_walkthrough(quick_start: Reader) -> None:
     said = quick_start.output.splitlines()
     assert said[0] == "logged_in", quick_start.output
     assert said[1].startswith("{'authenticated': True, 'user': {"), said
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
-def test_passkeys_after_the_first_code(quick_start: Reader) -> None:
-    """The Passkeys section, after the Quick start: a code, "Create a
-    passkey", then a login by passkey with no new message in the inbox."""
-    pytest.importorskip("webauthn")
-    pytest.importorskip("playwright.sync_api")
-    follow(quick_start, "Passkeys after the first code")
-    login = "http://localhost:8000/accounts/login/"
-    # runserver reloads itself on the settings change.
-    deadline = time.monotonic() + 30
-    while "data-kodmobi-passkey-login" not in _page_text(login):
-        assert time.monotonic() < deadline, "the site did not take the settings"
-        time.sleep(0.5)
-    phone = "+79997654321"
-    with chromium_page() as page:
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
-        page.goto(login)
-        page.get_by_label("Phone number or email").fill(phone)
-        page.get_by_role("button", name="Send code", exact=True).click()
-        page.wait_for_url("**/accounts/login/code/")
-        page.get_by_label("Code").fill(inbox_code(phone))
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/passkeys/offer/**")
-        assert "Log in without a code next time" in page.content()
-        _one_gesture(page, "Create a passkey", "**/accounts/contacts/")
-        sent = len(_inbox(phone))
-        page.context.clear_cookies()
-        page.goto(login)
-        _one_gesture(page, "Log in with a passkey", "**/accounts/contacts/")
-        assert "You are logged in." in page.content()
-        assert len(_inbox(phone)) == sent  # no message for this login
-
-
-def _page_text(url: str) -> str:
-    try:
-        return requests.get(url, timeout=5).text
-    except requests.RequestException:
-        return ""
-
-
-def _inbox(to: str) -> list[Any]:
-    reply = requests.get(f"{SANDBOX}/sandbox/inbox", params={"to": to}, timeout=5)
-    messages: list[Any] = reply.json()["messages"]
-    return messages
-
-
-def _one_gesture(page: Any, button: str, url: str) -> None:
-    """Done by the browser itself where it offers it (autofill, conditional
-    creation), else by one press of ``button``."""
-    try:
-        page.wait_for_url(url, timeout=1500)
-    except Exception:  # noqa: BLE001 - Playwright's TimeoutError
-        page.get_by_role("button", name=button).click()
-        page.wait_for_url(url)
