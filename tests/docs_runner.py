@@ -200,6 +200,16 @@ class Reader:
             if server.poll() is None:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(10)
+            # runserver's reloader child outlives its parent for a moment,
+            # holding the port: the next section's server would not start,
+            # and its reader would be answered by this one.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(server.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
 
 
 def unpacked_sdist(top: Path) -> Path:
