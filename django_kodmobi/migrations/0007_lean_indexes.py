@@ -19,6 +19,10 @@ TABLES = (
 
 
 def drop_pattern_indexes(apps: Any, schema_editor: Any) -> None:
+    drop_pattern_indexes_of(schema_editor, TABLES)
+
+
+def drop_pattern_indexes_of(schema_editor: Any, tables: tuple[str, ...]) -> None:
     """Drop the ``*_like`` (varchar_pattern_ops) indexes Django adds beside
     every indexed character column on PostgreSQL: each costs every INSERT
     and every UPDATE that is not HOT, and no LIKE query uses them."""
@@ -29,7 +33,7 @@ def drop_pattern_indexes(apps: Any, schema_editor: Any) -> None:
         cursor.execute(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
             " AND tablename = ANY(%s) AND indexname LIKE %s",
-            [list(TABLES), r"%\_like"],
+            [list(tables), r"%\_like"],
         )
         names = [name for (name,) in cursor.fetchall()]
     for name in names:
