@@ -433,3 +433,113 @@ class PasskeyAuditTests(KodMobiTestMixin, TestCase):
             ).status_code
             == HTTPStatus.OK
         )
+
+
+@passkey_settings()
+class PasskeyPageTests(KodMobiTestMixin, TestCase):
+    """The pages around the ceremonies (Chromium runs the ceremonies
+    themselves: tests/browser/test_passkeys.py)."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.anna = User.objects.create_user("anna", EMAIL)
+
+    def log_in_by_code(self) -> Any:
+        self.client.post(reverse("kodmobi:login"), {"identifier": EMAIL})
+        return self.client.post(
+            reverse("kodmobi:code"), {"code": self.kodmobi_code(EMAIL)}
+        )
+
+    def post_json(self, name: str, body: Any, **query: str) -> Any:
+        path = reverse(f"kodmobi:{name}")
+        if query:
+            path += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        return self.client.post(path, body, content_type="application/json")
+
+    def test_a_code_login_offers_a_passkey_then_goes_on(self) -> None:
+        done = self.log_in_by_code()
+        assert done["Location"] == f"{reverse('kodmobi:passkey_offer')}?next=%2F"
+        page = self.client.get(done["Location"]).content.decode()
+        # Without JavaScript the page says so and "Not now" goes on.
+        assert "This browser cannot create a passkey here" in page
+        assert "data-kodmobi-passkey-create hidden" in page
+
+    def test_not_now_is_remembered_for_thirty_days(self) -> None:
+        self.client.force_login(self.anna)
+        later = self.client.get(
+            reverse("kodmobi:passkey_offer"), {"next": "/", "later": "1"}
+        )
+        assert later["Location"] == "/"
+        cookie = later.cookies["kodmobi_passkey_later"]
+        assert (cookie["max-age"], cookie["httponly"]) == (30 * 24 * 3600, True)
+        self.client.logout()
+        self.client.cookies["kodmobi_passkey_later"] = "1"
+        assert self.log_in_by_code()["Location"] == "/"
+
+    def test_with_passkeys_off_nothing_is_offered(self) -> None:
+        with override_settings(KODMOBI={**settings.KODMOBI, "PASSKEYS": False}):
+            assert self.log_in_by_code()["Location"] == "/"
+            login = self.client.get(reverse("kodmobi:login")).content.decode()
+        assert "webauthn" not in login
+        assert (
+            'autocomplete="username webauthn"'
+            in self.client.get(reverse("kodmobi:login")).content.decode()
+        )
+
+    def test_a_passkey_logs_in_by_the_page_and_says_where_to_go(self) -> None:
+        self.client.force_login(self.anna)
+        passkey = SoftPasskey(origin=ORIGIN)
+        options = self.post_json("passkey_register_options", {}).json()
+        made = self.post_json(
+            "passkey_register", {"credential": passkey.create(options)}, next="/x/"
+        )
+        assert made.json() == {"redirect": "/x/"}
+        self.client.logout()
+        options = self.post_json("passkey_login_options", {}).json()
+        done = self.post_json(
+            "passkey_login", {"credential": passkey.get(options)}, next="/y/"
+        )
+        assert done.json() == {"redirect": "/y/"}
+        assert self.client.get(reverse("kodmobi:contacts")).status_code == 200
+
+    def test_bad_bodies_and_limits_answer_json_not_500(self) -> None:
+        for body in ("not json", {"credential": "x"}, {}):
+            reply = self.post_json("passkey_login", body)
+            assert (reply.status_code, reply.json()["code"]) == (
+                400,
+                "passkey_refused",
+            )
+        with limits(passkey_per_ip="1/m"):
+            self.post_json("passkey_login_options", {})
+            reply = self.post_json("passkey_login_options", {})
+        assert reply.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert int(reply["Retry-After"]) > 0
+
+    def test_a_cache_outage_is_a_503_not_a_500(self) -> None:
+        pytest.importorskip("redis")
+        dead = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",
+            }
+        }
+        rates = {**settings.KODMOBI["RATE_LIMITS"], "passkey_per_ip": "30/m"}
+        kodmobi = {**settings.KODMOBI, **PASSKEYS, "RATE_LIMITS": rates}
+        with override_settings(CACHES=dead, KODMOBI=kodmobi):
+            reply = self.post_json("passkey_login_options", {})
+        assert (reply.status_code, reply.json()["code"]) == (503, "unavailable")
+        assert reply["Retry-After"]
+
+    def test_removing_on_the_page_needs_a_step_up(self) -> None:
+        passkey = Passkey.objects.create(
+            user=self.anna, credential_id="abc", public_key=b"k", name="Chrome"
+        )
+        self.client.force_login(self.anna)
+        mine = self.client.get(reverse("kodmobi:contacts")).content.decode()
+        assert "Chrome" in mine
+        remove = reverse("kodmobi:passkey_remove", args=[passkey.pk])
+        asked = self.client.post(remove)
+        assert asked["Location"].startswith(reverse("kodmobi:step_up"))
+        step_up(self.client, self.anna)
+        assert self.client.post(remove)["Location"] == reverse("kodmobi:contacts")
+        assert not Passkey.objects.exists()

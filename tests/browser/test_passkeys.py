@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from django_kodmobi.models import Passkey, PasskeyEvent
+from tests.passkey_helpers import add_virtual_authenticator, one_gesture_or_none
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 pytest.importorskip("webauthn")
@@ -33,40 +34,13 @@ def passkey_site(site: Any, settings: Any) -> Any:
 
 @pytest.fixture
 def authenticator(page: Any) -> Iterator[Any]:
-    """A platform authenticator that verifies its user and answers at once."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    cdp.authenticator_id = added["authenticatorId"]
+    cdp, authenticator_id = add_virtual_authenticator(page)
+    cdp.authenticator_id = authenticator_id
     yield cdp
 
 
 def calls(site_engine: Any) -> int:
     return sum(site_engine.calls.values())
-
-
-def gesture_or_none(page: Any, button: str, url: str) -> int:
-    """Where the browser offers it without one (conditional mediation or
-    creation), no gesture; otherwise one click on ``button``."""
-    try:
-        page.wait_for_url(url, timeout=1500)
-        return 0
-    except Exception:  # noqa: BLE001 - Playwright's TimeoutError
-        page.get_by_role("button", name=button).click()
-        page.wait_for_url(url)
-        return 1
 
 
 def log_in_by_code(page: Any, site: Any, engine: Any) -> None:
@@ -82,7 +56,7 @@ def with_a_passkey(page: Any, site: Any, engine: Any) -> int:
     log_in_by_code(page, site, engine)
     page.wait_for_url("**/passkeys/offer/**")
     page.shots("offer")
-    gestures = gesture_or_none(page, "Create a passkey", "**/")
+    gestures = one_gesture_or_none(page, "Create a passkey", "**/")
     assert Passkey.objects.count() == 1
     return gestures
 
@@ -90,7 +64,7 @@ def with_a_passkey(page: Any, site: Any, engine: Any) -> int:
 def passkey_login(page: Any, site: Any) -> int:
     page.context.clear_cookies()
     page.goto(f"{site.url}/accounts/login/")
-    return gesture_or_none(page, "Log in with a passkey", f"{site.url}/")
+    return one_gesture_or_none(page, "Log in with a passkey", f"{site.url}/")
 
 
 def refusals() -> list[str]:
