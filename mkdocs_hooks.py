@@ -30,6 +30,7 @@ PAGES = {
     "testing-your-site": "testing.md",
     "verified-contacts": "contacts.md",
     "step-up-before-sensitive-actions": "step-up.md",
+    "trusted-browsers": "trusted-browsers.md",
     "passkeys-after-the-first-code": "passkeys.md",
     "codes-you-make-yourself-the-manual-flow": "manual.md",
     "django-allauth": "allauth.md",

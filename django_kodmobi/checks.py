@@ -119,10 +119,11 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
             )
         )
 
-    for name in _POSITIVE_INTS + ("MAX_RETRIES", "TRUSTED_PROXY_COUNT", "CODE_LENGTH"):
+    may_be_zero = ("MAX_RETRIES", "TRUSTED_PROXY_COUNT", "TRUST_BROWSER_DAYS")
+    for name in _POSITIVE_INTS + may_be_zero + ("CODE_LENGTH",):
         if name in raw:
             value = raw[name]
-            minimum = 0 if name in ("MAX_RETRIES", "TRUSTED_PROXY_COUNT") else 1
+            minimum = 0 if name in may_be_zero else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 bad(name, f"an integer >= {minimum}")
     if (

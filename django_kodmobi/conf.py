@@ -158,6 +158,10 @@ DEFAULTS: dict[str, Any] = {
     #: Seconds a confirmed code (a login by code, a step-up) lets a person
     #: through views behind kodmobi_step_up_required.
     "STEP_UP_MAX_AGE": 300,
+    #: Days a browser its owner chose to trust after a code skips step-up
+    #: and the second factor (allauth's MFA_TRUST_COOKIE_AGE is 14 days);
+    #: 0 offers no trust.
+    "TRUST_BROWSER_DAYS": 14,
     # -- passkeys (the [passkeys] extra) -----------------------------------
     #: Offer a passkey after a login by code or a step-up, and log in by it
     #: with no message sent. The code stays the way back.
@@ -394,6 +398,10 @@ class Settings:
     @property
     def STEP_UP_MAX_AGE(self) -> int:  # noqa: N802
         return int(self.get("STEP_UP_MAX_AGE"))
+
+    @property
+    def TRUST_BROWSER_DAYS(self) -> int:  # noqa: N802
+        return int(self.get("TRUST_BROWSER_DAYS"))
 
     @property
     def PASSKEYS(self) -> bool:  # noqa: N802

@@ -714,3 +714,48 @@ class PasskeyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class TrustEnd(models.TextChoices):
+    """Why a trusted browser stopped being trusted."""
+
+    FORGOTTEN = "forgotten", _("forgotten by its owner")
+    LOGGED_OUT_EVERYWHERE = "logout_everywhere", _("logged out everywhere")
+    PASSWORD_CHANGED = "password_changed", _("password changed")
+    CONTACT_REMOVED = "contact_removed", _("a contact was removed")
+
+
+class TrustedBrowser(models.Model):
+    """A browser its owner chose to trust after a code: step-up and the
+    second factor are skipped on it until ``expires_at``.
+
+    The browser holds a signed cookie with a random secret; this row holds
+    only a hash of it (the primary key), so it can be revoked here and a
+    copy of the table logs nobody in.
+    """
+
+    id = models.UUIDField(_("id"), primary_key=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    #: A keyed hash of the password hash the trust was given under: a new
+    #: password ends it, however the password was set.
+    password_digest = models.CharField(max_length=32, editable=False)
+    created_at = models.DateTimeField(_("trusted at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("trusted until"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_reason = models.CharField(
+        _("revoked because"), max_length=20, choices=TrustEnd.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("trusted browser")
+        verbose_name_plural = _("trusted browsers")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["expires_at"], name="kodmobi_trust_expires")]
+
+    def __str__(self) -> str:
+        return f"trusted until {self.expires_at:%Y-%m-%d %H:%M}"

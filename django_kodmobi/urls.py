@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from . import callbacks
-from .pages import contacts, login, passkeys, step_up
+from .pages import contacts, login, passkeys, step_up, trust
 
 app_name = "kodmobi"
 
@@ -15,7 +15,15 @@ urlpatterns = [
     path("login/resend/", login.ResendView.as_view(), name="resend"),
     path("login/restart/", login.RestartView.as_view(), name="restart"),
     path("logout/", login.LogoutView.as_view(), name="logout"),
+    path(
+        "logout/everywhere/",
+        trust.LogoutEverywhereView.as_view(),
+        name="logout_everywhere",
+    ),
     path("step-up/", step_up.StepUpView.as_view(), name="step_up"),
+    path(
+        "browsers/forget/", trust.ForgetBrowsersView.as_view(), name="forget_browsers"
+    ),
     path("contacts/", contacts.ContactsView.as_view(), name="contacts"),
     path(
         "contacts/code/",

@@ -42,9 +42,124 @@ T_KIT = "tests/test_test_kit.py"
 T_VIEWS = "tests/test_views.py"
 T_SILENT = "tests/test_silent_unknowns.py"
 T_PK = "tests/test_passkeys.py"
+T_TRUST = "tests/test_trust.py tests/test_defaults.py"
+T_TRUST_OTP = "--ds=tests.settings_otp tests/test_otp.py"
+_TRUST = "django_kodmobi/services/trust.py"
 
 #: (file, what the rule says, what the mutant says instead, the tests to run)
 MUTANTS: list[tuple[str, str, str, str]] = [
+    # Trusted browsers (issue 25): who, until when, and every way it ends.
+    (
+        _TRUST,
+        "        expires_at__gt=clock.now(),\n    ).first()",
+        "    ).first()",
+        T_TRUST,
+    ),
+    (
+        _TRUST,
+        '    if not isinstance(data, dict) or data.get("u") != str(user.pk):',
+        "    if not isinstance(data, dict):",
+        T_TRUST,
+    ),
+    (
+        _TRUST,
+        "        user_id=user.pk,\n        revoked_at__isnull=True,\n        expires_at",
+        "        revoked_at__isnull=True,\n        expires_at",
+        T_TRUST,
+    ),
+    (
+        _TRUST,
+        "        revoked_at__isnull=True,\n        expires_at__gt",
+        "        expires_at__gt",
+        T_TRUST,
+    ),
+    (
+        _TRUST,
+        "    if not hmac.compare_digest(row.password_digest, _password_digest(user)):",
+        "    if False:",
+        T_TRUST,
+    ),
+    (
+        _TRUST,
+        '    if getattr(instance, "_password", None) is not None and not kwargs.get("created"):',
+        "    if False:",
+        T_TRUST,
+    ),
+    (
+        _TRUST,
+        "    revoke_trust(user.pk, TrustEnd.LOGGED_OUT_EVERYWHERE)\n",
+        "",
+        T_TRUST,
+    ),
+    (_TRUST, "    if others_ended:\n", "    if False:\n", T_TRUST),
+    (
+        _TRUST,
+        "    return revoke_trust(request.user.pk, TrustEnd.FORGOTTEN)",
+        "    return 0",
+        T_TRUST,
+    ),
+    (
+        _TRUST,
+        "        expires_at=clock.now() + timedelta(days=days),",
+        "        expires_at=clock.now() + timedelta(days=days + 1),",
+        T_TRUST,
+    ),
+    (_TRUST, "        max_age=days * 86400,\n", "", T_TRUST),
+    (_TRUST, "        httponly=True,\n", "", T_TRUST),
+    (
+        "django_kodmobi/services/contacts.py",
+        "    trust.revoke_trust(user.pk, TrustEnd.CONTACT_REMOVED)\n",
+        "",
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/services/step_up.py",
+        "        and _api_credential_key(request) is None\n",
+        "",
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/services/step_up.py",
+        "        trusted_browser\n        and",
+        "        True\n        and",
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/pages/contacts.py",
+        "_fresh_code = kodmobi_step_up_required(trusted_browser=False)",
+        "_fresh_code = kodmobi_step_up_required",
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/pages/login.py",
+        '    if trust.offers_trust() and request.POST.get("trust_browser") == "1":',
+        '    if request.POST.get("trust_browser") == "1":',
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/api/step_up.py",
+        '        if data["trust_browser"] and browser_mode and trust.offers_trust():',
+        '        if data["trust_browser"] and trust.offers_trust():',
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/conf.py",
+        '"TRUST_BROWSER_DAYS": 14,',
+        '"TRUST_BROWSER_DAYS": 30,',
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/checks.py",
+        '    may_be_zero = ("MAX_RETRIES", "TRUSTED_PROXY_COUNT", "TRUST_BROWSER_DAYS")\n    for name in _POSITIVE_INTS + may_be_zero',
+        '    may_be_zero = ("MAX_RETRIES", "TRUSTED_PROXY_COUNT")\n    for name in _POSITIVE_INTS + may_be_zero',
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/contrib/otp/trust.py",
+        "        if device.is_usable():",
+        "        if True:",
+        T_TRUST_OTP,
+    ),
     # Passkeys (issue 25): each rule around py_webauthn's checks.
     (
         "django_kodmobi/services/passkeys.py",

@@ -190,6 +190,9 @@ class ShippedPostureTests(KodMobiTestMixin, TestCase):
     def test_devices_are_trusted_for_180_days(self) -> None:
         assert conf.settings.DEVICE_TRUST_DAYS == 180
 
+    def test_a_browser_its_owner_trusts_is_trusted_for_14_days(self) -> None:
+        assert conf.settings.TRUST_BROWSER_DAYS == 14
+
     def test_a_missing_backend_is_an_error_not_a_warning(self) -> None:
         with override_settings(
             AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"]

@@ -34,6 +34,8 @@ FOR_PEOPLE_LOGGED_IN = {
         "passkey_register_options",
         "passkey_register",
         "passkey_remove",
+        "logout_everywhere",
+        "forget_browsers",
     },
     # The API's own permissions guard its views: a token is not a session.
     "kodmobi_api": set(),

@@ -22,6 +22,7 @@ from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import TestCase, TransactionTestCase, override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from django_kodmobi.conf import settings as kodmobi_settings
@@ -483,3 +484,58 @@ class DeviceRaceTests(KodMobiTestMixin, TransactionTestCase):
         )
         device.refresh_from_db()
         assert device.throttling_failure_count == 8
+
+
+class TrustedBrowserTests(KodMobiTestMixin, TestCase):
+    """A browser trusted after a code skips the kod.mobi second factor at a
+    password login (two-factor's login page here), until the trust ends."""
+
+    def setUp(self) -> None:
+        from django_kodmobi.contrib.otp.models import KodmobiDevice
+
+        super().setUp()
+        self.anna = get_user_model().objects.create_user("anna", password="pw")
+        self.contact = Contact.objects.create(
+            user=self.anna, kind="phone", value=PHONE, verified_at=timezone.now()
+        )
+        KodmobiDevice.objects.for_contact(self.contact)
+
+    def trust_this_browser(self) -> None:
+        self.client.force_login(self.anna)
+        step_up = reverse("kodmobi:step_up")
+        self.client.post(step_up, {"send": "1"})
+        code = self.kodmobi_code(PHONE)
+        self.client.post(step_up, {"code": code, "trust_browser": "1"})
+        self.client.post("/logout/")
+
+    def protected_after_password_login(self) -> int:
+        self.client.post(
+            reverse("two_factor:login"),
+            {
+                "login_view-current_step": "auth",
+                "auth-username": "anna",
+                "auth-password": "pw",
+            },
+        )
+        assert "_auth_user_id" in self.client.session
+        return int(self.client.get("/otp/protected/").status_code)
+
+    def test_an_untrusted_browser_is_asked_for_the_code(self) -> None:
+        assert self.protected_after_password_login() == 302
+
+    def test_a_trusted_browser_skips_it_and_no_code_is_sent(self) -> None:
+        self.trust_this_browser()
+        sent = len(self.kodmobi_outbox())
+        assert self.protected_after_password_login() == 200
+        assert len(self.kodmobi_outbox()) == sent
+
+    def test_a_removed_contact_ends_the_trust(self) -> None:
+        self.trust_this_browser()
+        remove_contact(self.anna, self.contact.pk)
+        assert self.protected_after_password_login() == 302
+
+    def test_a_new_password_ends_the_trust(self) -> None:
+        self.trust_this_browser()
+        self.anna.set_password("pw")  # the same words, a new hash
+        self.anna.save()
+        assert self.protected_after_password_login() == 302

@@ -57,6 +57,11 @@ def sensitive_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse("the sensitive page")
 
 
+@kodmobi_step_up_required(trusted_browser=False)
+def strict_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("the strict page")
+
+
 @kodmobi_step_up_required(max_age=60)
 def very_sensitive_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse("the very sensitive page")
@@ -84,6 +89,7 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("sensitive/", sensitive_page),
     path("very-sensitive/", very_sensitive_page),
+    path("sensitive-strict/", strict_page),
     path("sensitive-view/", SensitiveView.as_view()),
     path("sensitive-api/", SensitiveAPI.as_view()),
     path("admin/", admin.site.urls),

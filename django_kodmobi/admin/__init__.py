@@ -357,5 +357,7 @@ class FailureStreakAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return queryset.filter(identifier_key=guards.streak_key(identifier)), False
 
 
-# Passkeys have an admin module of their own (registered on import).
+# Passkeys and trusted browsers have admin modules of their own (registered
+# on import).
 from . import passkeys as passkeys  # noqa: E402
+from . import trust as trust  # noqa: E402

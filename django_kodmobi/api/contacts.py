@@ -40,7 +40,10 @@ def contact_reply(contact: Contact) -> dict[str, Any]:
 
 class StepUpForChanges(StepUpRequired):
     """Changes need a step-up; adding a first contact, when there is nothing
-    to send a step-up code to, does not."""
+    to send a step-up code to, does not. A trusted browser still needs a
+    code: contacts are what proves who a person is."""
+
+    trusted_browser = False
 
     def has_permission(self, request: Any, view: Any) -> bool:
         if request.method in SAFE_METHODS:

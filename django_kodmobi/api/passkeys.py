@@ -142,6 +142,8 @@ class PasskeyLoginView(KodMobiAPIView):
 
 
 class StepUpForRemoval(StepUpRequired):
+    trusted_browser = False  # a fresh code, as for every factor's change
+
     def has_permission(self, request: Any, view: Any) -> bool:
         return request.method in SAFE_METHODS or super().has_permission(request, view)
 

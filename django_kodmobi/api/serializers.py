@@ -94,6 +94,17 @@ class VerifyRequest(serializers.Serializer[Any]):
     device_token = device_token_field()
 
 
+class StepUpVerifyRequest(VerifyRequest):
+    trust_browser = serializers.BooleanField(
+        default=False,
+        help_text=_(
+            "Browser mode: trust this browser for TRUST_BROWSER_DAYS (cookie "
+            "kodmobi_trust), so step-up skips the code on it. Ignored with a "
+            "token in Authorization, or with TRUST_BROWSER_DAYS 0."
+        ),
+    )
+
+
 class CompleteRequest(serializers.Serializer[Any]):
     flow = flow_field()
     verify_token = InputText(

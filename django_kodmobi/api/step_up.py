@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from django_kodmobi import services
 from django_kodmobi.exceptions import Failure
-from django_kodmobi.services import step_up
+from django_kodmobi.services import step_up, trust
 
 from . import serializers as s
 from .contacts import ContactsAPIView
@@ -54,7 +54,7 @@ class StepUpStartView(StepUpAPIView):
 
 @extend_schema(
     summary="Step-up: confirm the code",
-    request=s.VerifyRequest,
+    request=s.StepUpVerifyRequest,
     responses={
         204: None,
         **errors_for("ConfirmStepUp", CODE_CHECK, signed_in=True),
@@ -63,14 +63,19 @@ class StepUpStartView(StepUpAPIView):
 class StepUpConfirmView(StepUpAPIView):
     """The right code lets this session (or this token) through views with
     ``StepUpRequired`` for ``STEP_UP_MAX_AGE`` seconds. Wrong codes are
-    capped as at login."""
+    capped as at login. With ``trust_browser`` (browser mode), this
+    browser is trusted for ``TRUST_BROWSER_DAYS``."""
 
     def post(self, request: Request) -> Response:
-        data = validated(s.VerifyRequest, request)
+        data = validated(s.StepUpVerifyRequest, request)
         step_up.confirm_step_up(
             request._request,
             *split_flow(data["flow"]),
             data["code"],
             challenge_token=data.get("challenge_token"),
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        browser_mode = "Authorization" not in request.headers
+        if data["trust_browser"] and browser_mode and trust.offers_trust():
+            trust.trust_browser(request._request, response)
+        return response

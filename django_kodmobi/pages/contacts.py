@@ -18,7 +18,7 @@ from django_kodmobi.exceptions import VerificationError
 from django_kodmobi.forms import CodeForm, IdentifierForm
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import Contact
-from django_kodmobi.services import contacts, passkeys
+from django_kodmobi.services import contacts, passkeys, trust
 from django_kodmobi.services.step_up import step_up_destination, stepped_up_recently
 from django_kodmobi.step_up import kodmobi_step_up_required, redirect_to_step_up
 
@@ -86,6 +86,9 @@ class ContactsView(OwnCommits):
             "contacts": [(c, mask_for_display(c.value)) for c in mine],
             "passkeys": passkeys.passkeys_of(user),
             "passkeys_on": passkeys.available(),
+            "show_browsers": True,
+            "trusted_browsers": trust.trusted_browsers_of(user),
+            "this_browser_trusted": trust.trusted_browser(request) is not None,
         }
         return render(request, self.template_name, context, status=status)
 
@@ -153,7 +156,12 @@ class ContactCodeView(OwnCommits):
         return render(request, self.template_name, context, status=status)
 
 
-@method_decorator([*_pages, kodmobi_step_up_required], name="dispatch")
+#: Contacts prove who a person is: a change needs a fresh code, even on a
+#: browser they trust.
+_fresh_code = kodmobi_step_up_required(trusted_browser=False)
+
+
+@method_decorator([*_pages, _fresh_code], name="dispatch")
 class ContactActionView(OwnCommits):
     """POST ``action=primary`` or ``action=remove`` for one contact."""
 

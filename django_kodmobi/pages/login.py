@@ -25,6 +25,7 @@ from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.forms import CodeForm, IdentifierForm, failure_text
 from django_kodmobi.masking import mask_for_display
 from django_kodmobi.models import OTPSession
+from django_kodmobi.services import trust
 from django_kodmobi.services.passkeys import available as passkeys_available
 
 from .bases import OpenToAll, OwnCommits
@@ -75,6 +76,17 @@ def after_code(request: HttpRequest, next_url: str) -> str:
 
 def offer_or_next(request: HttpRequest, next_url: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(after_code(request, next_url))
+
+
+def trust_days() -> int:
+    """Days the code forms offer to trust this browser for (0: no offer)."""
+    return settings.TRUST_BROWSER_DAYS if trust.offers_trust() else 0
+
+
+def trust_if_asked(request: HttpRequest, response: HttpResponse) -> None:
+    """After a right code: trust this browser when the person ticked it."""
+    if trust.offers_trust() and request.POST.get("trust_browser") == "1":
+        trust.trust_browser(request, response)
 
 
 def project_channels() -> tuple[SessionChannel, ...]:
@@ -256,6 +268,7 @@ class CodeView(OpenToAll, OwnCommits, FlowMixin):
                 )
                 # This browser logged in as this identifier: trusted for it.
                 devices.remember(request, response, session.identifier)
+                trust_if_asked(request, response)
                 return response
         return self.render(request, session, form, status=400)
 
@@ -286,6 +299,7 @@ class CodeView(OpenToAll, OwnCommits, FlowMixin):
             "cards": cards,
             "is_open": is_open,
             "code_length": settings.CODE_LENGTH,
+            "trust_days": trust_days(),
             "sandbox_inbox_url": settings.SANDBOX_INBOX_URL,
         }
         return render(request, self.template_name, context, status=status)

@@ -130,7 +130,10 @@ class LoginView(OpenToAll, JsonCeremony):
         return JsonResponse({"redirect": safe_next(request, request.GET.get("next"))})
 
 
-@method_decorator([*PROTECT, login_required, kodmobi_step_up_required], name="dispatch")
+@method_decorator(
+    [*PROTECT, login_required, kodmobi_step_up_required(trusted_browser=False)],
+    name="dispatch",
+)
 class RemoveView(OwnCommits):
     """Remove a passkey (from the contacts page), after a step-up."""
 

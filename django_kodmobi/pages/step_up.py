@@ -20,7 +20,15 @@ from django_kodmobi.masking import mask_for_display
 from django_kodmobi.services import step_up
 
 from .bases import OwnCommits
-from .login import CHALLENGE_FIELD, PROTECT, is_safe_url, offer_or_next, safe_next
+from .login import (
+    CHALLENGE_FIELD,
+    PROTECT,
+    is_safe_url,
+    offer_or_next,
+    safe_next,
+    trust_days,
+    trust_if_asked,
+)
 
 __all__ = ["StepUpView"]
 
@@ -71,7 +79,9 @@ class StepUpView(OwnCommits):
                 form.add_failure(exc)
             else:
                 request.session.pop(STEP_UP_FLOW_KEY, None)
-                return offer_or_next(request, safe_next(request, next_url))
+                response = offer_or_next(request, safe_next(request, next_url))
+                trust_if_asked(request, response)
+                return response
         return self.render(request, form, status=400, next_url=next_url)
 
     def render(
@@ -89,6 +99,7 @@ class StepUpView(OwnCommits):
             "form": form,
             "destination": mask_for_display(destination.value),
             "code_sent": self.code_sent(request),
+            "trust_days": trust_days(),
             # Echoed into the form only when it stays on this site (G2).
             "next": _safe_or_empty(request, next_url or request.GET.get("next", "")),
         }

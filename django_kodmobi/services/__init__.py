@@ -12,6 +12,8 @@ Each rule has one home:
 - ``manual``: delivering a code the site made (kod.mobi's manual flow);
 - ``flows``: binding a flow to its holder; ``context``: who is asking;
 - ``recording``: status changes with their audit events and signals;
+- ``trust``: browsers a person trusts after a code (step-up and the
+  second factor skipped on them), and logging out everywhere;
 - ``upstream``: kod.mobi calls under the circuit breaker, and what their
   errors mean to a person.
 

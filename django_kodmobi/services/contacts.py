@@ -19,9 +19,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from django_kodmobi import clock, signals
 from django_kodmobi.exceptions import Failure, VerificationError
-from django_kodmobi.models import Contact, OTPSession, Purpose
+from django_kodmobi.models import Contact, OTPSession, Purpose, TrustEnd
 from django_kodmobi.users import Identifier, normalize_identifier
 
+from . import trust
 from .context import ClientInfo
 from .flows import Flow, get_flow_session
 from .start import start_login
@@ -164,6 +165,8 @@ def remove_contact(user: AbstractBaseUser, contact_id: Any) -> Contact:
         raise VerificationError(Failure.NOT_FOUND)
     contact.verified_at, contact.primary, contact.removed_at = None, False, clock.now()
     contact.save(update_fields=["verified_at", "primary", "removed_at"])
+    # It may be the phone that was lost: no browser stays trusted on it.
+    trust.revoke_trust(user.pk, TrustEnd.CONTACT_REMOVED)
     signals.contact_removed.send(sender=Contact, user=user, contact=contact)
     return contact
 

@@ -22,6 +22,7 @@ from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import Contact, IdentifierKind, OTPSession, Purpose
 from django_kodmobi.users import Identifier, identifier_field, normalize_identifier
 
+from . import trust
 from .context import ClientInfo
 from .flows import Flow, get_flow_session
 from .start import start_login
@@ -33,6 +34,7 @@ __all__ = [
     "mark_stepped_up",
     "start_step_up",
     "step_up_destination",
+    "step_up_satisfied",
     "stepped_up_recently",
 ]
 
@@ -59,6 +61,21 @@ def stepped_up_recently(request: HttpRequest, max_age: int) -> bool:
         return False
     at = mark.get("at")
     return isinstance(at, (int, float)) and 0 <= clock.epoch() - at <= max_age
+
+
+def step_up_satisfied(
+    request: HttpRequest, max_age: int, *, trusted_browser: bool = True
+) -> bool:
+    """Whether a guarded view may go on: a code within ``max_age`` seconds,
+    or (when ``trusted_browser``) a browser its owner trusts. Trust is a
+    browser's: an API credential in ``Authorization`` always needs a code."""
+    if stepped_up_recently(request, max_age):
+        return True
+    return (
+        trusted_browser
+        and _api_credential_key(request) is None
+        and trust.trusted_browser(request) is not None
+    )
 
 
 def mark_stepped_up(request: HttpRequest) -> None:

@@ -82,6 +82,10 @@ class KodmobiDevice(TimestampMixin, ThrottlingMixin, Device):
     def get_throttle_factor(self) -> int:
         return settings.OTP_THROTTLE_FACTOR
 
+    def is_usable(self) -> bool:
+        """Its contact is still this user's and verified."""
+        return self._usable_contact() is not None
+
     def _usable_contact(self) -> Contact | None:
         contact = self.contact
         usable = contact.is_verified and contact.user_id == self.user_id
