@@ -57,12 +57,6 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     (
         _TRUST,
-        '    if not isinstance(data, dict) or data.get("u") != str(user.pk):',
-        "    if not isinstance(data, dict):",
-        T_TRUST,
-    ),
-    (
-        _TRUST,
         "        user_id=user.pk,\n        revoked_at__isnull=True,\n        expires_at",
         "        revoked_at__isnull=True,\n        expires_at",
         T_TRUST,
@@ -153,6 +147,24 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         '    may_be_zero = ("MAX_RETRIES", "TRUSTED_PROXY_COUNT", "TRUST_BROWSER_DAYS")\n    for name in _POSITIVE_INTS + may_be_zero',
         '    may_be_zero = ("MAX_RETRIES", "TRUSTED_PROXY_COUNT")\n    for name in _POSITIVE_INTS + may_be_zero',
         T_TRUST,
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        "Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)",
+        "Q(expires_at__lt=now) | Q(revoked_at__lt=now)",
+        "tests/test_migrations_and_commands.py",
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        '"kod.mobi session(s)": KodSession.objects.filter(created_at__lt=cutoff)',
+        '"kod.mobi session(s)": KodSession.objects.filter(created_at__lt=now)',
+        "tests/test_migrations_and_commands.py",
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        "            expires_at__lt=now\n",
+        "            expires_at__lt=now + timedelta(days=2)\n",
+        "tests/test_migrations_and_commands.py",
     ),
     (
         "django_kodmobi/contrib/otp/trust.py",

@@ -4,6 +4,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import TestCase
 from django.utils import timezone
@@ -166,6 +167,50 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         self.fresh.refresh_from_db()
         consumed.refresh_from_db()
         assert (self.fresh.status, consumed.status) == (Status.SENT, Status.CONSUMED)
+
+    def test_kod_sessions_challenges_and_ended_trust_go_too(self) -> None:
+        from django_kodmobi.models import KodSession, PasskeyChallenge, TrustedBrowser
+
+        now, user = timezone.now(), get_user_model().objects.create_user("anna")
+        KodSession.objects.filter(pk=self.old.kodmobi_session_id).update(
+            created_at=now - timedelta(days=91)
+        )
+        for n, expires in enumerate((now - timedelta(seconds=1), now + timedelta(1))):
+            PasskeyChallenge.objects.create(
+                challenge=f"c{n}", purpose="login", expires_at=expires
+            )
+        long_ago = now - timedelta(days=91)
+        for n, (expires, revoked) in enumerate(
+            (
+                (long_ago, None),  # expired long ago: goes
+                (now + timedelta(days=1), long_ago),  # revoked long ago: goes
+                (now + timedelta(days=1), now),  # revoked today: in the audit
+                (now - timedelta(days=1), None),  # expired yesterday: kept
+            )
+        ):
+            TrustedBrowser.objects.create(
+                id=f"00000000-0000-0000-0000-00000000000{n}",
+                user=user,
+                password_digest="",
+                expires_at=expires,
+                revoked_at=revoked,
+            )
+        dry = self.run_cleanup("--dry-run")
+        assert "Would delete 1 kod.mobi session(s)." in dry
+        assert "Would delete 1 expired passkey challenge(s)." in dry
+        assert "Would delete 2 ended trusted browser(s)." in dry
+        assert KodSession.objects.count() == 3
+        output = self.run_cleanup()
+        assert "Deleted 1 kod.mobi session(s)." in output
+        assert "Deleted 2 ended trusted browser(s)." in output
+        assert self.old.kodmobi_session_id not in set(
+            KodSession.objects.values_list("pk", flat=True)
+        )
+        assert KodSession.objects.count() == 2
+        assert list(PasskeyChallenge.objects.values_list("pk", flat=True)) == ["c1"]
+        assert sorted(
+            str(pk)[-1] for pk in TrustedBrowser.objects.values_list("pk", flat=True)
+        ) == ["2", "3"]
 
     def test_a_terminal_sees_progress(self) -> None:
         out = Terminal()

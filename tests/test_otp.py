@@ -539,3 +539,11 @@ class TrustedBrowserTests(KodMobiTestMixin, TestCase):
         self.anna.set_password("pw")  # the same words, a new hash
         self.anna.save()
         assert self.protected_after_password_login() == 302
+
+    def test_a_device_whose_contact_is_no_longer_verified_verifies_nothing(
+        self,
+    ) -> None:
+        self.trust_this_browser()
+        # Not removed (the trust stays), only unverified, say by the admin.
+        Contact.objects.filter(pk=self.contact.pk).update(verified_at=None)
+        assert self.protected_after_password_login() == 302

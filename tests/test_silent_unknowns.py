@@ -10,11 +10,12 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_kodmobi import silent
 from django_kodmobi.checks import check_settings
-from django_kodmobi.models import EventKind, OTPEvent, OTPSession, Purpose
+from django_kodmobi.models import Contact, EventKind, OTPEvent, OTPSession, Purpose
 from django_kodmobi.sandbox import SandboxEngine
 from django_kodmobi.services import start_login
 
@@ -22,11 +23,15 @@ pytestmark = pytest.mark.django_db
 
 KNOWN = "anna@example.com"
 UNKNOWN = "bors@example.com"  # as long as KNOWN: replies of the same size
+KNOWN_PHONE, UNKNOWN_PHONE = "+79991234567", "+79991234568"
 
 
 @pytest.fixture
 def silent_site(django_user_model: Any, kodmobi_sandbox: SandboxEngine) -> Any:
-    django_user_model.objects.create(username="anna", email=KNOWN)
+    anna = django_user_model.objects.create(username="anna", email=KNOWN)
+    Contact.objects.create(
+        user=anna, kind="phone", value=KNOWN_PHONE, verified_at=timezone.now()
+    )
     kodmobi = {**settings.KODMOBI, "UNKNOWN_IDENTIFIERS": "silent"}
     with override_settings(KODMOBI=kodmobi):
         yield kodmobi_sandbox
@@ -65,9 +70,16 @@ def test_nothing_is_sent_and_kodmobi_is_never_asked(
     assert kodmobi_outbox() == []
 
 
-def test_the_reply_looks_like_any_other(silent_site: SandboxEngine) -> None:
-    known = start(APIClient(enforce_csrf_checks=True), KNOWN)
-    unknown = start(APIClient(enforce_csrf_checks=True), UNKNOWN)
+@pytest.mark.parametrize(
+    ("known_one", "unknown_one", "channel"),
+    [(KNOWN, UNKNOWN, "email"), (KNOWN_PHONE, UNKNOWN_PHONE, "telegram")],
+    ids=["email", "phone"],
+)
+def test_the_reply_looks_like_any_other(
+    silent_site: SandboxEngine, known_one: str, unknown_one: str, channel: str
+) -> None:
+    known = start(APIClient(enforce_csrf_checks=True), known_one)
+    unknown = start(APIClient(enforce_csrf_checks=True), unknown_one)
     assert (known.status_code, unknown.status_code) == (201, 201)
     a, b = known.json(), unknown.json()
     assert a.keys() == b.keys()
@@ -75,7 +87,7 @@ def test_the_reply_looks_like_any_other(silent_site: SandboxEngine) -> None:
     assert all(x == y for x, y in sizes.values()), {
         k: (a[k], b[k]) for k in a if sizes[k][0] != sizes[k][1]
     }
-    assert a["channel"] == b["channel"] == "email"
+    assert a["channel"] == b["channel"] == channel
     assert silent_site.calls["create"] == 1  # the known one only
 
 

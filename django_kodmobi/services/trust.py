@@ -1,8 +1,7 @@
 """Trusted browsers: after a code, a person may trust this browser for
 ``TRUST_BROWSER_DAYS``; step-up and the second factor are skipped on it.
 
-The browser holds a signed cookie naming the user and a random secret. The
-database holds a :class:`~django_kodmobi.models.TrustedBrowser` row keyed by
+The browser holds a signed cookie with a random secret. The database holds a :class:`~django_kodmobi.models.TrustedBrowser` row keyed by
 a hash of that secret, so trust is checked, and revoked, on the server: a
 copied table logs nobody in, and a cookie outlives nothing its row does.
 
@@ -87,7 +86,7 @@ def trust_browser(request: HttpRequest, response: HttpResponse) -> TrustedBrowse
     )
     response.set_cookie(
         COOKIE_NAME,
-        signing.dumps({"s": secret, "u": str(user.pk)}, salt=_SALT),
+        signing.dumps({"s": secret}, salt=_SALT),
         max_age=days * 86400,
         secure=django_settings.SESSION_COOKIE_SECURE or request.is_secure(),
         httponly=True,
@@ -121,9 +120,7 @@ def _find(request: HttpRequest) -> TrustedBrowser | None:
         data = signing.loads(token, salt=_SALT)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or data.get("u") != str(user.pk):
-        return None
-    secret = data.get("s")
+    secret = data.get("s") if isinstance(data, dict) else None
     if not isinstance(secret, str):
         return None
     row = TrustedBrowser.objects.filter(

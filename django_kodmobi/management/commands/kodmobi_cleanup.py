@@ -6,24 +6,30 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from django_kodmobi.conf import settings
 from django_kodmobi.models import (
     LIVE_STATUSES,
+    KodSession,
     ManualDelivery,
     OTPEvent,
     OTPSession,
+    PasskeyChallenge,
     Status,
+    TrustedBrowser,
 )
 
 
 class Command(BaseCommand):
     help = (
-        "Mark open OTP sessions past their expiry as expired, and delete sessions "
-        "(with their events) and manual deliveries older than "
-        "KODMOBI['RETENTION_DAYS']. Works in batches, one short transaction "
-        "each, so a large backlog neither holds locks nor fills memory."
+        "Mark open OTP sessions past their expiry as expired; delete sessions "
+        "(with their events), kod.mobi sessions, manual deliveries, and "
+        "trusted browsers expired or revoked, older than "
+        "KODMOBI['RETENTION_DAYS'], and passkey challenges past their expiry. "
+        "Works in batches, one short transaction each, so a large backlog "
+        "neither holds locks nor fills memory."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -62,6 +68,7 @@ class Command(BaseCommand):
         cutoff = now - timedelta(days=days)
         old = OTPSession.objects.filter(created_at__lt=cutoff)
         old_deliveries = ManualDelivery.objects.filter(created_at__lt=cutoff)
+        others = _other_old_rows(now, cutoff)
         if dry_run:
             stale = OTPSession.objects.stale(now).count()
             events = OTPEvent.objects.filter(session__created_at__lt=cutoff).count()
@@ -70,6 +77,8 @@ class Command(BaseCommand):
                 f"session(s) with {events} event(s) and {old_deliveries.count()} "
                 f"manual deliveries older than {days} day(s)."
             )
+            for label, rows in others.items():
+                self.stdout.write(f"Would delete {rows.count()} {label}.")
             return
         expired = self._in_batches("expired", lambda: _expire_batch(now, batch_size))
         sessions = events = 0
@@ -83,13 +92,19 @@ class Command(BaseCommand):
 
         self._in_batches("sessions deleted", delete_sessions)
         deliveries = self._in_batches(
-            "deliveries deleted", lambda: _delete_delivery_batch(cutoff, batch_size)
+            "deliveries deleted", lambda: _delete_batch(old_deliveries, batch_size)
         )
         self.stdout.write(
             f"Expired {expired} open session(s); deleted {sessions} session(s) "
             f"with {events} event(s) and {deliveries} manual deliveries older "
             f"than {days} day(s)."
         )
+        for label, rows in others.items():
+            done = self._in_batches(
+                f"{label} deleted",
+                lambda rows=rows: _delete_batch(rows, batch_size),  # type: ignore[misc]
+            )
+            self.stdout.write(f"Deleted {done} {label}.")
 
     def _in_batches(self, label: str, batch: Callable[[], int]) -> int:
         """Run ``batch`` until it does nothing; return the rows it did."""
@@ -131,10 +146,23 @@ def _delete_session_batch(cutoff: datetime, size: int) -> tuple[int, int]:
     return sessions.get(OTPSession._meta.label, 0), events
 
 
-def _delete_delivery_batch(cutoff: datetime, size: int) -> int:
-    ids = list(
-        ManualDelivery.objects.filter(created_at__lt=cutoff)
-        .order_by()
-        .values_list("pk", flat=True)[:size]
-    )
-    return ManualDelivery.objects.filter(pk__in=ids).delete()[0] if ids else 0
+def _other_old_rows(now: datetime, cutoff: datetime) -> dict[str, QuerySet[Any]]:
+    """Rows nothing reads any more, by what the summary calls them."""
+    return {
+        # A kod.mobi session lives minutes; its row counts a code's checks.
+        "kod.mobi session(s)": KodSession.objects.filter(created_at__lt=cutoff),
+        # Good for one ceremony of PASSKEY_CHALLENGE_SECONDS.
+        "expired passkey challenge(s)": PasskeyChallenge.objects.filter(
+            expires_at__lt=now
+        ),
+        # Ended trust stays in the audit as long as the sessions do.
+        "ended trusted browser(s)": TrustedBrowser.objects.filter(
+            Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)
+        ),
+    }
+
+
+def _delete_batch(rows: QuerySet[Any], size: int) -> int:
+    """Delete up to ``size`` of ``rows``; return how many went."""
+    ids = list(rows.order_by().values_list("pk", flat=True)[:size])
+    return rows.model.objects.filter(pk__in=ids).delete()[0] if ids else 0
