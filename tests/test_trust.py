@@ -112,6 +112,10 @@ class StepUpSkippedTests(TrustTestCase):
             self.trusted_and_later(clock)
             self.client.force_login(bob)  # the cookie stays; bob's session
             assert self.sensitive() == HTTPStatus.FOUND
+            # Bob's try cost Anna nothing: her trust holds.
+            self.client.force_login(self.anna)
+            assert self.sensitive() == HTTPStatus.OK
+        assert self.row().revoked_at is None
 
     def test_a_cookie_made_without_the_secret_key_is_nothing(self) -> None:
         with time_machine.travel(START, tick=False) as clock:
