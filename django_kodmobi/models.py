@@ -720,6 +720,7 @@ class TrustEnd(models.TextChoices):
     """Why a trusted browser stopped being trusted."""
 
     FORGOTTEN = "forgotten", _("forgotten by its owner")
+    REPLACED = "replaced", _("trusted again")
     LOGGED_OUT_EVERYWHERE = "logout_everywhere", _("logged out everywhere")
     PASSWORD_CHANGED = "password_changed", _("password changed")
     CONTACT_REMOVED = "contact_removed", _("a contact was removed")

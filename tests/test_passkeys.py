@@ -19,7 +19,7 @@ from django.test import TestCase, TransactionTestCase, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from django_kodmobi import users
+from django_kodmobi import devices, users
 from django_kodmobi.models import (
     Passkey,
     PasskeyChallenge,
@@ -501,6 +501,10 @@ class PasskeyPageTests(KodMobiTestMixin, TestCase):
         )
         assert done.json() == {"redirect": "/y/"}
         assert self.client.get(reverse("kodmobi:contacts")).status_code == 200
+        # The browser proved the account: should it ever fall back to a
+        # code, it keeps its own budgets for the account's email (B9).
+        token = self.client.cookies[devices.COOKIE_NAME].value
+        assert devices.device_key(token, EMAIL)
 
     def test_bad_bodies_and_limits_answer_json_not_500(self) -> None:
         for body in ("not json", {"credential": "x"}, {}):

@@ -143,7 +143,9 @@ class StepUpSkippedTests(TrustTestCase):
         with time_machine.travel(START, tick=False) as clock:
             self.trusted_and_later(clock)
             self.step_up_on_the_page()
-        assert TrustedBrowser.objects.count() == 1
+        ended, active = TrustedBrowser.objects.order_by("created_at", "revoked_at")
+        assert ended.revoked_reason == TrustEnd.REPLACED
+        assert active.revoked_at is None
 
     def test_an_app_token_never_rides_on_a_browser_trust(self) -> None:
         with time_machine.travel(START, tick=False) as clock:

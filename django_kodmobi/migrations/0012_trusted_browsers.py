@@ -47,6 +47,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         choices=[
                             ("forgotten", "forgotten by its owner"),
+                            ("replaced", "trusted again"),
                             ("logout_everywhere", "logged out everywhere"),
                             ("password_changed", "password changed"),
                             ("contact_removed", "a contact was removed"),

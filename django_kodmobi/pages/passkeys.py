@@ -21,8 +21,10 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views import View
 
+from django_kodmobi import devices
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.services import passkeys
+from django_kodmobi.services.step_up import step_up_destination
 from django_kodmobi.step_up import kodmobi_step_up_required
 
 from .bases import OpenToAll, OwnCommits
@@ -125,9 +127,17 @@ class LoginView(OpenToAll, JsonCeremony):
     """Log in by a passkey: no code, no message, nothing asked of kod.mobi."""
 
     def post(self, request: HttpRequest) -> JsonResponse:
-        passkeys.log_in_by_passkey(request, _credential(request))
+        user = passkeys.log_in_by_passkey(request, _credential(request))
         messages.success(request, _("You are logged in."))
-        return JsonResponse({"redirect": safe_next(request, request.GET.get("next"))})
+        response = JsonResponse(
+            {"redirect": safe_next(request, request.GET.get("next"))}
+        )
+        # The passkey proved the account: should this browser ever fall back
+        # to a code, it keeps its own budgets for the account's contact.
+        destination = step_up_destination(user)
+        if destination is not None:
+            devices.remember(request, response, destination.value)
+        return response
 
 
 @method_decorator(

@@ -70,12 +70,12 @@ def _password_digest(user: Any) -> str:
 def trust_browser(request: HttpRequest, response: HttpResponse) -> TrustedBrowser:
     """Trust this browser for the logged-in user (right after their code).
 
-    A trust this browser held before is replaced, not kept beside it.
+    A trust this browser held before ends (``replaced``): one at a time.
     """
     user: Any = request.user
     previous = trusted_browser(request)
     if previous is not None:
-        previous.delete()
+        _end(TrustedBrowser.objects.filter(pk=previous.pk), TrustEnd.REPLACED)
     secret = secrets.token_urlsafe(32)
     days = settings.TRUST_BROWSER_DAYS
     row = TrustedBrowser.objects.create(
