@@ -726,6 +726,12 @@ class TrustEnd(models.TextChoices):
     CONTACT_REMOVED = "contact_removed", _("a contact was removed")
 
 
+class TrustedBrowserQuerySet(models.QuerySet["TrustedBrowser"]):
+    def in_force(self) -> TrustedBrowserQuerySet:
+        """Trust neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=clock.now())
+
+
 class TrustedBrowser(models.Model):
     """A browser its owner chose to trust after a code: step-up and the
     second factor are skipped on it until ``expires_at``.
@@ -751,6 +757,8 @@ class TrustedBrowser(models.Model):
     revoked_reason = models.CharField(
         _("revoked because"), max_length=20, choices=TrustEnd.choices, blank=True
     )
+
+    objects = TrustedBrowserQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("trusted browser")

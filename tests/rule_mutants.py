@@ -50,21 +50,21 @@ _TRUST = "django_kodmobi/services/trust.py"
 MUTANTS: list[tuple[str, str, str, str]] = [
     # Trusted browsers (issue 25): who, until when, and every way it ends.
     (
-        _TRUST,
-        "        expires_at__gt=clock.now(),\n    ).first()",
-        "    ).first()",
+        "django_kodmobi/models.py",
+        "self.filter(revoked_at__isnull=True, expires_at__gt=clock.now())",
+        "self.filter(revoked_at__isnull=True)",
+        T_TRUST,
+    ),
+    (
+        "django_kodmobi/models.py",
+        "self.filter(revoked_at__isnull=True, expires_at__gt=clock.now())",
+        "self.filter(expires_at__gt=clock.now())",
         T_TRUST,
     ),
     (
         _TRUST,
-        "        user_id=user.pk,\n        revoked_at__isnull=True,\n        expires_at",
-        "        revoked_at__isnull=True,\n        expires_at",
-        T_TRUST,
-    ),
-    (
-        _TRUST,
-        "        revoked_at__isnull=True,\n        expires_at__gt",
-        "        expires_at__gt",
+        ".filter(pk=_row_id(secret), user_id=user.pk)",
+        ".filter(pk=_row_id(secret))",
         T_TRUST,
     ),
     (

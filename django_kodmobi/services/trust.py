@@ -123,12 +123,11 @@ def _find(request: HttpRequest) -> TrustedBrowser | None:
     secret = data.get("s") if isinstance(data, dict) else None
     if not isinstance(secret, str):
         return None
-    row = TrustedBrowser.objects.filter(
-        pk=_row_id(secret),
-        user_id=user.pk,
-        revoked_at__isnull=True,
-        expires_at__gt=clock.now(),
-    ).first()
+    row = (
+        TrustedBrowser.objects.in_force()
+        .filter(pk=_row_id(secret), user_id=user.pk)
+        .first()
+    )
     if row is None:
         return None
     if not hmac.compare_digest(row.password_digest, _password_digest(user)):
@@ -140,9 +139,7 @@ def _find(request: HttpRequest) -> TrustedBrowser | None:
 
 def trusted_browsers_of(user: Any) -> int:
     """How many browsers ``user`` trusts now."""
-    return TrustedBrowser.objects.filter(
-        user_id=user.pk, revoked_at__isnull=True, expires_at__gt=clock.now()
-    ).count()
+    return TrustedBrowser.objects.in_force().filter(user_id=user.pk).count()
 
 
 def _end(rows: Any, reason: TrustEnd) -> int:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -101,8 +102,7 @@ class Command(BaseCommand):
         )
         for label, rows in others.items():
             done = self._in_batches(
-                f"{label} deleted",
-                lambda rows=rows: _delete_batch(rows, batch_size),  # type: ignore[misc]
+                f"{label} deleted", partial(_delete_batch, rows, batch_size)
             )
             self.stdout.write(f"Deleted {done} {label}.")
 
