@@ -5,6 +5,7 @@ call to kod.mobi; every refusal the server owes, seen from the page."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,7 +64,11 @@ def with_a_passkey(page: Any, site: Any, engine: Any) -> int:
 
 def passkey_login(page: Any, site: Any) -> int:
     page.context.clear_cookies()
-    page.goto(f"{site.url}/accounts/login/")
+    # The login page asks for autofill options as it loads: let that request
+    # end first. The live server shares one SQLite connection between its
+    # threads, and two requests at once can break each other's commit.
+    with page.expect_response(lambda reply: "/passkeys/login/options/" in reply.url):
+        page.goto(f"{site.url}/accounts/login/")
     return one_gesture_or_none(page, "Log in with a passkey", f"{site.url}/")
 
 
@@ -127,20 +132,22 @@ def sent_assertion(page: Any) -> dict[str, Any]:
 
 
 def post_from_the_page(page: Any, site: Any, body: dict[str, Any]) -> int:
+    """Post ``body`` as the login page would, in a browser with no session.
+
+    The page is fetched, not opened: its script would start a passkey
+    prompt of its own (autofill), whose requests race this one on the live
+    server's one SQLite connection, and may even log in by the passkey.
+    """
     page.context.clear_cookies()
-    page.goto(f"{site.url}/accounts/login/")
-    return int(
-        page.evaluate(
-            """async (body) => {
-              const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
-              const reply = await fetch("/accounts/passkeys/login/", {
-                method: "POST", body: JSON.stringify(body),
-                headers: {"Content-Type": "application/json", "X-CSRFToken": token}});
-              return reply.status;
-            }""",
-            body,
-        )
+    html = page.request.get(f"{site.url}/accounts/login/").text()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert token is not None
+    reply = page.request.post(
+        f"{site.url}/accounts/passkeys/login/",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json", "X-CSRFToken": token[1]},
     )
+    return int(reply.status)
 
 
 def test_a_replayed_assertion_is_refused(
