@@ -18,7 +18,7 @@ help:
 	@echo "make lint     ruff format --check, ruff check, mypy"
 	@echo "make sandbox  run only the kod.mobi sandbox on :$(SANDBOX_PORT)"
 	@echo "make docs     build the documentation site into build/site"
-	@echo "make bench    a full login against the hand-written floor (BENCH_QUICK=1: short)"
+	@echo "make bench    the speed targets: a login against the floor, by hand, allauth, served (BENCH_QUICK=1: short)"
 	@echo "make chaos    the example site under gunicorn while its parts fail (CHAOS_SECONDS)"
 
 $(STAMP): pyproject.toml
@@ -105,8 +105,10 @@ messages: $(STAMP)
 			&& ../$(BIN)/django-admin compilemessages) || exit 1; \
 	done
 
-# A full login side by side with a hand-written floor, on SQLite and (when
-# they answer on 127.0.0.1) PostgreSQL + Redis; the last line is JSON.
+# A full login side by side with a hand-written floor, the same statements
+# by hand, allauth, kod.mobi 30 ms away, and served under gunicorn, on
+# SQLite and (when they answer on 127.0.0.1) PostgreSQL + Redis; a table of
+# the targets, then the last line, JSON (benchmarks/bench_compare.py).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.bench_compare

@@ -26,8 +26,20 @@ signed-cookie sessions); ``statements_with_session_engine`` has them all.
 cache's (Redis), kod.mobi's and Python's, in a pass of its own after the
 timed rounds.
 
-Each database runs in its own process (settings are per process). The last
-line printed is one JSON object.
+``by_hand`` is a services login's statements recorded once and replayed as
+raw SQL in the same transactions, with the same kod.mobi calls
+(``benchmarks.bench_guarantees.Replay``): ``services_vs_by_hand`` is what
+the ORM and the app's Python cost over writing the login by hand.
+``services_vs_floor_at_30ms`` runs the services and the floor again with
+kod.mobi behind a delay proxy (``benchmarks/delay.py``), each call 30 ms
+later, as a person waits for them. ``round_trips_per_login`` counts one
+login's messages to PostgreSQL on the wire. ``served_rate_vs_allauth`` and
+``served_p99_vs_allauth`` come from ``benchmarks/bench_served.py``
+(gunicorn under 32 clients), run after each database's process.
+
+Each database runs in its own process (settings are per process). Before
+the JSON, a table gives each target and whether it holds (``!`` where it
+does not). The last line printed is one JSON object.
 
     .venv/bin/python -m benchmarks.bench_compare            # or: make bench
     BENCH_QUICK=1 .venv/bin/python -m benchmarks.bench_compare
@@ -79,12 +91,14 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
     """Run in a process whose settings name the database to measure, inside
     :func:`~benchmarks.common.test_databases`."""
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
 
     from benchmarks import floor as floor_module
-    from django_kodmobi.models import Contact
+    from benchmarks.bench_guarantees import Replay
+    from django_kodmobi.models import Contact, OTPSession
     from django_kodmobi.services import start_login, verify_and_log_in
     from tests.helpers import session_request
 
@@ -129,11 +143,12 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
         session_id = floor.start(email)
         floor.verify(session_request(), session_id, code_for(email))
 
-    def login_services(email: str) -> None:
+    def login_services(email: str) -> OTPSession:
         flow = start_login(email)
         verify_and_log_in(
             session_request(), flow.session.pk, flow.token, code_for(email)
         )
+        return flow.session
 
     def through_views(prefix: str, handle: str) -> Callable[[str], None]:
         """A login by JSON POSTs to ``prefix``start/ and verify/, the flow's
@@ -179,9 +194,14 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             login_allauth(email)
         assert smtp.received == delivered + 1, "the code was not mailed"
 
-    logins_by_variant: dict[str, Callable[[str], None]] = {
+    # User ids above any count a statement carries, for the replay.
+    while get_user_model().objects.count() < 100:
+        new_user()
+    replay = Replay.of(login_services, new_user(), floor)
+    logins_by_variant: dict[str, Callable[[str], Any]] = {
         "floor": login_floor,
         "services": login_services,
+        "by_hand": lambda email: replay.login(email, code_for),
         "floor_views": through_views("/floor/", "session_id"),
         "api": through_views("/api/auth/", "flow"),
     }
@@ -227,6 +247,10 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             round_totals.append(totals)
 
         time_spent = _time_spent(logins_by_variant, new_user, logins)
+        far_away = _with_kodmobi_away(
+            engine, server, new_user, rounds, max(5, logins // 4)
+        )
+        round_trips = _round_trips(logins_by_variant, new_user)
 
         def ratio(variant: str, floor_variant: str) -> float:
             return round(
@@ -243,7 +267,11 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             "api_vs_floor": ratio("api", "floor_views"),
             "api_vs_allauth": ratio("api", "allauth") if allauth else None,
             "api_vs_allauth_smtp": ratio("api", "allauth_smtp") if allauth else None,
+            "services_vs_by_hand": ratio("services", "by_hand"),
+            "services_vs_floor_at_30ms": far_away["services_vs_floor"],
             "statements_per_login": own_counts["services"],
+            "round_trips_per_login": round_trips,
+            "at_30ms": far_away,
             "ms_spent_per_login": time_spent,
             "statements": own_counts,
             "statements_with_session_engine": statements,
@@ -337,6 +365,189 @@ def _time_spent(
     return result
 
 
+#: How far away kod.mobi is in ``services_vs_floor_at_30ms``: each call's
+#: reply is this much later (a :class:`~benchmarks.delay.DelayProxy`).
+KODMOBI_DISTANCE = 0.030
+
+
+def _with_kodmobi_away(
+    engine: Any, server: Any, new_user: Callable[[], str], rounds: int, logins: int
+) -> dict[str, Any]:
+    """The services against the floor with kod.mobi as far away as it really
+    is: both call it through one delay proxy, ``KODMOBI_DISTANCE`` per call.
+    A person waits for these logins; the ratio is the median of per-round
+    ratios, rounds interleaved, the first a warm-up (new connections)."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from benchmarks.delay import DelayProxy
+    from benchmarks.floor import Floor
+    from django_kodmobi import provider
+    from django_kodmobi.services import start_login, verify_and_log_in
+    from tests.helpers import session_request
+
+    port = int(server.url.rsplit(":", 1)[1])
+    proxy = DelayProxy(port, KODMOBI_DISTANCE)
+    kodmobi = {**settings.KODMOBI, "API_URL": proxy.url}
+    with proxy, override_settings(KODMOBI=kodmobi):
+        provider.reset()
+        floor = Floor(proxy.url, engine.config.public_key, engine.config.secret_key)
+
+        def login_floor(email: str) -> None:
+            session_id = floor.start(email)
+            floor.verify(session_request(), session_id, engine.last_code(email))
+
+        def login_services(email: str) -> None:
+            flow = start_login(email)
+            code = engine.last_code(email)
+            verify_and_log_in(session_request(), flow.session.pk, flow.token, code)
+
+        variants = {"floor": login_floor, "services": login_services}
+        round_totals: list[dict[str, float]] = []
+        for _ in range(rounds + 1):
+            totals = {}
+            for name, login in variants.items():
+                emails = [new_user() for _ in range(logins)]
+                started = time.perf_counter()
+                for email in emails:
+                    login(email)
+                totals[name] = time.perf_counter() - started
+            round_totals.append(totals)
+        provider.reset()
+    timed = round_totals[1:]
+    return {
+        "kodmobi_ms_per_call": KODMOBI_DISTANCE * 1000,
+        "logins_per_round": logins,
+        "services_vs_floor": round(
+            statistics.median(t["floor"] / t["services"] for t in timed), 2
+        ),
+        "ms_per_login": {
+            name: round(statistics.median(t[name] for t in timed) / logins * 1000, 2)
+            for name in variants
+        },
+    }
+
+
+def _round_trips(
+    logins_by_variant: dict[str, Callable[[str], Any]], new_user: Callable[[], str]
+) -> dict[str, dict[str, int]] | None:
+    """Messages one login of each variant sends PostgreSQL, as the server
+    receives them (libpq's protocol trace): ``round_trips`` (a simple query
+    or an extended one's Sync, each answered before the next goes), and
+    ``commits``, those that make a write durable (a COMMIT, or a write
+    outside a transaction). The session engine's are counted too: the
+    server does their work all the same. None on SQLite, which is no server.
+    """
+    import tempfile
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    result = {}
+    for name, login in logins_by_variant.items():
+        email = new_user()
+        connection.ensure_connection()
+        pgconn = connection.connection.pgconn
+        with tempfile.TemporaryFile("w+") as trace:
+            pgconn.trace(trace.fileno())
+            try:
+                login(email)
+            finally:
+                pgconn.untrace()
+            trace.seek(0)
+            messages = [line.rstrip("\n").split("\t") for line in trace]
+        result[name] = {
+            "round_trips": sum(
+                m[1] == "F" and m[3] in {"Query", "Sync"} for m in messages
+            ),
+            "commits": _durable_commits(messages),
+        }
+    return result
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE")
+
+
+def _durable_commits(messages: list[list[str]]) -> int:
+    """Transactions that wrote, counted as the server ends them: a write
+    completed (or a statement whose CTEs write), then the server idle again
+    (ReadyForQuery ``I``: a COMMIT, or the end of an autocommit statement)."""
+    commits, wrote = 0, False
+    for _, side, _, kind, *rest in messages:
+        text = rest[0].strip().strip('"') if rest else ""
+        if side == "F" and kind == "Query" and text.upper().startswith("WITH"):
+            wrote = wrote or any(f" {verb} " in text.upper() for verb in _WRITES)
+        elif kind == "CommandComplete":
+            words = text.split()  # "INSERT 0 1", "UPDATE 0", "COMMIT"...
+            verb, rows = words[0], words[-1]
+            if verb in _WRITES and rows != "0":
+                wrote = True
+            elif verb == "ROLLBACK":
+                wrote = False
+        elif kind == "ReadyForQuery" and text == "I":
+            commits += wrote
+            wrote = False
+    return commits
+
+
+def _served(env: dict[str, str], database: str) -> dict[str, Any]:
+    """``benchmarks.bench_served`` on ``database``, in a process of its own
+    (SQLite: a file of its own, which gunicorn's workers share)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        if database == "sqlite":
+            env = {**env, "BENCH_SQLITE_FILE": f"{directory}/served.sqlite3"}
+        command = [sys.executable, "-m", "benchmarks.bench_served"]
+        done = subprocess.run(  # noqa: S603 - our own benchmark
+            command, env=env, capture_output=True, text=True, check=True
+        )
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "served_rate_vs_allauth": served.pop("served_rate_vs_allauth"),
+        "served_p99_vs_allauth": served.pop("served_p99_vs_allauth"),
+        "served": served,
+    }
+
+
+#: The issue's targets: each key of the last line, and the least (or, for
+#: statements, the most) it may be.
+TARGETS = {
+    "services_vs_by_hand": (">=", 0.85),
+    "services_vs_floor_at_30ms": (">=", 0.95),
+    "api_vs_allauth_smtp": (">=", 1.0),
+    "served_rate_vs_allauth": (">=", 1.0),
+    "served_p99_vs_allauth": (">=", 1.0),
+    "statements_per_login": ("<=", 12),
+}
+
+
+def _report(results: dict[str, Any]) -> None:
+    """One line per target, each database's figure and whether it holds."""
+    names = list(results)
+    print(f"{'target':28} {'':9}" + "".join(f" {name:>11}" for name in names))
+    for key, (sense, bound) in TARGETS.items():
+        cells = ""
+        for name in names:
+            value = results[name].get(key)
+            met = value is not None and (
+                value >= bound if sense == ">=" else value <= bound
+            )
+            cells += f" {value!s:>9}{' ' if met else '!'} "
+        print(f"{key:28} {sense} {bound!s:<6}{cells}")
+    for name in names:
+        trips = results[name].get("round_trips_per_login")
+        if trips:
+            api = trips["api"]
+            print(
+                f"{name}: one API login sends {api['round_trips']} round trips"
+                f" and {api['commits']} durable commits (allauth:"
+                f" {trips.get('allauth', {}).get('round_trips', '-')} and"
+                f" {trips.get('allauth', {}).get('commits', '-')})"
+            )
+
+
 def _reachable(env: dict[str, str]) -> bool:
     import socket
 
@@ -372,6 +583,16 @@ def main() -> None:
             command, env={**env, **extra}, capture_output=True, text=True, check=True
         )
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        results[name] |= _served(env | extra, name)
+    missing = [
+        f"{name}: {key}"
+        for name, result in results.items()
+        for key in TARGETS
+        if result.get(key) is None
+    ]
+    if missing:
+        raise SystemExit(f"make bench measured nothing for {missing}")
+    _report(results)
     print(
         f"{'':12} {'services/floor':>15} {'api/floor views':>16}"
         f" {'api/allauth':>12} {'(by SMTP)':>10} {'statements':>11} {'allauth':>8}"

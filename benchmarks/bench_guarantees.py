@@ -196,6 +196,24 @@ class Replay:
             login()
         return cls(steps, floor)
 
+    @classmethod
+    def of(cls, login: Callable[[str], Any], email: str, floor: Any) -> Replay:
+        """Record ``login`` (a services login, returning its flow) of
+        ``email``'s, and the values a replay swaps. Users with ids above any
+        count a statement carries (attempts, caps) must exist first, so that
+        the replay swaps only the user's."""
+        flows = []
+        replay = cls.record(lambda: flows.append(login(email)), floor)
+        flow = flows[0]
+        flow.refresh_from_db()
+        replay.recorded.update(
+            flow=flow.pk,
+            email=email,
+            kodmobi=flow.kodmobi_session_id,
+            user=flow.user_id,
+        )
+        return replay
+
     def login(self, email: str, code_for: Callable[[str], str]) -> None:
         from django.db import transaction
 
@@ -337,16 +355,7 @@ def measure(rounds: int, logins: int, kodmobi_ms: float = 0) -> dict[str, Any]:
                 assert not missed, f"not on the login's path: {missed}"
             statements[name] = own_statements(captured)
 
-        email = returning_user(next(serial))
-        flows = []
-        replay = Replay.record(lambda: flows.append(login_services(email)), floor)
-        flows[0].refresh_from_db()
-        replay.recorded.update(
-            flow=flows[0].pk,
-            email=email,
-            kodmobi=flows[0].kodmobi_session_id,
-            user=flows[0].user_id,
-        )
+        replay = Replay.of(login_services, returning_user(next(serial)), floor)
         hand_written = "all, as hand-written SQL"
         statements[hand_written] = _check_replay(
             replay, returning_user(next(serial)), code_for

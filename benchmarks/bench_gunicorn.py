@@ -52,14 +52,15 @@ def main() -> None:
 
 
 @contextmanager
-def gunicorn(workers: int, env: dict[str, str]) -> Iterator[str]:
-    """The benchmarks' site under gunicorn; yields its base URL."""
+def gunicorn(workers: int, env: dict[str, str], threads: int = 1) -> Iterator[str]:
+    """The benchmarks' site under gunicorn (``threads`` per worker: gthread
+    when more than one); yields its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "gunicorn", "benchmarks.wsgi:application"]
     command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
-    command += ["--log-level", "warning"]
+    command += ["--threads", str(threads), "--log-level", "warning"]
     process = subprocess.Popen(command, env=env)  # noqa: S603 - our own command
     base = f"http://127.0.0.1:{port}"
     try:

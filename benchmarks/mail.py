@@ -10,6 +10,7 @@ way a site would, to an SMTP server on loopback (aiosmtpd, ``pip install -e
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,24 +48,29 @@ class BenchEmailBackend(BaseEmailBackend):
 class _Sink:
     """Accepts every message and keeps a count."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, delay: float) -> None:
         self.port = port
+        self.delay = delay
         self.received = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.received += 1
         return "250 Message accepted for delivery"
 
 
 @contextmanager
-def smtp_server() -> Iterator[_Sink]:
-    """An SMTP server on loopback, in a thread (as the sandbox is)."""
+def smtp_server(delay: float = 0) -> Iterator[_Sink]:
+    """An SMTP server on loopback, in a thread (as the sandbox is); with
+    ``delay``, it accepts each message that many seconds later, as a mail
+    server across the internet would."""
     from aiosmtpd.controller import Controller
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    sink = _Sink(port)
+    sink = _Sink(port, delay)
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:

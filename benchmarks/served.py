@@ -16,3 +16,10 @@ KODMOBI = {
     "MAX_RETRIES": 0,
     "RATE_LIMITS": dict.fromkeys(DEFAULTS["RATE_LIMITS"], "1000000/h"),
 }
+
+if "BENCH_SMTP_PORT" in os.environ:  # allauth mails its codes there
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = "127.0.0.1"
+    EMAIL_PORT = int(os.environ["BENCH_SMTP_PORT"])
+# Connections kept between requests, as a production site keeps them.
+DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405

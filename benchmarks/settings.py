@@ -3,12 +3,27 @@
 
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
 
 from tests.settings import *  # noqa: F403
 from tests.settings import AUTHENTICATION_BACKENDS, INSTALLED_APPS, MIDDLEWARE
 
 ROOT_URLCONF = "benchmarks.urls"
+
+if "BENCH_SQLITE_FILE" in os.environ:  # served SQLite: one file for all workers
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ["BENCH_SQLITE_FILE"],
+            "TEST": {"NAME": os.environ["BENCH_SQLITE_FILE"]},
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
 ALLAUTH = find_spec("allauth") is not None
 
 if ALLAUTH:

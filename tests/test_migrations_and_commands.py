@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.test import TestCase
+from django.test import TestCase, TransactionTestCase
 from django.utils import timezone
 
 from django_kodmobi.models import ManualDelivery, OTPSession, Status
@@ -238,3 +238,33 @@ class SandboxCommandTests(TestCase):
     def test_bad_options_are_command_errors(self) -> None:
         with pytest.raises(CommandError, match="code_length"):
             call_command("kodmobi_sandbox", "--port", "0", "--code-length", "2")
+
+
+class ContactFillMigrationTests(TransactionTestCase):
+    """Migration 0013 records the users' emails as contacts on upgrade, so
+    that their first login finds them by an index, not by a scan."""
+
+    def test_upgrading_records_the_users_emails_as_contacts(self) -> None:
+        from django.db import connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        from django_kodmobi.models import Contact
+        from django_kodmobi.users import find_account, normalize_identifier
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([("kodmobi", "0012_trusted_browsers")])
+        users = get_user_model().objects
+        anna = users.create_user("anna", "Anna@Example.com")
+        users.create_user("eve", "shared@example.com")
+        users.create_user("mallory", "SHARED@example.com")
+        executor = MigrationExecutor(connection)  # the graph as it is now
+        executor.migrate(executor.loader.graph.leaf_nodes("kodmobi"))
+
+        assert list(Contact.objects.values_list("value", "user", "kind")) == [
+            ("anna@example.com", anna.pk, "email")
+        ]
+        assert Contact.objects.get().verified_at is not None
+        found = find_account(normalize_identifier("anna@example.com"))
+        assert found.user == anna
+        # A shared address stays refused, with or without a contact.
+        assert find_account(normalize_identifier("shared@example.com")).user is None
