@@ -74,16 +74,17 @@ POSTGRES = {
 }
 
 
-def _outside_blocks(verbs: list[str]) -> list[str]:
+def _outside_blocks(statements: list[str]) -> list[str]:
     """The statements run outside BEGIN ... COMMIT (each its own commit)."""
     outside, depth = [], 0
-    for verb in verbs:
+    for sql in statements:
+        verb = sql_verb(sql)
         if verb == "BEGIN":
             depth += 1
         elif verb in {"COMMIT", "ROLLBACK"}:
             depth -= 1
         elif depth == 0:
-            outside.append(verb)
+            outside.append(sql)
     return outside
 
 
@@ -100,7 +101,7 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
     from benchmarks.bench_guarantees import Replay
     from django_kodmobi.models import Contact, OTPSession
     from django_kodmobi.services import start_login, verify_and_log_in
-    from tests.helpers import session_request
+    from tests.helpers import session_request, writes
 
     allauth = getattr(settings, "ALLAUTH", False)
     if allauth:
@@ -227,7 +228,7 @@ def measure(rounds: int, logins: int) -> dict[str, Any]:
             statements[name] = sum(v not in TRANSACTION_CONTROL for v in verbs)
             own_counts[name] = own_statements(captured)
             transactions[name] = verbs.count("BEGIN") + sum(
-                v in {"INSERT", "UPDATE", "DELETE"} for v in _outside_blocks(verbs)
+                map(writes, _outside_blocks([query["sql"] for query in captured]))
             )
             upstream[name] = sum(engine.calls.values()) - calls_before
         per_login: dict[str, list[float]] = {name: [] for name in logins_by_variant}

@@ -68,9 +68,11 @@ def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
         return False  # "no streak exists", as for a person with no failures
 
     # Built once, as the services build theirs.
-    flows_with_no_streak = OTPSession.objects.annotate(
-        streak_free=Value(True, BooleanField())
-    ).order_by()
+    flows_with_no_streak = (
+        OTPSession.objects.annotate(streak_free=Value(True, BooleanField()))
+        .select_related("verified_contact__user")
+        .order_by()
+    )
 
     def loaded_with_no_streak() -> QuerySet[OTPSession]:
         return flows_with_no_streak
@@ -122,7 +124,7 @@ class Step:
     kind: str  # "sql", "call" or "login"
     in_transaction: bool
     sql: str = ""
-    params: tuple[Any, ...] = ()
+    params: tuple[Any, ...] | dict[str, Any] = ()
     operation: str = ""
 
 
@@ -170,9 +172,9 @@ class Replay:
                 or sql_verb(sql) in TRANSACTION_CONTROL
                 or '"django_session"' in sql
             ):
-                steps.append(
-                    Step("sql", connection.in_atomic_block, sql, tuple(params or ()))
-                )
+                if not isinstance(params, dict):
+                    params = tuple(params or ())
+                steps.append(Step("sql", connection.in_atomic_block, sql, params))
             return execute(sql, params, *rest)
 
         def call(client: Any, operation: Any, *args: Any, **kwargs: Any) -> Any:
@@ -244,13 +246,16 @@ class Replay:
                 for name, value in values.items()
                 if name in self.recorded
             }
-            params = [_swapped(param, swap) for param in step.params]
+            params = _swapped(step.params, swap)
             with self.connection.cursor() as cursor:
                 cursor.execute(step.sql, params)
                 columns = [c[0] for c in cursor.description or ()]
                 row = cursor.fetchone() if columns else None
-            if row is not None and "user_id" in columns:
-                values["user"] = row[columns.index("user_id")]
+            # The contact's user_id (a flow's own, joined before it, is null).
+            named = zip(columns, row or (), strict=False)
+            users = [v for column, v in named if column == "user_id" and v]
+            if users:
+                values["user"] = users[-1]
         elif step.kind == "login":
             user = get_user_model()(pk=values["user"], email=values["email"])
             auth.login(request, user, backend=BACKEND)
@@ -266,10 +271,13 @@ class Replay:
 
 
 def _swapped(param: Any, swap: dict[Any, Any]) -> Any:
-    """``param`` with the recorded login's values swapped, in lists too (on
-    PostgreSQL a multi-row INSERT passes one array per column)."""
-    if isinstance(param, list):
+    """``param`` with the recorded login's values swapped, in lists (on
+    PostgreSQL a multi-row INSERT passes one array per column), tuples and
+    the named parameters of hand-written statements too."""
+    if isinstance(param, (list, tuple)):
         return [_swapped(item, swap) for item in param]
+    if isinstance(param, dict):
+        return {name: _swapped(value, swap) for name, value in param.items()}
     if isinstance(param, (str, int)):
         return swap.get(param, param)
     return param

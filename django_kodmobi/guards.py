@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 import phonenumbers
 from django.db import IntegrityError, transaction
@@ -154,6 +155,28 @@ def check_streak(identifier: str, ip: str | None, device: str = "") -> bool:
             Failure.TOO_MANY_FAILURES, retry_after=max(1, math.ceil(wait))
         )
     return own in streaks
+
+
+def streak_refusal(
+    connection: Any, identifier: str, ip: str | None, device: str = ""
+) -> tuple[str, list[Any]]:
+    """:func:`check_streak`'s refusal as an SQL condition, true while it
+    would refuse: for a statement that must do nothing then (a start's
+    INSERT), so that the check and the write are one. Its answer is then
+    :func:`check_streak`'s to give, with the wait."""
+    now = clock.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    quote = connection.ops.quote_name
+    key = quote("key")
+    paused = f"({key} = %s AND blocked_until > %s)"
+    params = [_client_streak_key(identifier, ip, device), adapt(now)]
+    if not device:  # locked for every client the identifier does not trust
+        paused += f" OR ({key} = %s AND failures >= %s AND updated_at > %s)"
+        lock = timedelta(seconds=settings.FAILURE_LOCK_SECONDS)
+        params += [streak_key(identifier), settings.MAX_FAILURES, adapt(now - lock)]
+    table = quote(FailureStreak._meta.db_table)
+    # Names from _meta and quote_name; every value is a parameter.
+    return f"EXISTS (SELECT 1 FROM {table} WHERE {paused})", params  # noqa: S608
 
 
 def _lock_left(streak: FailureStreak, now: datetime) -> float:

@@ -6,11 +6,13 @@ the flow token that binds a session to a browser is kept only as a hash.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ulid import ULID
@@ -109,34 +111,19 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         flow that sent it and with the identifier's trusted devices, so a
         stranger who joins somebody's code cannot lock it.
         """
-        now = clock.now()
+        from .statements import reserve_attempt  # it imports this module
+
         maximum = kodmobi_settings.MAX_ATTEMPTS
-        code = KodSession.objects.filter(
-            pk=session.kodmobi_session_id, attempts__lt=maximum
-        )
-        counts: dict[str, Any] = {"attempts": F("attempts") + 1, "checked_at": now}
-        if not session.device_key:
-            # Joined flows count apart; the code's first flow does not.
-            joined = ~models.Q(origin=session.pk)
-            code = code.filter(
-                ~joined | models.Q(joined_attempts__lt=max(0, maximum - OWN_CHECKS))
-            )
-            counts["joined_attempts"] = models.Case(
-                models.When(joined, then=F("joined_attempts") + 1),
-                default=F("joined_attempts"),
-                output_field=models.PositiveSmallIntegerField(),
-            )
-        with transaction.atomic():  # one commit for both counters
-            if not self.filter(
-                pk=session.pk, status__in=OPEN_STATUSES, expires_at__gt=now
-            ).update(attempts=F("attempts") + 1, updated_at=now):
-                return False
-            if code.update(**counts):
-                session.attempts += 1
-                return True
-            # The shared budget is spent: this check never happens.
-            self.filter(pk=session.pk).update(attempts=F("attempts") - 1)
+        if not reserve_attempt(
+            self.db,
+            session,
+            now=clock.now(),
+            maximum=maximum,
+            joined_maximum=max(0, maximum - OWN_CHECKS),
+        ):
             return False
+        session.attempts += 1
+        return True
 
     def give_back_attempt(self, session: OTPSession) -> None:
         """A reserved check that never reached kod.mobi's answer: uncount it
@@ -180,7 +167,13 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         return True
 
     def consume(
-        self, session: OTPSession, user: Any = None, *, verifying: bool = False
+        self,
+        session: OTPSession,
+        user: Any = None,
+        *,
+        verifying: bool = False,
+        contact: Contact | None = None,
+        events: Sequence[OTPEvent] = (),
     ) -> bool:
         """Verified and unexpired → consumed, for exactly one caller; with
         ``user``, recorded as the one who logged in, in the same UPDATE.
@@ -188,17 +181,24 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
         ``verifying``: the flow's verification is held, not yet written
         (``hold_verification``), so the flow is still open: open →
         consumed, and the verification written by the same UPDATE.
+
+        ``contact``: the verified contact that named ``user``; the UPDATE
+        happens only while it is still verified and theirs.
+
+        ``events``: written with it, if this caller consumed the flow.
         """
+        from .statements import consume  # it imports this module
+
         now = clock.now()
-        values: dict[str, Any] = {"user": user} if user is not None else {}
-        if verifying:
-            values.update(verified_at=session.verified_at, last_error="")
-        if not self.filter(
-            pk=session.pk,
-            status__in=OPEN_STATUSES if verifying else (Status.VERIFIED,),
-            consumed_at__isnull=True,
-            expires_at__gt=now,
-        ).update(status=Status.CONSUMED, consumed_at=now, updated_at=now, **values):
+        if not consume(
+            self.db,
+            session,
+            now=now,
+            user=user,
+            verifying=verifying,
+            contact=contact,
+            events=events,
+        ):
             return False
         session.status, session.consumed_at = Status.CONSUMED, now
         return True
@@ -230,6 +230,30 @@ class OTPSessionQuerySet(models.QuerySet["OTPSession"]):
             return False
         session.status = Status.EXPIRED
         return True
+
+
+class VerifiedContactJoin(models.ForeignObject):  # type: ignore[type-arg]
+    """The verified :class:`Contact` holding a flow's identifier, joined on
+    the value: no column of its own.
+
+    A login loads its flow and the account behind the code in one SELECT
+    (``select_related("verified_contact__user")``) instead of two. Values
+    are unique only once verified (the partial ``kodmobi_contact_verified_once``),
+    so the join says ``verified_at IS NOT NULL`` itself and matches at most
+    one row; Django's check for a unique target does not see partial
+    constraints, hence ``requires_unique_target``.
+    """
+
+    requires_unique_target = False
+    #: No column, so no constraint (SQLite's schema editor asks).
+    db_constraint = False
+
+    def get_extra_restriction(self, alias: str, related_alias: str) -> IsNull:
+        verified_at = cast("models.DateTimeField[Any, Any]", Contact.verified_at.field)
+        return IsNull(verified_at.get_col(alias), False)
+
+    def get_extra_descriptor_filter(self, instance: models.Model) -> dict[str, Any]:
+        return {"verified_at__isnull": False}
 
 
 class OTPSession(models.Model):
@@ -293,6 +317,17 @@ class OTPSession(models.Model):
         null=True,
         blank=True,
         related_name="+",
+    )
+    #: Who the identifier belongs to by a verified contact, if anyone:
+    #: joined when the flow is loaded (no column).
+    verified_contact = VerifiedContactJoin(  # type: ignore[misc]
+        "Contact",
+        on_delete=models.DO_NOTHING,
+        from_fields=["identifier"],
+        to_fields=["value"],
+        related_name="+",
+        null=True,
+        editable=False,
     )
     flow_token_hash = models.CharField(
         _("flow token hash"), max_length=64, editable=False

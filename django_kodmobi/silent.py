@@ -31,7 +31,14 @@ from .client import (
 from .conf import settings
 from .provider import kodmobi_language
 
-__all__ = ["AUDIT_NOTE", "SilentClient", "is_unknown", "observe", "pause"]
+__all__ = [
+    "AUDIT_NOTE",
+    "SilentClient",
+    "is_unknown",
+    "observe",
+    "pause",
+    "silent_if_unknown",
+]
 
 #: The detail of a silent flow's "created" event.
 AUDIT_NOTE = "unknown_identifier"
@@ -41,10 +48,18 @@ _TYPICAL_SECONDS = 0.15
 _typical = _TYPICAL_SECONDS
 
 
+def silent_if_unknown(identifier: users.Identifier) -> bool:
+    """Whether a login start for ``identifier`` is to be silent if nobody
+    has it: the setting says so, and no signup would make an account."""
+    return settings.UNKNOWN_IDENTIFIERS == "silent" and not users.signup_allowed(
+        identifier
+    )
+
+
 def is_unknown(identifier: users.Identifier) -> bool:
     """Whether a login start for ``identifier`` is to be silent: the setting
     says so, no signup would make an account, and none has it."""
-    if settings.UNKNOWN_IDENTIFIERS != "silent" or users.signup_allowed(identifier):
+    if not silent_if_unknown(identifier):
         return False
     return users.find_account(identifier).user is None
 

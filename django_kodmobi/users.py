@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from django.contrib.auth import get_user_model
@@ -21,7 +21,7 @@ from ulid import ULID
 from .conf import settings
 from .exceptions import Failure, VerificationError
 from .masking import mask_for_display, mask_identifier
-from .models import Contact, IdentifierKind
+from .models import Contact, IdentifierKind, OTPSession
 
 __all__ = [
     "Account",
@@ -127,6 +127,9 @@ class Account:
 
     user: AbstractBaseUser | None
     by_contact: bool = False
+    #: The verified contact that named ``user``: a login by it holds only
+    #: while it does (``OTPSession.objects.consume``).
+    contact: Contact | None = None
     #: The identifier names a user in the user fields, who removed it from
     #: their contacts: it logs nobody in, and makes no new account either
     #: (the user fields still hold it).
@@ -141,7 +144,24 @@ def find_account(identifier: Identifier) -> Account:
     matches = Contact.objects.verified().filter(value=identifier.value)
     contact = next(iter(matches.select_related("user").order_by()[:1]), None)
     if contact is not None:
-        return Account(contact.user, by_contact=True)
+        return Account(contact.user, by_contact=True, contact=contact)
+    return account_by_user_fields(identifier)
+
+
+def flow_account(session: OTPSession) -> Account:
+    """:func:`find_account` for a flow's identifier, from the verified
+    contact loaded with the flow (no query) when the flow was loaded so."""
+    identifier = Identifier(session.identifier, IdentifierKind(session.identifier_kind))
+    if not OTPSession.verified_contact.is_cached(session):
+        return find_account(identifier)
+    contact = cast("Contact | None", session.verified_contact)
+    if contact is None:
+        return account_by_user_fields(identifier)
+    return Account(contact.user, by_contact=True, contact=contact)
+
+
+def account_by_user_fields(identifier: Identifier) -> Account:
+    """:func:`find_account` for an identifier no verified contact holds."""
     resolver = settings.USER_RESOLVER
     user: AbstractBaseUser | None = (
         resolver(identifier) if resolver is not None else user_by_field(identifier)

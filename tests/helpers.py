@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import struct
 import threading
@@ -80,6 +81,15 @@ def step_up(client: Any, user: Any) -> None:
     session.save()
 
 
+def writes(sql: str) -> bool:
+    """Whether ``sql`` writes: an INSERT, UPDATE or DELETE, or a statement
+    whose CTEs do (``django_kodmobi.statements`` on PostgreSQL)."""
+    verb = sql.split(None, 1)[0].upper()
+    if verb == "WITH":
+        return re.search(r"\b(INSERT|UPDATE|DELETE)\b", sql) is not None
+    return verb in {"INSERT", "UPDATE", "DELETE"}
+
+
 @dataclass
 class Work:
     """What a step asks of the database: statements (without transaction
@@ -119,8 +129,7 @@ def database_work() -> Iterator[Work]:
         elif verb not in {"RELEASE", "ROLLBACK"}:
             work.statements += 1
             work.sql.append(sql)
-            is_write = verb in {"INSERT", "UPDATE", "DELETE"}
-            work.commits += is_write and not in_transaction
+            work.commits += writes(sql) and not in_transaction
 
 
 @contextmanager

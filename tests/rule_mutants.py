@@ -349,7 +349,12 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         '    if False:\n        return [("sends_per_device"',
         T_DEV,
     ),
-    ("django_kodmobi/services/start.py", "    if joined:\n", "    if False:\n", T_G),
+    (
+        "django_kodmobi/services/start.py",
+        "    if origin != session.pk:  # joined",
+        "    if False:  # joined",
+        T_G,
+    ),
     (
         "django_kodmobi/services/start.py",
         "where = client.address_key or",
@@ -401,17 +406,22 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     (
         "django_kodmobi/models.py",
-        "joined_attempts__lt=max(0, maximum - OWN_CHECKS)",
-        "joined_attempts__lt=maximum",
+        "joined_maximum=max(0, maximum - OWN_CHECKS)",
+        "joined_maximum=maximum",
         T_G,
     ),
     (
-        "django_kodmobi/models.py",
-        "        if not session.device_key:\n            # Joined",
-        "        if True:\n            # Joined",
+        "django_kodmobi/statements.py",
+        "reservation_sql(connection, not session.device_key)",
+        "reservation_sql(connection, True)",
         T_G,
     ),
-    ("django_kodmobi/models.py", "            consumed_at__isnull=True,\n", "", T_T),
+    (
+        "django_kodmobi/statements.py",
+        '" AND consumed_at IS NULL AND expires_at > %(now)s"',
+        '" AND expires_at > %(now)s"',
+        T_T,
+    ),
     (
         "django_kodmobi/services/recording.py",
         "    with transaction.atomic():  # the status and its events, one commit",
@@ -573,6 +583,49 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
 ]
 MUTANTS += [
+    # Issue 26: the hand-written statements keep the rules.
+    (
+        "django_kodmobi/statements.py",
+        '" AND status IN (%(created)s, %(sent)s) AND expires_at > %(now)s)"',
+        '" AND status IN (%(created)s, %(sent)s))"',
+        T_T,
+    ),
+    (
+        "django_kodmobi/statements.py",
+        'f" WHERE id = %(code)s AND attempts < %(max)s{cap}"',
+        'f" WHERE id = %(code)s{cap}"',
+        T_G,
+    ),
+    (
+        "django_kodmobi/statements.py",
+        '" AND verified_at IS NOT NULL)"\n        )\n    _built',
+        '" OR 1 = 1)"\n        )\n    _built',
+        "tests/test_contacts.py",
+    ),
+    (
+        "django_kodmobi/guards.py",
+        'paused = f"({key} = %s AND blocked_until > %s)"',
+        'paused = f"({key} = %s AND blocked_until < %s)"',
+        T_G,
+    ),
+    (
+        "django_kodmobi/guards.py",
+        "failures >= %s AND updated_at > %s",
+        "failures >= %s AND updated_at < %s",
+        T_G,
+    ),
+    (
+        "django_kodmobi/services/start.py",
+        "    if session.silent and users.account_by_user_fields(normalized).user:",
+        "    if False:",
+        T_SILENT,
+    ),
+    (
+        "django_kodmobi/statements.py",
+        '            f"NOT EXISTS (SELECT 1 FROM {quote(Contact._meta.db_table)}"',
+        '            f"1 = 1 OR EXISTS (SELECT 1 FROM {quote(Contact._meta.db_table)}"',
+        T_SILENT,
+    ),
     (
         "django_kodmobi/client/client.py",
         "    if isinstance(exc, requests.exceptions.SSLError):\n        # A cert",
@@ -724,8 +777,8 @@ MUTANTS += [
     # Issue 25: silent unknowns.
     (
         "django_kodmobi/silent.py",
-        'if settings.UNKNOWN_IDENTIFIERS != "silent" or users.signup_allowed(identifier):',
-        "if users.signup_allowed(identifier):",
+        'return settings.UNKNOWN_IDENTIFIERS == "silent" and not',
+        "return not",
         T_SILENT,
     ),
     (
@@ -754,8 +807,8 @@ MUTANTS += [
     ),
     (
         "django_kodmobi/services/start.py",
-        "silent = purpose == Purpose.LOGIN and is_unknown(normalized)",
-        "silent = is_unknown(normalized)",
+        "maybe_silent = purpose == Purpose.LOGIN and silent_if_unknown(normalized)",
+        "maybe_silent = silent_if_unknown(normalized)",
         T_SILENT,
     ),
     (

@@ -25,7 +25,7 @@ from django.db import connection, connections
 from django.test import TransactionTestCase, override_settings
 
 from django_kodmobi import devices, guards, services
-from django_kodmobi.exceptions import VerificationError
+from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import FailureStreak, KodSession, OTPSession, Status
 from django_kodmobi.services import ClientInfo, Flow, start_login
 from django_kodmobi.testing import KodMobiTestMixin
@@ -84,8 +84,18 @@ class RaceTests(KodMobiTestMixin, TransactionTestCase):
         results = race([self.guesser(flow, wrong)] * 50)
         assert self.kodmobi.calls["check"] <= 5
         counts = outcomes(results)
-        assert counts["invalid_code"] + counts["locked"] == 50, counts
+        # Every one refused: a wrong code, the code locked, or, while one of
+        # the five checks is still in flight and may be right, "try again
+        # in a second" (verify._budget_spent).
+        refused = counts["invalid_code"] + counts["locked"] + counts["rate_limited"]
+        assert refused == 50, counts
+        assert all(
+            r.retry_after == 1
+            for r in results
+            if isinstance(r, VerificationError) and r.reason is Failure.RATE_LIMITED
+        )
         assert KodSession.objects.get().attempts == 5
+        assert OTPSession.objects.get(pk=flow.session.pk).status == Status.LOCKED
 
     def test_twenty_right_codes_at_once_log_in_exactly_once(self) -> None:
         logins: list[Any] = []

@@ -4,6 +4,7 @@ rules that keep one person's phone out of another's account."""
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -15,7 +16,14 @@ from django.test.utils import CaptureQueriesContext
 from django_kodmobi import signals
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import Contact, OTPSession, Purpose, Status
-from django_kodmobi.services import ClientInfo, log_in, start_login, verify_code
+from django_kodmobi.services import (
+    ClientInfo,
+    log_in,
+    start_login,
+    verify_and_log_in,
+    verify_code,
+)
+from django_kodmobi.services import login as services_login
 from django_kodmobi.services.contacts import (
     add_contact,
     make_primary,
@@ -23,6 +31,7 @@ from django_kodmobi.services.contacts import (
     verify_contact,
 )
 from django_kodmobi.services.flows import Flow
+from django_kodmobi.services.verify import redeem_code
 from django_kodmobi.testing import KodMobiTestMixin
 from django_kodmobi.users import find_account, normalize_identifier
 
@@ -238,6 +247,32 @@ class RemovalTests(ContactTestCase):
         with pytest.raises(VerificationError) as info:
             self.login(PHONE)
         assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+
+    def test_removed_while_the_code_is_checked_it_logs_nobody_in(self) -> None:
+        # The flow is loaded with the contact and its user before kod.mobi
+        # checks the code; the consume holds only while the contact does.
+        contact = self.prove(self.anna, PHONE)
+        flow = start_login(PHONE)
+
+        def removed_meanwhile(*args: Any, **kwargs: Any) -> bool:
+            had_streak = redeem_code(*args, **kwargs)
+            remove_contact(self.anna, contact.pk)
+            return had_streak
+
+        with (
+            mock.patch.object(services_login, "redeem_code", removed_meanwhile),
+            pytest.raises(VerificationError) as info,
+        ):
+            verify_and_log_in(
+                session_request(), flow.session.pk, flow.token, self.kodmobi_code(PHONE)
+            )
+        assert info.value.reason is Failure.LOGIN_NOT_ALLOWED
+        row = OTPSession.objects.get(pk=flow.session.pk)
+        assert (row.status, row.user, row.last_error) == (
+            Status.VERIFIED,
+            None,
+            "contact_removed",
+        )
 
     def test_not_even_through_the_user_field(self) -> None:
         assert self.login(EMAIL) == self.anna  # found by User.email, remembered

@@ -122,10 +122,19 @@ def test_while_kodmobi_is_down_unknowns_fail_as_known_people_do(
     assert known.json()["code"] == unknown.json()["code"] == "kodmobi_unavailable"
 
 
-def test_a_known_person_gets_a_code(silent_site: SandboxEngine) -> None:
-    start(APIClient(enforce_csrf_checks=True), KNOWN)
-    assert silent_site.last_code(KNOWN)
-    assert not OTPSession.objects.get().silent
+@pytest.mark.parametrize(
+    "known",
+    [
+        pytest.param(KNOWN, id="by-a-user-field"),
+        pytest.param(KNOWN_PHONE, id="by-a-verified-contact"),
+    ],
+)
+def test_a_known_person_gets_a_code(silent_site: SandboxEngine, known: str) -> None:
+    start(APIClient(enforce_csrf_checks=True), known)
+    assert silent_site.last_code(known)
+    flow = OTPSession.objects.get()
+    assert not flow.silent
+    assert not flow.events.filter(detail="unknown_identifier").exists()
 
 
 def test_signup_and_the_code_setting_send_as_before(

@@ -60,10 +60,16 @@ def hash_token(token: str) -> str:
 @functools.cache
 def _flows_with_streak_hint() -> QuerySet[OTPSession]:
     """Flows, unordered, each knowing whether its identifier has failure
-    streaks: built once, as resolving that subquery is most of what the ORM
-    does for the SELECT of every code check (``benchmarks/bench_orm.py``).
-    Never evaluated itself, only filtered (each filter is a new queryset)."""
-    return OTPSession.objects.with_streak_hint().order_by()
+    streaks, and with the account its verified contact names (the login's
+    lookup, in the same SELECT): built once, as resolving that subquery is
+    most of what the ORM does for the SELECT of every code check
+    (``benchmarks/bench_orm.py``). Never evaluated itself, only filtered
+    (each filter is a new queryset)."""
+    return (
+        OTPSession.objects.with_streak_hint()
+        .select_related("verified_contact__user")
+        .order_by()
+    )
 
 
 def get_flow_session(session_id: str, flow_token: str) -> OTPSession:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -11,7 +13,14 @@ from django.views.decorators.debug import sensitive_variables
 
 from django_kodmobi import signals, users
 from django_kodmobi.exceptions import Failure, VerificationError
-from django_kodmobi.models import EventKind, IdentifierKind, OTPSession, Purpose, Status
+from django_kodmobi.models import (
+    Contact,
+    EventKind,
+    IdentifierKind,
+    OTPSession,
+    Purpose,
+    Status,
+)
 
 from .contacts import remember_contact
 from .flows import (
@@ -63,17 +72,13 @@ def redeem_for_login(
     identifier = users.Identifier(
         session.identifier, IdentifierKind(session.identifier_kind)
     )
-    account = users.find_account(identifier)
+    account = users.flow_account(session)
     user = account.user
     signup = user is None and not account.removed and users.signup_allowed(identifier)
     if not signup and (user is None or not users.can_log_in(user)):
         # Unknown account, a removed contact, inactive, or staff: one answer
         # for all of them; the audit keeps which.
-        reason = "contact_removed" if account.removed else _refusal(user)
-        save_verification(session)
-        update(session, last_error=reason)
-        record_event(session, EventKind.LOGIN_REFUSED, detail=reason)
-        raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
+        _refuse(session, "contact_removed" if account.removed else _refusal(user))
     # A verification held for this login is written with it; when the login
     # does not happen, the caller's commit writes it on its own.
     held = held_verification(session)
@@ -82,22 +87,32 @@ def redeem_for_login(
     # halfway (its user not created): it alone needs a savepoint to roll
     # back to inside a caller's commit, and the only exception raised in
     # here; a lost race is raised after the block.
+    events = [held] if held else []
     with transaction.atomic(savepoint=signup):
         if signup:
             user = _consume_and_sign_up(session, identifier, verifying)
+            events.append(new_event(session, EventKind.SIGNED_UP))
+            record_event(session, EventKind.LOGGED_IN, earlier=events)
             consumed = True
         else:
-            consumed = OTPSession.objects.consume(session, user, verifying=verifying)
+            # The events go in with the consume (one statement on PostgreSQL).
+            events.append(new_event(session, EventKind.LOGGED_IN))
+            consumed = OTPSession.objects.consume(
+                session,
+                user,
+                verifying=verifying,
+                contact=account.contact,
+                events=events,
+            )
         if consumed:
             assert user is not None
             session.user = user  # type: ignore[assignment]
             if not account.by_contact:
                 remember_contact(user, identifier)
-            events = [held] if held else []
-            if signup:
-                events.append(new_event(session, EventKind.SIGNED_UP))
-            record_event(session, EventKind.LOGGED_IN, earlier=events)
     if not consumed:
+        if account.contact is not None and not _still_verified(account.contact):
+            # Removed (or moved) while kod.mobi checked the code.
+            _refuse(session, "contact_removed")
         raise VerificationError(Failure.ALREADY_USED)
     assert user is not None
     if verifying:
@@ -156,6 +171,22 @@ def _consume_and_sign_up(
         raise VerificationError(Failure.LOGIN_NOT_ALLOWED)  # rolled back
     OTPSession.objects.filter(pk=session.pk).update(user=user)
     return user
+
+
+def _refuse(session: OTPSession, reason: str) -> NoReturn:
+    """Refuse the login, recording ``reason`` (the flow stays verified)."""
+    save_verification(session)
+    update(session, last_error=reason)
+    record_event(session, EventKind.LOGIN_REFUSED, detail=reason)
+    raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
+
+
+def _still_verified(contact: Contact) -> bool:
+    return (
+        Contact.objects.verified()
+        .filter(pk=contact.pk, user_id=contact.user_id)
+        .exists()
+    )
 
 
 def _refusal(user: AbstractBaseUser | None) -> str:

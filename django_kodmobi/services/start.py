@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.views.decorators.debug import sensitive_variables
 
-from django_kodmobi import clock, guards, limits, signals, users
+from django_kodmobi import clock, guards, limits, signals, statements, users
 from django_kodmobi.client import (
     Channel,
     KodMobiAPIError,
@@ -35,7 +35,7 @@ from django_kodmobi.models import (
 )
 from django_kodmobi.provider import kodmobi_language
 from django_kodmobi.silent import AUDIT_NOTE as UNKNOWN_NOTE
-from django_kodmobi.silent import is_unknown
+from django_kodmobi.silent import silent_if_unknown
 from django_kodmobi.test_numbers import AUDIT_NOTE, fixed_code
 
 from . import upstream
@@ -103,15 +103,12 @@ def start_login(
         *_send_uses(counted, device),
     ]
     receipt = limits.check_rates(uses)
-    guards.check_streak(normalized.value, client.ip, device)
 
-    # Nobody's phone or email, and no signup: nothing is sent (see silent).
-    silent = purpose == Purpose.LOGIN and is_unknown(normalized)
     token = new_token()
     # The row goes in before kod.mobi is called, so that a fault there is
     # recorded on it; its "created" event waits to share one INSERT with
     # the outcome of that call.
-    session = OTPSession.objects.create(
+    session = OTPSession(
         identifier=normalized.value,
         identifier_kind=normalized.kind,
         purpose=purpose,
@@ -121,8 +118,30 @@ def start_login(
         client_ip=client.ip,
         user_agent=client.user_agent[:255],
         device_key=device,
-        silent=silent,
     )
+    # Nobody's phone or email, and no signup: nothing is sent (see silent).
+    # The INSERT asks whether a verified contact holds it; if none does,
+    # the user fields (or USER_RESOLVER) are asked before kod.mobi is.
+    maybe_silent = purpose == Purpose.LOGIN and silent_if_unknown(normalized)
+    using = router.db_for_write(OTPSession)
+    # ...and only if no failure streak pauses this client: the check and
+    # the row, one statement. When paused, check_streak says for how long;
+    # had the pause just ended (it raises nothing), the INSERT is tried again.
+    unless_held_by = normalized.value if maybe_silent else ""
+    for _ in range(2):
+        paused = guards.streak_refusal(
+            connections[using], normalized.value, client.ip, device
+        )
+        if statements.insert_flow(
+            using, session, unless_held_by=unless_held_by, unless=paused
+        ):
+            break
+        guards.check_streak(normalized.value, client.ip, device)
+    else:  # pragma: no cover - paused, yet not by check_streak's reckoning
+        raise VerificationError(Failure.TOO_MANY_FAILURES, retry_after=1)
+    if session.silent and users.account_by_user_fields(normalized).user:
+        update(session, silent=False)
+    silent = session.silent
     # A test number's or an unknown's flow says so in the audit: nothing
     # was sent for it.
     note = AUDIT_NOTE if fixed_code(normalized.value) is not None else ""
@@ -144,8 +163,7 @@ def start_login(
             )
         except KodMobiError as exc:
             raise fail(session, exc, EventKind.FAILED, earlier=(created,)) from exc
-        with transaction.atomic():  # what kod.mobi said, one commit
-            _record_reply(session, reply, send, created)
+        _record_reply(session, reply, send, created)  # one commit
     if send and not reply.sent_to:
         # It joined a code sent earlier: no message went out for it.
         limits.refund(receipt, SEND_LIMITS)
@@ -171,47 +189,92 @@ def _record_reply(
     nothing of the earlier code: its expiry and countdown are those of a
     fresh start, so a stranger cannot learn that, or when, a code was sent.
     """
-    sent_to = reply.sent_to or ""
+    if reply.sent_to:  # a new code went out: the common case, one statement
+        _record_sent(session, reply, reply.sent_to, created)
+    else:
+        with transaction.atomic():
+            _record_no_send(session, reply, send, created)
+
+
+def _record_no_send(
+    session: OTPSession, reply: Session, send: bool, created: OTPEvent
+) -> None:
+    """:func:`_record_reply` when kod.mobi sent nothing: the flow joined a
+    live code, or was started with ``send=False``."""
     KodSession.objects.bulk_create(
-        [KodSession(pk=reply.session_id, channel=sent_to, origin=session.pk)],
+        [KodSession(pk=reply.session_id, channel="", origin=session.pk)],
         ignore_conflicts=True,
     )
-    channel_used, origin = sent_to, session.pk
-    if not sent_to:  # kod.mobi may have handed back a live session
-        channel_used, origin = (
-            KodSession.objects.filter(pk=reply.session_id)
-            .values_list("channel", "origin")
-            .first()
-        ) or ("", "")
-        if not send:
-            channel_used = ""  # nothing went out for this flow yet
-    joined = origin != session.pk
+    channel_used, origin = (
+        KodSession.objects.filter(pk=reply.session_id)
+        .values_list("channel", "origin")
+        .first()
+    ) or ("", "")
+    if not send:
+        channel_used = ""  # nothing went out for this flow yet
     values: dict[str, Any] = {
         "kodmobi_session_id": reply.session_id,
-        "channels_offered": [
-            {"type": c.type, "name": c.name, "is_active": c.is_active}
-            for c in reply.channels
-        ],
+        "channels_offered": _offered(reply),
         "channel": channel_used,
     }
-    if joined:
+    if origin != session.pk:  # joined a code another flow had sent
         values["channel_cooldowns"] = cooldowns(session, (), channel_used)
     else:
         values["expires_at"] = clamp_expiry(session, reply.expires_at)
-        values["channel_cooldowns"] = cooldowns(session, reply.channels, sent_to)
+        values["channel_cooldowns"] = cooldowns(session, reply.channels, "")
     if channel_used:
         values["status"] = Status.SENT
         values["sent_at"] = clock.now()
     update(session, **values)
-    if sent_to:
-        record_event(session, EventKind.SENT, sent_to, earlier=(created,))
-    elif channel_used:
+    if channel_used:
         detail = "joined a live code"
         record_event(
             session, EventKind.SENT, session.channel, detail, earlier=(created,)
         )
     else:  # send=False: nothing went out yet
         OTPEvent.objects.bulk_create([created])
+
+
+def _record_sent(
+    session: OTPSession, reply: Session, sent_to: str, created: OTPEvent
+) -> None:
+    """:func:`_record_reply` when kod.mobi sent a code for this flow: its
+    budget (a new KodSession, whose origin the flow is), the flow's row and
+    its two events, in one statement where the database allows."""
+    now = clock.now()
+    values: dict[str, Any] = {
+        "kodmobi_session_id": reply.session_id,
+        "channels_offered": _offered(reply),
+        "channel": sent_to,
+        "expires_at": clamp_expiry(session, reply.expires_at),
+        "channel_cooldowns": cooldowns(session, reply.channels, sent_to),
+        "status": Status.SENT,
+        "sent_at": now,
+        "updated_at": now,
+    }
+    using = session._state.db or "default"
+    code = KodSession(pk=reply.session_id, channel=sent_to, origin=session.pk)
+    sent = new_event(session, EventKind.SENT, sent_to)
+    statements.write_together(
+        using,
+        [
+            statements.insert(using, [code], _KOD_FIELDS, ignore_conflicts=True),
+            statements.update(using, OTPSession, session.pk, values),
+            statements.insert(using, [created, sent], statements.EVENT_FIELDS),
+        ],
+    )
+    for name, value in values.items():
+        setattr(session, name, value)
+
+
+_KOD_FIELDS = [field.name for field in KodSession._meta.concrete_fields]
+
+
+def _offered(reply: Session) -> list[dict[str, Any]]:
+    return [
+        {"type": c.type, "name": c.name, "is_active": c.is_active}
+        for c in reply.channels
+    ]
 
 
 def resend_code(
