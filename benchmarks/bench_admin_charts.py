@@ -36,7 +36,8 @@ INSERT INTO kodmobi_otpsession (
     id, kodmobi_session_id, identifier, identifier_kind, purpose, status,
     channel, channels_offered, channel_cooldowns, expires_at, attempts,
     failed_attempts, resends, flow_token_hash, streak_key, user_agent,
-    last_error, created_at, updated_at, sent_at, verified_at, consumed_at)
+    device_key, silent, last_error, created_at, updated_at, sent_at,
+    verified_at, consumed_at)
 SELECT
     {id}, '', 'p' || n || '@example.com',
     'email', 'login',
@@ -44,7 +45,7 @@ SELECT
     CASE WHEN n %% 10 = 7 THEN ''
          ELSE (CASE n %% 4 WHEN 0 THEN 'telegram' WHEN 1 THEN 'whatsapp'
                            WHEN 2 THEN 'sms' ELSE 'email' END) END,
-    '[]', '{}', {ago_n}, 0, 0, 0, '', '', '', '',
+    '[]', '{}', {ago_n}, 0, 0, 0, '', '', '', '', FALSE, '',
     {ago_n}, {ago_n},
     CASE WHEN n %% 10 = 7 THEN NULL ELSE {ago_n} END,
     CASE WHEN n %% 10 < 7 THEN {ago_n_less_wait} END,
@@ -66,6 +67,29 @@ SELECT id, 'failed', created_at, '', 'KodMobiTimeoutError' FROM kodmobi_otpsessi
 """
 
 
+# What else kodmobi_cleanup prunes, as a site gathers it: a kod.mobi session
+# per flow, and per ten flows an expired passkey challenge and a trusted
+# browser whose trust ended when the flow was made.
+_PRUNED_TOO = (
+    """
+INSERT INTO kodmobi_kodsession (id, attempts, failures, origin, joined_attempts,
+    checked_at, channel, created_at)
+SELECT 'k' || id, 1, 0, id, 0, NULL, channel, created_at FROM kodmobi_otpsession
+""",
+    """
+INSERT INTO kodmobi_passkeychallenge (challenge, purpose, user_id, expires_at)
+SELECT 'c' || id, 'login', NULL, created_at FROM kodmobi_otpsession
+    WHERE id LIKE '%%0'
+""",
+    """
+INSERT INTO kodmobi_trustedbrowser (id, user_id, password_digest, created_at,
+    expires_at, revoked_at, revoked_reason)
+SELECT {uuid}, %s, '', created_at, created_at, NULL, ''
+    FROM kodmobi_otpsession WHERE id LIKE '%%0'
+""",
+)
+
+
 def _padded(vendor: str) -> str:
     """``n`` as a 26-character primary key."""
     if vendor == "postgresql":
@@ -79,8 +103,10 @@ def _ago(vendor: str, seconds: str) -> str:
     return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', %(base)s, '-' || ({seconds}) || ' seconds')"
 
 
-def fill(rows: int, spread_days: int = 30) -> None:
-    """``rows`` login flows over the last ``spread_days``, with their events."""
+def fill(rows: int, spread_days: int = 30, *, pruned_too: bool = False) -> None:
+    """``rows`` login flows over the last ``spread_days``, with their events;
+    ``pruned_too``: and what else the cleanup prunes (``_PRUNED_TOO``)."""
+    from django.contrib.auth import get_user_model
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -106,6 +132,16 @@ def fill(rows: int, spread_days: int = 30) -> None:
         # The named base and the positional count, one parameter style.
         cursor.execute(sql.replace("%s", "%(rows)s"), {"rows": rows, "base": base})
         cursor.execute(_EVENTS)
+        if pruned_too:
+            owner = get_user_model().objects.create(username="trusting")
+            uuid = (
+                "md5(id)::uuid"
+                if vendor == "postgresql"
+                else "lower(hex(randomblob(16)))"  # as Django stores a UUID
+            )
+            for statement in _PRUNED_TOO:
+                params = [owner.pk] if "%s" in statement else []
+                cursor.execute(statement.replace("{uuid}", uuid), params)
     if vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE kodmobi_otpsession; ANALYZE kodmobi_otpevent")

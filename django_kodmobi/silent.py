@@ -34,7 +34,6 @@ from .provider import kodmobi_language
 __all__ = [
     "AUDIT_NOTE",
     "SilentClient",
-    "is_unknown",
     "observe",
     "pause",
     "silent_if_unknown",
@@ -54,14 +53,6 @@ def silent_if_unknown(identifier: users.Identifier) -> bool:
     return settings.UNKNOWN_IDENTIFIERS == "silent" and not users.signup_allowed(
         identifier
     )
-
-
-def is_unknown(identifier: users.Identifier) -> bool:
-    """Whether a login start for ``identifier`` is to be silent: the setting
-    says so, no signup would make an account, and none has it."""
-    if not silent_if_unknown(identifier):
-        return False
-    return users.find_account(identifier).user is None
 
 
 def observe(seconds: float) -> None:
