@@ -123,11 +123,12 @@ def start_login(
     # The INSERT asks whether a verified contact holds it; if none does,
     # the user fields (or USER_RESOLVER) are asked before kod.mobi is.
     maybe_silent = purpose == Purpose.LOGIN and silent_if_unknown(normalized)
-    using = router.db_for_write(OTPSession)
-    # ...and only if no failure streak pauses this client: the check and
-    # the row, one statement. When paused, check_streak says for how long;
-    # had the pause just ended (it raises nothing), the INSERT is tried again.
     unless_held_by = normalized.value if maybe_silent else ""
+    # ...and it is made only if no failure streak pauses this client: the
+    # check and the row, one statement. When paused, check_streak says for
+    # how long; had the pause just ended (it raises nothing), it is tried
+    # again.
+    using = router.db_for_write(OTPSession)
     for _ in range(2):
         paused = guards.streak_refusal(
             connections[using], normalized.value, client.ip, device
