@@ -255,6 +255,13 @@ class VerifiedContactJoin(models.ForeignObject):  # type: ignore[type-arg]
     def get_extra_descriptor_filter(self, instance: models.Model) -> dict[str, Any]:
         return {"verified_at__isnull": False}
 
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        # Lists on every Django (4.2 gives tuples), so migrations agree.
+        for key in ("from_fields", "to_fields"):
+            kwargs[key] = list(kwargs[key])
+        return name, path, args, kwargs
+
 
 class OTPSession(models.Model):
     id = models.CharField(
