@@ -6,7 +6,8 @@ one protection taken out at a time, then with all of them out:
 
 - ``audit events``: the OTPEvent rows (the audit timeline);
 - ``rate limits``: every ``check_rate``/``check_rates``;
-- ``failure streaks``: the streak lookups before a send and a code check;
+- ``failure streaks``: the streak lookups before a send (a condition of the
+  start's INSERT) and a code check;
 - ``circuit breaker``: the shared breaker state read around each kod.mobi call.
 
 What is left when all four are out is the flow itself: its row written
@@ -60,12 +61,12 @@ def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
     """Each protection, as what takes it out: (owner, attribute, stand-in)."""
     from django.db.models import BooleanField, QuerySet, Value
 
-    from django_kodmobi import breaker, guards, limits
+    from django_kodmobi import breaker, guards, limits, statements
     from django_kodmobi.models import OTPEvent, OTPSession
     from django_kodmobi.services import flows
 
-    def no_streak(*_: object) -> bool:
-        return False  # "no streak exists", as for a person with no failures
+    def no_streak(*_: object) -> tuple[str, list[Any]]:
+        return "1 = 0", []  # the start's INSERT: "no streak pauses anyone"
 
     # Built once, as the services build theirs.
     flows_with_no_streak = (
@@ -80,17 +81,28 @@ def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
     def no_limit(*_: object) -> None:
         return None
 
-    def no_events(events: Any) -> Any:
-        return events
+    # The events are written with the flow's own writes (statements): those
+    # go on without them.
+    real_write_together, real_consume = statements.write_together, statements.consume
+
+    def written_without_events(using: str, parts: Any) -> None:
+        table = OTPEvent._meta.db_table
+        real_write_together(using, [part for part in parts if table not in part[0]])
+
+    def consumed_without_events(*args: Any, **kwargs: Any) -> bool:
+        return real_consume(*args, **{**kwargs, "events": ()})
 
     return {
-        "audit events": [(OTPEvent.objects, "bulk_create", no_events)],
+        "audit events": [
+            (statements, "write_together", written_without_events),
+            (statements, "consume", consumed_without_events),
+        ],
         "rate limits": [
             (limits, "check_rate", no_limit),
             (limits, "check_rates", no_limit),
         ],
         "failure streaks": [
-            (guards, "check_streak", no_streak),
+            (guards, "streak_refusal", no_streak),
             (flows, "_flows_with_streak_hint", loaded_with_no_streak),
         ],
         "circuit breaker": [(breaker, "guard", nullcontext)],
