@@ -59,24 +59,24 @@ from benchmarks.common import (
 
 def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
     """Each protection, as what takes it out: (owner, attribute, stand-in)."""
-    from django.db.models import BooleanField, QuerySet, Value
+    from django.db.models import BooleanField, Value
 
     from django_kodmobi import breaker, guards, limits, statements
+    from django_kodmobi.compiled import CompiledLookup
     from django_kodmobi.models import OTPEvent, OTPSession
     from django_kodmobi.services import flows
 
     def no_streak(*_: object) -> tuple[str, list[Any]]:
         return "1 = 0", []  # the start's INSERT: "no streak pauses anyone"
 
-    # Built once, as the services build theirs.
-    flows_with_no_streak = (
-        OTPSession.objects.annotate(streak_free=Value(True, BooleanField()))
-        .select_related("verified_contact__user")
-        .order_by()
+    # Compiled once, as the services compile theirs.
+    flow_with_no_streak = CompiledLookup(
+        lambda: (
+            OTPSession.objects.annotate(streak_free=Value(True, BooleanField()))
+            .select_related("verified_contact__user")
+            .order_by()
+        )
     )
-
-    def loaded_with_no_streak() -> QuerySet[OTPSession]:
-        return flows_with_no_streak
 
     def no_limit(*_: object) -> None:
         return None
@@ -103,7 +103,7 @@ def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
         ],
         "failure streaks": [
             (guards, "streak_refusal", no_streak),
-            (flows, "_flows_with_streak_hint", loaded_with_no_streak),
+            (flows._flow_by_id, "get", flow_with_no_streak.get),
         ],
         "circuit breaker": [(breaker, "guard", nullcontext)],
     }

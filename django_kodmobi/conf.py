@@ -1,8 +1,11 @@
 """The ``KODMOBI`` settings dict, read lazily through a typed object.
 
 Every key has its documented default in :data:`DEFAULTS`. Nothing is read at
-import time, and nothing is cached, so ``override_settings(KODMOBI={...})``
-just works. System checks (``checks.py``) validate the values.
+import time. The dict is looked up once and kept until Django says
+``KODMOBI`` changed (``setting_changed``, which ``override_settings`` and
+pytest-django's ``settings`` send), so ``override_settings(KODMOBI={...})``
+just works, and a login's fifty reads cost no attribute lookups on Django's
+lazy settings. System checks (``checks.py``) validate the values.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 __all__ = ["DEFAULTS", "settings"]
@@ -200,10 +204,20 @@ DEFAULTS: dict[str, Any] = {
 class Settings:
     """Typed, read-on-access view of ``settings.KODMOBI`` over :data:`DEFAULTS`."""
 
+    _user_settings: Mapping[str, Any] | None = None
+
     @property
     def user_settings(self) -> Mapping[str, Any]:
-        value = getattr(django_settings, "KODMOBI", {})
-        return value if isinstance(value, Mapping) else {}
+        value = self._user_settings
+        if value is None:
+            value = getattr(django_settings, "KODMOBI", {})
+            value = value if isinstance(value, Mapping) else {}
+            self._user_settings = value
+        return value
+
+    def forget(self) -> None:
+        """Look ``settings.KODMOBI`` up again on the next read."""
+        self._user_settings = None
 
     def get(self, name: str) -> Any:
         return self.user_settings.get(name, DEFAULTS[name])
@@ -454,3 +468,11 @@ def _callable(value: Any) -> Callable[..., Any] | None:
 
 
 settings = Settings()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "KODMOBI":
+        settings.forget()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="django_kodmobi.conf")

@@ -17,6 +17,7 @@ Keys hold a keyed hash of the identifier or IP, never the value.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import ipaddress
@@ -258,7 +259,20 @@ def _hit_redis(
     for _key, rate in logs:
         args += [rate.count, rate.seconds]
     full_keys = [cache.make_and_validate_key(key) for key, _rate in logs]
-    return float(redis.eval(_SCRIPT, len(full_keys), *full_keys, *args))
+    return float(_script(redis)(keys=full_keys, args=args, client=redis))
+
+
+_registered: Any = None
+
+
+def _script(redis: Any) -> Any:
+    """The script, sent by its SHA1 (``EVALSHA``): Redis keeps it compiled,
+    and redis-py loads it again if Redis has forgotten it (a restart,
+    ``SCRIPT FLUSH``)."""
+    global _registered
+    if _registered is None:
+        _registered = redis.register_script(_SCRIPT)
+    return _registered
 
 
 # -- any other cache: a log per key, under a process lock -------------------------
@@ -272,12 +286,17 @@ def _hit_locally(logs: Sequence[tuple[str, Rate]], now: float) -> float:
         kept: dict[str, list[float]] = {}
         wait = 0.0
         for key, rate in logs:
-            log = [t for t in stored.get(key, []) if t > now - rate.seconds]
+            # Each log is kept sorted: the uses still in the window are a
+            # slice, found by bisection (a busy site's global log holds
+            # thousands of uses).
+            log = stored.get(key, [])
+            log = log[bisect.bisect_right(log, now - rate.seconds) :]
             if len(log) >= rate.count:
                 wait = max(wait, log[len(log) - rate.count] + rate.seconds - now)
             kept[key] = log
         if wait > 0:
             return wait
         for key, rate in logs:
-            cache.set(key, [*kept[key], now], timeout=rate.seconds + 1)
+            bisect.insort(kept[key], now)
+            cache.set(key, kept[key], timeout=rate.seconds + 1)
         return 0.0

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connections, models, transaction
 
@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 Quote = Callable[[str], str]
+if TYPE_CHECKING:
+    Field = models.Field[Any, Any]
 
 
 def _code_update(quote: Quote, joined_cap: bool) -> str:
@@ -221,22 +223,52 @@ def consume(
 EVENT_FIELDS = ("session", "kind", "at", "channel", "detail")
 
 
+def _fields(model: type[models.Model], names: Sequence[str]) -> list[Field]:
+    key = (model, tuple(names))
+    fields = _fields_of.get(key)
+    if fields is None:
+        fields = _fields_of[key] = [
+            cast("Field", model._meta.get_field(name)) for name in names
+        ]
+    return fields
+
+
 def _columns(connection: Any, model: type[models.Model], names: Sequence[str]) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(quote(_field(model, name).column) for name in names)
+    key = (connection.vendor, model, tuple(names))
+    columns = _columns_of.get(key)
+    if columns is None:
+        quote = connection.ops.quote_name
+        columns = _columns_of[key] = ", ".join(
+            quote(field.column) for field in _fields(model, names)
+        )
+    return columns
+
+
+#: The fields and the quoted column lists the writes name, looked up once.
+_fields_of: dict[tuple[type[models.Model], tuple[str, ...]], list[Field]] = {}
+_columns_of: dict[tuple[str, type[models.Model], tuple[str, ...]], str] = {}
+
+
+def _values(connection: Any, obj: models.Model, fields: Sequence[Field]) -> list[Any]:
+    """``obj``'s values for ``fields``, prepared as ``bulk_create`` prepares
+    them (``auto_now_add`` filled, then adapted to the database)."""
+    return [
+        field.get_db_prep_save(field.pre_save(obj, True), connection)
+        for field in fields
+    ]
 
 
 def _rows_of(
     connection: Any, objs: Sequence[models.Model], names: Sequence[str]
 ) -> tuple[str, dict[str, Any]]:
     """``objs`` as the rows of a VALUES list with named parameters."""
-    fields = [_field(type(objs[0]), name) for name in names]
+    fields = _fields(type(objs[0]), names)
     rows, params = [], {}
     for number, obj in enumerate(objs):
         row = []
-        for field in fields:
+        for field, value in zip(fields, _values(connection, obj, fields), strict=True):
             name = f"row{number}_{field.attname}"
-            params[name] = field.get_db_prep_save(field.pre_save(obj, True), connection)
+            params[name] = value
             row.append(f"%({name})s")
         rows.append(f"({', '.join(row)})")
     return ", ".join(rows), params
@@ -263,11 +295,10 @@ def insert(
     true, makes it insert nothing."""
     connection = connections[using]
     model = type(objs[0])
-    fields = [_field(model, name) for name in names]
     computed = computed or {}
     assert len(objs) == 1 or not (computed or unless), "that fills one row"
     quote = connection.ops.quote_name
-    placeholders = ", ".join(["%s"] * len(fields) + [e for e, _ in computed.values()])
+    placeholders = ", ".join(["%s"] * len(names) + [e for e, _ in computed.values()])
     rows = f"VALUES {', '.join([f'({placeholders})'] * len(objs))}"
     if unless is not None:
         rows = f"SELECT {placeholders} WHERE NOT ({unless[0]})"
@@ -277,11 +308,8 @@ def insert(
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, True), connection)
-        for obj in objs
-        for field in fields
-    ]
+    fields = _fields(model, names)
+    params = [value for obj in objs for value in _values(connection, obj, fields)]
     params += [param for _, extra in computed.values() for param in extra]
     return sql, params + (unless[1] if unless is not None else [])
 
@@ -325,7 +353,7 @@ def update(
     """``UPDATE`` of the row ``pk`` of ``model``: fields to ``values``."""
     connection = connections[using]
     quote = connection.ops.quote_name
-    fields = [_field(model, name) for name in values]
+    fields = _fields(model, list(values))
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     params = [
         field.get_db_prep_save(value, connection)
@@ -334,10 +362,6 @@ def update(
     pk_column = quote(model._meta.pk.column)
     table = quote(model._meta.db_table)
     return f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s", [*params, pk]
-
-
-def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
-    return cast("models.Field[Any, Any]", model._meta.get_field(name))
 
 
 def write_together(using: str, statements: Sequence[Statement]) -> None:

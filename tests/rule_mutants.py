@@ -6,7 +6,8 @@ as SURVIVED.
     .venv/bin/python -m tests.rule_mutants limits     # those whose file names this
 
 Two survivors are known to be equivalent: at the very end of a pause
-(``paused_until >= now``) and of a rate window (``t >= now - seconds``), the
+(``paused_until >= now``) and of a rate window (``bisect_left``: a use made
+exactly ``seconds`` ago still counts), the
 wait works out to 0 s, and a wait of 0 refuses nothing.
 
 It rewrites files of the working tree: run it on a clean checkout and do not
@@ -315,8 +316,26 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     (
         "django_kodmobi/limits.py",
-        "log = [t for t in stored.get(key, []) if t > now - rate.seconds]",
-        "log = [t for t in stored.get(key, []) if t >= now - rate.seconds]",
+        "log = log[bisect.bisect_right(log, now - rate.seconds) :]",
+        "log = log[bisect.bisect_left(log, now - rate.seconds) :]",
+        T_L,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "log = log[bisect.bisect_right(log, now - rate.seconds) :]",
+        "log = list(log)",
+        T_L,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "            bisect.insort(kept[key], now)\n",
+        "",
+        T_L,
+    ),
+    (
+        "django_kodmobi/limits.py",
+        "_registered = redis.register_script(_SCRIPT)",
+        "_registered = redis.register_script(_SCRIPT.replace('ZADD', 'ZSCORE'))",
         T_L,
     ),
     (
@@ -580,6 +599,43 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         "device_token=device_token or devices.token_from_request(request),",
         "device_token=device_token,",
         T_DEV,
+    ),
+    # Speed, part two (issue 26): what was made faster still holds.
+    (
+        "django_kodmobi/compiled.py",
+        "        params[self.slot] = key\n",
+        "",
+        "tests/test_compiled.py",
+    ),
+    (
+        "django_kodmobi/compiled.py",
+        "            setattr(obj, name, row[position])",
+        "            pass",
+        "tests/test_compiled.py tests/test_guessing.py",
+    ),
+    (
+        "django_kodmobi/conf.py",
+        "        settings.forget()",
+        "        pass",
+        "tests/test_defaults.py tests/test_limits.py",
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        "PAUSE_SECONDS = 0.1",
+        "PAUSE_SECONDS = 0.05",
+        "tests/test_migrations_and_commands.py",
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        "            time.sleep(self.pause)",
+        "            pass",
+        "tests/test_migrations_and_commands.py",
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        "if not 0 <= pause <= MAX_PAUSE_SECONDS:",
+        "if False:",
+        "tests/test_migrations_and_commands.py",
     ),
 ]
 MUTANTS += [

@@ -57,6 +57,21 @@ class LimitTests(KodMobiTestMixin, TestCase):
         assert OTPSession.objects.count() == 4
         assert len(self.kodmobi.inbox.messages()) == 4
 
+    def test_counted_on_after_redis_forgets_its_scripts(self) -> None:
+        from django_kodmobi.limits import _redis_client
+
+        redis = _redis_client("any")
+        if redis is None:
+            pytest.skip("rate limits count in Redis only with CACHE_URL=redis")
+        client = ClientInfo("203.0.113.5")
+        with limits(start_per_ip="2/m"):
+            start_login("+79991234560", client=client)
+            redis.script_flush()  # a restart, or an operator's SCRIPT FLUSH
+            start_login("+79991234561", client=client)
+            with pytest.raises(VerificationError) as info:
+                start_login("+79991234562", client=client)
+        assert info.value.reason is Failure.RATE_LIMITED
+
     def test_start_per_identifier_counts_the_normalised_form(self) -> None:
         rates = {
             "start_per_identifier": "2/10m",

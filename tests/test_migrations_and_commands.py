@@ -147,6 +147,28 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         with pytest.raises(CommandError, match="batch-size"):
             self.run_cleanup("--batch-size", "0")
 
+    def test_it_rests_after_each_batch_that_did_something(self) -> None:
+        from unittest import mock
+
+        for n in range(3):
+            session = start_login(f"+7999123450{n}").session
+            OTPSession.objects.filter(pk=session.pk).update(
+                expires_at=timezone.now() - timedelta(minutes=1)
+            )
+        sleep = "django_kodmobi.management.commands.kodmobi_cleanup.time.sleep"
+        with mock.patch(sleep) as rested:
+            self.run_cleanup("--batch-size", "2")
+        # The documented default, 0.1 s: after the 2 stale flows and the
+        # 2 more (the one set up, and the third), after the old session,
+        # and after the old delivery; never after a batch that found nothing.
+        assert rested.call_args_list == [mock.call(0.1)] * 4
+        with mock.patch(sleep) as rested:
+            self.run_cleanup("--pause", "0")
+        assert rested.call_args_list == []  # nothing left to do
+        for wrong in ("-1", "61", "nan"):
+            with pytest.raises(CommandError, match="pause"):
+                self.run_cleanup("--pause", wrong)
+
     def test_a_flow_that_moved_on_since_it_was_read_is_left_alone(self) -> None:
         from unittest import mock
 
