@@ -41,6 +41,7 @@ from .models import (
 __all__ = [
     "consume",
     "consume_sql",
+    "contact_holds",
     "insert",
     "insert_flow",
     "reservation_sql",
@@ -158,13 +159,31 @@ def consume_sql(connection: Any, *, user: bool, verifying: bool, contact: bool) 
         " AND consumed_at IS NULL AND expires_at > %(now)s"
     )
     if contact:
-        sql += (
-            f" AND EXISTS (SELECT 1 FROM {quote(Contact._meta.db_table)}"
-            " WHERE id = %(contact)s AND user_id = %(contact_user)s"
-            " AND verified_at IS NOT NULL)"
-        )
+        sql += f" AND {_contact_holds(quote)}"
     _built[key] = (sql,)
     return sql
+
+
+def _contact_holds(quote: Quote) -> str:
+    """The contact ``%(contact)s`` is verified and names ``%(contact_user)s``."""
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(Contact._meta.db_table)}"
+        " WHERE id = %(contact)s AND user_id = %(contact_user)s"
+        " AND verified_at IS NOT NULL)"
+    )
+
+
+def contact_holds(using: str, contact: Contact) -> bool:
+    """Whether ``contact`` is still verified and its user's: the condition
+    :func:`consume` puts on a login by it, asked on its own (to tell why a
+    consume found nothing to do)."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_contact_holds(connection.ops.quote_name)}",
+            {"contact": contact.pk, "contact_user": contact.user_id},
+        )
+        return bool(cursor.fetchone()[0])
 
 
 def consume(

@@ -123,10 +123,9 @@ def can_ever_log_in(kind: IdentifierKind) -> bool:
 
 @dataclass(frozen=True)
 class Account:
-    """Who an identifier belongs to, and whether a verified contact said so."""
+    """Who an identifier belongs to, and the verified contact that said so."""
 
     user: AbstractBaseUser | None
-    by_contact: bool = False
     #: The verified contact that named ``user``: a login by it holds only
     #: while it does (``OTPSession.objects.consume``).
     contact: Contact | None = None
@@ -134,6 +133,10 @@ class Account:
     #: their contacts: it logs nobody in, and makes no new account either
     #: (the user fields still hold it).
     removed: bool = False
+
+    @property
+    def by_contact(self) -> bool:
+        return self.contact is not None
 
 
 def find_account(identifier: Identifier) -> Account:
@@ -144,7 +147,7 @@ def find_account(identifier: Identifier) -> Account:
     matches = Contact.objects.verified().filter(value=identifier.value)
     contact = next(iter(matches.select_related("user").order_by()[:1]), None)
     if contact is not None:
-        return Account(contact.user, by_contact=True, contact=contact)
+        return Account(contact.user, contact=contact)
     return account_by_user_fields(identifier)
 
 
@@ -157,7 +160,7 @@ def flow_account(session: OTPSession) -> Account:
     contact = cast("Contact | None", session.verified_contact)
     if contact is None:
         return account_by_user_fields(identifier)
-    return Account(contact.user, by_contact=True, contact=contact)
+    return Account(contact.user, contact=contact)
 
 
 def account_by_user_fields(identifier: Identifier) -> Account:

@@ -57,6 +57,38 @@ class LimitTests(KodMobiTestMixin, TestCase):
         assert OTPSession.objects.count() == 4
         assert len(self.kodmobi.inbox.messages()) == 4
 
+    def test_the_window_slides_and_forgets_what_left_it(self) -> None:
+        from django_kodmobi.limits import digest
+
+        client = ClientInfo("203.0.113.5")
+        key = f"kodmobi:rate:start_per_ip:{digest(client.ip or '-')}:2/60"
+
+        def start_at(second: int, n: int) -> None:
+            with time_machine.travel(f"2026-11-28 10:01:{second:02}Z", tick=False):
+                start_login(f"+7999123456{n}", client=client)
+
+        def uses() -> int:
+            from django_kodmobi.limits import _redis_client
+
+            redis = _redis_client(key)
+            if redis is not None:
+                return int(redis.zcard(cache.make_and_validate_key(key)))
+            return len(cache.get(key))
+
+        with limits(start_per_ip="2/m"):
+            start_at(0, 0)
+            start_at(40, 1)
+            with pytest.raises(VerificationError) as info:
+                start_at(50, 2)  # two in the last minute
+            assert info.value.retry_after == 10  # until the first leaves it
+            with time_machine.travel("2026-11-28 10:02:01Z", tick=False):
+                start_login("+79991234563", client=client)  # the first left
+                with pytest.raises(VerificationError):
+                    start_login("+79991234564", client=client)  # 40 s one stays
+                # What left the window is forgotten: a log never outgrows
+                # its limit, however long the traffic goes on.
+                assert uses() == 2
+
     def test_counted_on_after_redis_forgets_its_scripts(self) -> None:
         from django_kodmobi.limits import _redis_client
 

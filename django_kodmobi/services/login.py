@@ -11,10 +11,9 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
-from django_kodmobi import signals, users
+from django_kodmobi import signals, statements, users
 from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import (
-    Contact,
     EventKind,
     IdentifierKind,
     OTPSession,
@@ -110,7 +109,9 @@ def redeem_for_login(
             if not account.by_contact:
                 remember_contact(user, identifier)
     if not consumed:
-        if account.contact is not None and not _still_verified(account.contact):
+        contact = account.contact
+        using = OTPSession.objects.db
+        if contact is not None and not statements.contact_holds(using, contact):
             # Removed (or moved) while kod.mobi checked the code.
             _refuse(session, "contact_removed")
         raise VerificationError(Failure.ALREADY_USED)
@@ -179,14 +180,6 @@ def _refuse(session: OTPSession, reason: str) -> NoReturn:
     update(session, last_error=reason)
     record_event(session, EventKind.LOGIN_REFUSED, detail=reason)
     raise VerificationError(Failure.LOGIN_NOT_ALLOWED)
-
-
-def _still_verified(contact: Contact) -> bool:
-    return (
-        Contact.objects.verified()
-        .filter(pk=contact.pk, user_id=contact.user_id)
-        .exists()
-    )
 
 
 def _refusal(user: AbstractBaseUser | None) -> str:
