@@ -66,17 +66,22 @@ def is_unexplained(exc: KodMobiError) -> bool:
 
 
 @contextmanager
-def guard() -> Iterator[None]:
+def guard(*, just_answered: bool = False) -> Iterator[None]:
     """Run one kod.mobi call under the breaker.
 
     The breaker fails open: while the cache that holds its state is down,
     calls go through (the deadline still bounds each one), since refusing
     them would turn a cache outage into a kod.mobi outage.
 
+    ``just_answered`` says the call continues an operation whose previous
+    call kod.mobi has just answered (a code's verify token, redeemed right
+    after the check that gave it): that answer is fresher news than the
+    breaker's state, so the state is not read again; a failure still counts.
+
     :raises CircuitOpenError: instead of calling, while the breaker is open
         (and, once the cool-down is over, for all but the one probe).
     """
-    state = soft_cache.get_many([_OPEN_UNTIL, _FAILURES])
+    state = {} if just_answered else soft_cache.get_many([_OPEN_UNTIL, _FAILURES])
     open_until = state.get(_OPEN_UNTIL)
     if open_until is not None:
         _refuse_before(open_until)

@@ -602,6 +602,18 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     # Speed, part two (issue 26): what was made faster still holds.
     (
+        "django_kodmobi/services/verify.py",
+        "_confirm(session, result.verify_token, just_answered=True)",
+        "_confirm(session, result.verify_token)",
+        "tests/test_upstream_faults.py",
+    ),
+    (
+        "django_kodmobi/breaker.py",
+        "state = {} if just_answered else soft_cache.get_many",
+        "state = {} if True else soft_cache.get_many",
+        "tests/test_upstream_faults.py tests/test_cache_outage.py",
+    ),
+    (
         "django_kodmobi/compiled.py",
         "        params[self.slot] = key\n",
         "",

@@ -108,6 +108,26 @@ class ConsumeSQLTests(TestCase):
             " %(verified)s AND consumed_at IS NULL AND expires_at > %(now)s"
         )
 
+    def test_the_contacts_condition_on_its_own(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        from django_kodmobi.models import Contact
+
+        anna = get_user_model().objects.create_user("anna")
+        contact = Contact.objects.create(
+            user=anna, kind="phone", value="+79991234567", verified_at=clock.now()
+        )
+        with CaptureQueriesContext(connection) as captured:
+            assert statements.contact_holds("default", contact)
+        assert captured[0]["sql"].startswith(
+            'SELECT EXISTS (SELECT 1 FROM "kodmobi_contact" WHERE id ='
+        )
+        Contact.objects.filter(pk=contact.pk).update(verified_at=None)
+        assert not statements.contact_holds("default", contact)
+        Contact.objects.filter(pk=contact.pk).update(verified_at=clock.now())
+        contact.user_id = anna.pk + 1  # another user's now
+        assert not statements.contact_holds("default", contact)
+
     def test_consumes_once_and_only_unexpired(self) -> None:
         session = flow(status=Status.VERIFIED)
         assert OTPSession.objects.consume(session)

@@ -20,16 +20,17 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from django_kodmobi import breaker, provider, soft_cache
+from django_kodmobi import breaker, clock, provider, soft_cache
 from django_kodmobi.client import (
     KodMobiClient,
     KodMobiConnectionError,
     KodMobiTimeoutError,
 )
 from django_kodmobi.client.types import safe_link
+from django_kodmobi.exceptions import Failure, VerificationError
 from django_kodmobi.models import OTPSession, Status
 from django_kodmobi.sandbox import Fault, FaultKind, SandboxServer
-from django_kodmobi.services import start_login
+from django_kodmobi.services import start_login, verify_code
 from django_kodmobi.testing import KodMobiTestMixin
 
 from .helpers import reply_cut_off
@@ -540,3 +541,54 @@ class ChannelListCacheTests(KodMobiTestMixin, TestCase):
             clock.shift(15)
             assert len(get_channels()) == 4
             assert self.kodmobi.calls["channels"] == 4
+
+
+class JustAnsweredTests(KodMobiTestMixin, TestCase):
+    """A code's verify token is redeemed right after the check that gave it:
+    that answer is fresher news than the breaker's state, which the token's
+    call does not read again (one cache round trip fewer per login). A
+    failure of that call still counts."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        cache.clear()
+
+    def check_and_open_the_breaker(self, check_code: Any) -> Any:
+        def checked(client: KodMobiClient, *args: Any, **kwargs: Any) -> Any:
+            result = check_code(client, *args, **kwargs)
+            # Another worker saw kod.mobi fail, meanwhile.
+            cache.set("kodmobi:breaker:open-until", clock.epoch() + 600)
+            return result
+
+        return checked
+
+    def test_a_breaker_opened_meanwhile_does_not_strand_a_checked_code(self) -> None:
+        flow = start_login("+79991234567")
+        code = self.kodmobi_code("+79991234567")
+        reads = mock.patch.object(soft_cache, "get_many", wraps=soft_cache.get_many)
+        opens = mock.patch.object(
+            KodMobiClient,
+            "check_code",
+            self.check_and_open_the_breaker(KodMobiClient.check_code),
+        )
+        with reads as read, opens:
+            session = verify_code(flow.session.pk, flow.token, code)
+        assert session.status == Status.VERIFIED
+        assert read.call_count == 1  # before the check only
+        # The next operation reads it, and is refused.
+        with pytest.raises(VerificationError) as info:
+            start_login("+79991234568")
+        assert info.value.reason is Failure.UNAVAILABLE
+
+    def test_a_failure_of_that_call_still_counts(self) -> None:
+
+        flow = start_login("+79991234567")
+        code = self.kodmobi_code("+79991234567")
+        lost = mock.patch.object(
+            KodMobiClient,
+            "verify_token",
+            side_effect=KodMobiConnectionError("the reply was lost"),
+        )
+        with lost, pytest.raises(VerificationError):
+            verify_code(flow.session.pk, flow.token, code)
+        assert cache.get("kodmobi:breaker:failures") == 1

@@ -57,9 +57,14 @@ OUTCOMES: tuple[tuple[type[KodMobiError], Failure], ...] = (
 
 
 def call(
-    operation: Callable[[KodMobiClient], _T], *, flow: OTPSession | None = None
+    operation: Callable[[KodMobiClient], _T],
+    *,
+    flow: OTPSession | None = None,
+    just_answered: bool = False,
 ) -> _T:
-    """Run ``operation`` with the shared client, under the circuit breaker.
+    """Run ``operation`` with the shared client, under the circuit breaker
+    (``just_answered``: kod.mobi has just answered this operation's previous
+    call; see :func:`breaker.guard`).
 
     For a ``flow`` on a test number, or a silent one (an identifier with no
     account), the calls are answered here and never reach kod.mobi: by the
@@ -73,7 +78,7 @@ def call(
         code = fixed_code(flow.identifier)
         if code is not None:
             return operation(FixedCodeClient(flow.identifier, code))  # type: ignore[arg-type]
-    with breaker.guard():
+    with breaker.guard(just_answered=just_answered):
         started = time.monotonic()
         result = operation(get_client())
     # How long kod.mobi takes, so that a silent flow takes as long.

@@ -191,7 +191,7 @@ def redeem_code(
         OTPSession.objects.give_back_attempt(session)
         raise
     try:
-        _confirm(session, result.verify_token)
+        _confirm(session, result.verify_token, just_answered=True)
     except VerificationError:
         _settle(session)
         raise
@@ -257,15 +257,21 @@ def complete_with_token(
 
 @sensitive_variables("verify_token", "verification")
 def _confirm(
-    session: OTPSession, verify_token: str, *, same_session: bool = False
+    session: OTPSession,
+    verify_token: str,
+    *,
+    same_session: bool = False,
+    just_answered: bool = False,
 ) -> None:
-    """Redeem ``verify_token`` with the secret key; it must name this flow."""
+    """Redeem ``verify_token`` with the secret key; it must name this flow
+    (``just_answered``: kod.mobi has just given it, in reply to the code)."""
     try:
         verification = upstream.call(
             lambda kodmobi: kodmobi.verify_token(
                 verify_token, language=kodmobi_language()
             ),
             flow=session,
+            just_answered=just_answered,
         )
     except KodMobiError as exc:
         # Nobody may log in on an unconfirmed reply.
