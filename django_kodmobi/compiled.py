@@ -18,10 +18,8 @@ returns what the queryset returns, joins and annotations included.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
-from weakref import WeakKeyDictionary
 
 from django.db import connections, models
 from django.db.models.query import (  # type: ignore[attr-defined]
@@ -80,9 +78,13 @@ class _Compiled:
 
 
 class CompiledLookup(Generic[M]):
-    """``queryset.filter(<field>=key).first()`` without ordering, compiled
-    once per database connection (a connection's converters may hold its
-    settings) and run with only the key changed.
+    """The one row of ``queryset.filter(<field>=key)``, the SELECT compiled
+    once per database connection and run with only the key changed.
+
+    What is compiled lives on the connection object (the compiler and its
+    converters belong to it), so it goes when the connection does: a server
+    that starts a thread, and so a connection, per request keeps nothing of
+    the threads that have ended.
 
     ``queryset`` is built by a function, so that it is built on first use,
     inside a configured Django. The field must be unique: the SELECT has no
@@ -93,28 +95,21 @@ class CompiledLookup(Generic[M]):
         self._build = queryset
         self._queryset: models.QuerySet[M] | None = None
         self._field = field
-        self._compiled: WeakKeyDictionary[Any, _Compiled] = WeakKeyDictionary()
-        self._lock = threading.Lock()
 
     def get(self, key: Any, using: str | None = None) -> M | None:
         """The row whose field is ``key``, as the queryset would return it."""
         if self._queryset is None:
             self._queryset = self._build()
         using = using or self._queryset.db
-        compiled = self._compiled.get(connections[using])
+        connection = connections[using]
+        compiled_here = connection.__dict__.setdefault(_ON_CONNECTION, {})
+        compiled = compiled_here.get(self)
         if compiled is None:
-            compiled = self._compile(using)
+            compiled = _Compiled(self._queryset.using(using), self._field)
+            compiled_here[self] = compiled
         row = compiled.row(key)
         return None if row is None else compiled.instance(row, using)
 
-    def _compile(self, using: str) -> _Compiled:
-        assert self._queryset is not None
-        with self._lock:
-            compiled = _Compiled(self._queryset.using(using), self._field)
-            self._compiled[connections[using]] = compiled
-        return compiled
 
-    def forget(self) -> None:
-        """Build and compile again on next use."""
-        self._queryset = None
-        self._compiled.clear()
+#: The attribute of a connection that holds the lookups compiled for it.
+_ON_CONNECTION = "_kodmobi_compiled_lookups"

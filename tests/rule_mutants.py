@@ -633,6 +633,12 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     (
         "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        "BATCH_SIZE = 200",
+        "BATCH_SIZE = 1000",
+        "tests/test_migrations_and_commands.py",
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
         "PAUSE_SECONDS = 0.1",
         "PAUSE_SECONDS = 0.05",
         "tests/test_migrations_and_commands.py",

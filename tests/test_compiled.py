@@ -3,11 +3,14 @@ queryset itself returns, joins, annotations and converted values included."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import QuerySet
 from django.test import TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
@@ -93,29 +96,35 @@ class FlowLookupTests(TestCase):
 
         lookup = CompiledLookup(queryset)
         first, second = a_flow(), a_flow("bob@example.com")
-        self.assertEqual(lookup.get(first.pk), first)
-        self.assertEqual(lookup.get(second.pk), second)
+        with CaptureQueriesContext(connection) as captured:
+            self.assertEqual(lookup.get(first.pk), first)
+            self.assertEqual(lookup.get(second.pk), second)
         self.assertEqual(len(built), 1)
-        lookup.forget()
-        self.assertEqual(lookup.get(first.pk), first)
-        self.assertEqual(len(built), 2)
+        self.assertEqual(len(captured), 2)  # one statement each, nothing more
 
 
 class ThreadTests(TransactionTestCase):
-    def test_each_thread_compiles_for_its_own_connection(self) -> None:
+    def test_each_thread_compiles_for_its_own_connection_and_keeps_none(
+        self,
+    ) -> None:
         lookup = CompiledLookup(lambda: OTPSession.objects.all())
         flow = a_flow()
         self.assertEqual(lookup.get(flow.pk), flow)
         found: list[object] = []
+        thread_connection: list[weakref.ref[Any]] = []
 
         def in_a_thread() -> None:
             try:
                 found.append(lookup.get(flow.pk))
+                thread_connection.append(weakref.ref(connections["default"]))
             finally:
-                connection.close()
+                connections.close_all()
 
         thread = threading.Thread(target=in_a_thread)
         thread.start()
         thread.join()
         self.assertEqual(found, [flow])
-        self.assertEqual(len(lookup._compiled), 2)
+        del thread
+        gc.collect()
+        # The thread's connection, and what was compiled for it, are gone.
+        self.assertIsNone(thread_connection[0]())

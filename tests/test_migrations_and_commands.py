@@ -162,6 +162,11 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         # 2 more (the one set up, and the third), after the old session,
         # and after the old delivery; never after a batch that found nothing.
         assert rested.call_args_list == [mock.call(0.1)] * 4
+        # And 200 rows a batch, by default.
+        from django_kodmobi.management.commands.kodmobi_cleanup import Command
+
+        parser = Command().create_parser("manage.py", "kodmobi_cleanup")
+        assert parser.parse_args([]).batch_size == 200
         with mock.patch(sleep) as rested:
             self.run_cleanup("--pause", "0")
         assert rested.call_args_list == []  # nothing left to do

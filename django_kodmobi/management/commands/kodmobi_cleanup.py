@@ -23,9 +23,10 @@ from django_kodmobi.models import (
     TrustedBrowser,
 )
 
-#: The rest after each batch, by default: the cleanup keeps the database
-#: busy only part of the time (``benchmarks/bench_scale.py`` measures the
-#: logins that run meanwhile).
+#: Rows per batch, and the rest after each, by default: short batches and
+#: the database's time mostly left to the logins running meanwhile
+#: (``benchmarks/bench_scale.py`` measures them).
+BATCH_SIZE = 200
 PAUSE_SECONDS = 0.1
 MAX_PAUSE_SECONDS = 60.0
 
@@ -51,8 +52,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size",
             type=int,
-            default=1000,
-            help="Rows per batch (default: 1000).",
+            default=BATCH_SIZE,
+            help=f"Rows per batch (default: {BATCH_SIZE}).",
         )
         parser.add_argument(
             "--pause",
