@@ -81,6 +81,9 @@ def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
     def no_limit(*_: object) -> None:
         return None
 
+    def no_breaker(**_: object) -> nullcontext[None]:
+        return nullcontext()
+
     # The events are written with the flow's own writes (statements): those
     # go on without them.
     real_write_together, real_consume = statements.write_together, statements.consume
@@ -105,7 +108,7 @@ def _replacements() -> dict[str, list[tuple[Any, str, Callable[..., Any]]]]:
             (guards, "streak_refusal", no_streak),
             (flows._flow_by_id, "get", flow_with_no_streak.get),
         ],
-        "circuit breaker": [(breaker, "guard", nullcontext)],
+        "circuit breaker": [(breaker, "guard", no_breaker)],
     }
 
 
