@@ -651,6 +651,12 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     (
         "django_kodmobi/management/commands/kodmobi_cleanup.py",
+        "MAX_PAUSE_SECONDS = 60.0",
+        "MAX_PAUSE_SECONDS = 30.0",
+        "tests/test_migrations_and_commands.py",
+    ),
+    (
+        "django_kodmobi/management/commands/kodmobi_cleanup.py",
         "if not 0 <= pause <= MAX_PAUSE_SECONDS:",
         "if False:",
         "tests/test_migrations_and_commands.py",

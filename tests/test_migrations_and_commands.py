@@ -170,6 +170,8 @@ class CleanupTests(KodMobiTestMixin, TestCase):
         with mock.patch(sleep) as rested:
             self.run_cleanup("--pause", "0")
         assert rested.call_args_list == []  # nothing left to do
+        with mock.patch(sleep) as rested:
+            self.run_cleanup("--pause", "60")  # the longest rest allowed
         for wrong in ("-1", "61", "nan"):
             with pytest.raises(CommandError, match="pause"):
                 self.run_cleanup("--pause", wrong)
